@@ -1,0 +1,28 @@
+"""Named tunables, in one place (STUMPY's ``config.py`` pattern)."""
+
+import os
+from pathlib import Path
+
+#: Environment variable that overrides where generated numba kernels are written.
+KERNEL_CACHE_ENV = "GHOSTSYM_CACHE_DIR"
+
+#: Environment variable that overrides where ``ghostsym verify`` looks for check files.
+VERIFY_DIR_ENV = "GHOSTSYM_VERIFY_DIR"
+
+#: Keyword arguments of every numba-compiled function generated or written in ghostsym.
+#: ``error_model="numpy"`` lets loops with divisions vectorise (PERFORMANCE.md).
+NJIT_OPTIONS = {"cache": True, "error_model": "numpy"}
+
+
+def kernel_cache_dir() -> Path:
+    """Directory for generated kernel modules (and numba's cache of them)."""
+    env = os.environ.get(KERNEL_CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ghostsym" / "kernels"
+
+
+def repository_root() -> Path:
+    """The checkout that holds ``verify/`` and ``derivations/`` (editable install)."""
+    return Path(__file__).resolve().parent.parent
