@@ -1,0 +1,156 @@
+"""A derivation kept step by step, printable as text and as a self-contained LaTeX document.
+
+A :class:`Derivation` records prose and displayed equations in order. Every displayed
+equation is a SymPy object (an expression, a relation, or a pair ``lhs, rhs``) rendered by
+``sympy.latex`` — nothing is typed in LaTeX by hand except prose. Named results are kept
+in :attr:`Derivation.results` so that code (the JSON output, verification checks, kernel
+generation) uses exactly the expressions the document shows.
+
+SymPy only: this module must not import numerical libraries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sympy
+
+#: Relation names accepted by :meth:`Derivation.equation`, with their LaTeX.
+RELATIONS = {
+    "=": "=",
+    "approx": r"\approx",
+    "propto": r"\propto",
+    "<": "<",
+    ">": ">",
+    "<=": r"\le",
+    ">=": r"\ge",
+    "equiv": r"\equiv",
+    "implies": r"\;\Longrightarrow\;",
+    "to": r"\to",
+}
+
+
+@dataclass
+class Step:
+    """One element of a derivation: a paragraph of prose or a displayed equation."""
+
+    kind: str  # "text", "equation" or "section"
+    text: str = ""
+    lhs: Any = None
+    rhs: Any = None
+    relation: str = "="
+    label: str | None = None
+
+    def latex(self) -> str:
+        if self.kind == "section":
+            return f"\\section*{{{self.text}}}"
+        if self.kind == "text":
+            return self.text
+        body = _latex(self.lhs)
+        if self.rhs is not None:
+            body = f"{body} {RELATIONS[self.relation]} {_latex(self.rhs)}"
+        tag = f"\\tag{{{self.label}}}" if self.label else ""
+        return f"\\begin{{equation*}}\n  {body}{tag}\n\\end{{equation*}}"
+
+    def plain(self) -> str:
+        if self.kind == "section":
+            return f"\n== {self.text} =="
+        if self.kind == "text":
+            return self.text
+        rel = self.relation if self.relation in ("=", "<", ">", "<=", ">=") else f" {self.relation} "
+        out = f"    {sympy.sstr(self.lhs)}"
+        if self.rhs is not None:
+            out += f" {rel.strip()} {sympy.sstr(self.rhs)}"
+        if self.label:
+            out += f"    ({self.label})"
+        return out
+
+
+def _latex(obj) -> str:
+    if isinstance(obj, str):
+        # Only plain symbol names are allowed as strings (rendered through a Symbol).
+        return sympy.latex(sympy.Symbol(obj))
+    return sympy.latex(obj)
+
+
+@dataclass
+class Derivation:
+    """An ordered record of a derivation with its named results.
+
+    Parameters
+    ----------
+    key : short file-safe name (the LaTeX file is ``<key>.tex``).
+    title : document title.
+    abstract : one paragraph placed under the title.
+    """
+
+    key: str
+    title: str
+    abstract: str = ""
+    steps: list[Step] = field(default_factory=list)
+    results: dict[str, Any] = field(default_factory=dict)
+    symbols: dict[str, sympy.Symbol] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    # -- recording ---------------------------------------------------------------------
+    def section(self, title: str) -> Derivation:
+        self.steps.append(Step("section", text=title))
+        return self
+
+    def text(self, prose: str) -> Derivation:
+        """A paragraph of prose (LaTeX markup allowed, e.g. ``$r^*$``)."""
+        self.steps.append(Step("text", text=prose.strip()))
+        return self
+
+    def equation(self, lhs, rhs=None, *, relation: str = "=", label: str | None = None,
+                 prose: str | None = None) -> Derivation:
+        """Display ``lhs relation rhs`` (or a single SymPy object when ``rhs`` is None)."""
+        if relation not in RELATIONS:
+            raise ValueError(f"unknown relation {relation!r}")
+        if prose:
+            self.text(prose)
+        self.steps.append(Step("equation", lhs=lhs, rhs=rhs, relation=relation, label=label))
+        return self
+
+    def result(self, name: str, expr, *, lhs=None, label: str | None = None,
+               prose: str | None = None) -> Any:
+        """Record a named result and display it; returns ``expr`` for chaining."""
+        self.results[name] = expr
+        self.equation(lhs if lhs is not None else sympy.Symbol(name), expr, label=label,
+                      prose=prose)
+        return expr
+
+    def note(self, name: str, reason: str) -> None:
+        """Record why a named quantity does not exist or was computed numerically."""
+        self.notes[name] = reason
+
+    # -- output ------------------------------------------------------------------------
+    def body_latex(self) -> str:
+        parts = []
+        if self.abstract:
+            parts.append("\\begin{abstract}\n" + self.abstract.strip() + "\n\\end{abstract}")
+        parts += [s.latex() for s in self.steps]
+        return "\n\n".join(parts) + "\n"
+
+    def to_latex(self) -> str:
+        """A complete, self-contained LaTeX document (deterministic: no date)."""
+        return (
+            "% Generated by `ghostsym derive` from SymPy expressions. Do not edit by hand.\n"
+            "\\documentclass[11pt]{article}\n"
+            "\\usepackage[margin=2.2cm]{geometry}\n"
+            "\\usepackage{amsmath,amssymb}\n"
+            "\\allowdisplaybreaks\n"
+            f"\\title{{{self.title}}}\n"
+            "\\author{ghostsym}\n"
+            "\\date{}\n"
+            "\\begin{document}\n"
+            "\\maketitle\n\n" + self.body_latex() + "\n\\end{document}\n"
+        )
+
+    def to_text(self) -> str:
+        lines = [self.title, "=" * len(self.title)]
+        if self.abstract:
+            lines += [self.abstract.strip(), ""]
+        lines += [s.plain() for s in self.steps]
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,35 @@
+"""Registry of the derivation documents that ``ghostsym derive`` writes.
+
+Each entry maps a document key (the file name ``derivations/<key>.tex``) to
+``"module:function"``; the function takes no arguments and returns a
+:class:`~ghostsym.symbolic.derivation.Derivation`. Entries are imported lazily, in order.
+To add a document, write the function and add one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ..errors import InputError
+from .derivation import Derivation
+
+DOCUMENTS: dict[str, str] = {
+}
+
+
+def names() -> list[str]:
+    return list(DOCUMENTS)
+
+
+def build(name: str) -> Derivation:
+    """Build the derivation document registered as ``name``."""
+    try:
+        target = DOCUMENTS[name]
+    except KeyError:
+        known = ", ".join(DOCUMENTS) or "(none)"
+        raise InputError(f"unknown derivation {name!r}; known: {known}") from None
+    module, _, func = target.partition(":")
+    derivation = getattr(importlib.import_module(module), func)()
+    if derivation.key != name:
+        raise RuntimeError(f"document {target} has key {derivation.key!r}, registered as {name!r}")
+    return derivation
