@@ -61,12 +61,18 @@ def compile_pdf(tex_files: Iterable[Path], out_dir: Path | None = None) -> list[
         target_dir = Path(out_dir) if out_dir is not None else tex.parent
         target_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="ghostsym-tex-") as build:
-            cmd = [engine, "-interaction=nonstopmode", "-halt-on-error",
-                   f"-output-directory={build}", str(tex.resolve())]
+            cmd = [
+                engine,
+                "-interaction=nonstopmode",
+                "-halt-on-error",
+                f"-output-directory={build}",
+                str(tex.resolve()),
+            ]
             for _ in range(2):
                 try:
-                    proc = subprocess.run(cmd, capture_output=True, text=True,
-                                          timeout=TEX_TIMEOUT, cwd=build)
+                    proc = subprocess.run(
+                        cmd, capture_output=True, text=True, timeout=TEX_TIMEOUT, cwd=build
+                    )
                 except subprocess.TimeoutExpired:
                     raise GhostsymError(f"{tex.name}: pdflatex timed out") from None
                 if proc.returncode != 0:

@@ -42,8 +42,14 @@ class TqdmProgress(NoProgress):
         from tqdm import tqdm
 
         self.close()
-        self._bar = tqdm(total=total, desc=description, unit=self.unit, file=self.file,
-                         dynamic_ncols=True, mininterval=0.2)
+        self._bar = tqdm(
+            total=total,
+            desc=description,
+            unit=self.unit,
+            file=self.file,
+            dynamic_ncols=True,
+            mininterval=0.2,
+        )
 
     def update(self, n: int = 1, **postfix) -> None:
         if self._bar is None:

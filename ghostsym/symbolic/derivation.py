@@ -58,7 +58,9 @@ class Step:
             return f"\n== {self.text} =="
         if self.kind == "text":
             return self.text
-        rel = self.relation if self.relation in ("=", "<", ">", "<=", ">=") else f" {self.relation} "
+        rel = (
+            self.relation if self.relation in ("=", "<", ">", "<=", ">=") else f" {self.relation} "
+        )
         out = f"    {sympy.sstr(self.lhs)}"
         if self.rhs is not None:
             out += f" {rel.strip()} {sympy.sstr(self.rhs)}"
@@ -103,8 +105,15 @@ class Derivation:
         self.steps.append(Step("text", text=prose.strip()))
         return self
 
-    def equation(self, lhs, rhs=None, *, relation: str = "=", label: str | None = None,
-                 prose: str | None = None) -> Derivation:
+    def equation(
+        self,
+        lhs,
+        rhs=None,
+        *,
+        relation: str = "=",
+        label: str | None = None,
+        prose: str | None = None,
+    ) -> Derivation:
         """Display ``lhs relation rhs`` (or a single SymPy object when ``rhs`` is None)."""
         if relation not in RELATIONS:
             raise ValueError(f"unknown relation {relation!r}")
@@ -113,12 +122,14 @@ class Derivation:
         self.steps.append(Step("equation", lhs=lhs, rhs=rhs, relation=relation, label=label))
         return self
 
-    def result(self, name: str, expr, *, lhs=None, label: str | None = None,
-               prose: str | None = None) -> Any:
+    def result(
+        self, name: str, expr, *, lhs=None, label: str | None = None, prose: str | None = None
+    ) -> Any:
         """Record a named result and display it; returns ``expr`` for chaining."""
         self.results[name] = expr
-        self.equation(lhs if lhs is not None else sympy.Symbol(name), expr, label=label,
-                      prose=prose)
+        self.equation(
+            lhs if lhs is not None else sympy.Symbol(name), expr, label=label, prose=prose
+        )
         return expr
 
     def note(self, name: str, reason: str) -> None:

@@ -13,8 +13,7 @@ import importlib
 from ..errors import InputError
 from .derivation import Derivation
 
-DOCUMENTS: dict[str, str] = {
-}
+DOCUMENTS: dict[str, str] = {}
 
 
 def names() -> list[str]:
