@@ -1,0 +1,33 @@
+"""Shared test set-up: generated kernels go to a per-session cache unless one is given."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def run_cli():
+    """Run ``ghostsym`` as a user would (a subprocess), returning the CompletedProcess."""
+    import subprocess
+
+    def run(*args, cwd=None, env=None, timeout=600):
+        full_env = dict(os.environ, **(env or {}))
+        return subprocess.run(
+            [sys.executable, "-m", "ghostsym.cli", *map(str, args)],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            env=full_env,
+            timeout=timeout,
+        )
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,133 @@
+"""The verification framework, driven through ``ghostsym verify`` as a user runs it."""
+
+import json
+import textwrap
+
+import pytest
+
+DUMMY_CHECKS = {
+    "good.py": """
+        from ghostsym.verification import Outcome, check
+
+        @check(id="good", claim="Two plus two is four.", reference="Eq. 0")
+        def run(ctx):
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+            measured = float(sum(ctx.rng.integers(2, 3, size=2)))
+            fig, ax = plt.subplots()
+            ax.plot([0, 1], [0, measured])
+            path = ctx.figure_path()
+            fig.savefig(path)
+            plt.close(fig)
+            return Outcome.relative(4.0, measured, 1e-12, why="integers are exact",
+                                    figure=path)
+    """,
+    "bad.py": """
+        from ghostsym.verification import Outcome, check
+
+        @check(id="bad", claim="One equals two.", reference="Fig. 0")
+        def run(ctx):
+            return Outcome(analytic=1.0, measured=2.0, tolerance=0.1, why="demo",
+                           passed=abs(2.0 - 1.0) <= 0.1)
+    """,
+    "boom.py": """
+        from ghostsym.verification import check
+
+        @check(id="boom", claim="Raises.", reference="Fig. 9", profiles=("full",))
+        def run(ctx):
+            raise FloatingPointError("simulation diverged at epoch 7")
+    """,
+    "cases.py": """
+        from ghostsym.verification import Outcome, check
+
+        @check(id="cases", claim="Each normal form is itself.", reference="§8",
+               normal_forms=True)
+        def run(ctx):
+            forms = ["x**2 + r", *ctx.options.get("normal_forms", [])]
+            return [Outcome(f, f, "exact", "strings", True, label=f) for f in forms]
+    """,
+}
+
+
+@pytest.fixture
+def verify_dir(tmp_path):
+    d = tmp_path / "verify"
+    d.mkdir()
+    for name, src in DUMMY_CHECKS.items():
+        (d / name).write_text(textwrap.dedent(src))
+    return d
+
+
+def test_report_files_and_exit_status(run_cli, verify_dir, tmp_path):
+    out = tmp_path / "report"
+    res = run_cli("verify", "--out", out, "--no-progress",
+                  env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)})
+    assert res.returncode == 1, res.stderr  # "bad" fails
+    assert "good" in res.stdout and "PASS" in res.stdout and "FAIL" in res.stdout
+    data = json.loads((out / "results.json").read_text())
+    rows = {c["id"]: c for c in data["checks"]}
+    assert set(rows) == {"good", "bad", "cases[x**2 + r]"}  # boom is full-profile only
+    for row in rows.values():
+        for key in ("id", "claim", "reference", "analytic", "measured", "tolerance", "status",
+                    "seconds", "figure"):
+            assert key in row
+    assert rows["good"]["status"] == "pass" and rows["bad"]["status"] == "fail"
+    assert rows["good"]["measured"] == 4.0
+    assert (out / rows["good"]["figure"]).is_file()
+    report = (out / "report.md").read_text()
+    assert f"![good]({rows['good']['figure']})" in report
+    assert "One equals two." in report
+
+
+def test_selected_passing_check_exits_zero(run_cli, verify_dir, tmp_path):
+    res = run_cli("verify", "good", "--out", tmp_path / "o", "--no-progress",
+                  env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)})
+    assert res.returncode == 0, res.stderr
+    assert "1/1 checks passed" in res.stdout
+
+
+def test_crashing_check_is_a_failed_row_not_a_crash(run_cli, verify_dir, tmp_path):
+    out = tmp_path / "o"
+    res = run_cli("verify", "boom", "good", "--profile", "full", "--out", out, "--no-progress",
+                  env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)})
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    rows = {c["id"]: c for c in json.loads((out / "results.json").read_text())["checks"]}
+    assert rows["boom"]["status"] == "fail"
+    assert "diverged at epoch 7" in rows["boom"]["error"]
+    assert rows["good"]["status"] == "pass"
+
+
+def test_normal_form_option_selects_normal_form_checks(run_cli, verify_dir, tmp_path):
+    out = tmp_path / "o"
+    res = run_cli("verify", "--normal-form", "x**4 + r", "--out", out, "--no-progress",
+                  env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)})
+    assert res.returncode == 0, res.stderr
+    ids = [c["id"] for c in json.loads((out / "results.json").read_text())["checks"]]
+    assert ids == ["cases[x**2 + r]", "cases[x**4 + r]"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["no-such-check"], "unknown check id(s): no-such-check"),
+        (["--profile", "huge"], "invalid choice"),
+        (["--seed", "-3"], "must be >= 0"),
+    ],
+)
+def test_bad_input_is_one_line(run_cli, verify_dir, tmp_path, args, message):
+    res = run_cli("verify", *args, "--out", tmp_path / "o",
+                  env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)})
+    assert res.returncode != 0
+    assert message in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_unwritable_output_directory(run_cli, verify_dir, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    res = run_cli("verify", "good", "--out", blocker / "sub",
+                  env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)})
+    assert res.returncode == 1
+    assert res.stderr.count("\n") == 1 and "cannot write to output directory" in res.stderr
