@@ -1,0 +1,336 @@
+"""Numba template: simulator, exact discrete adjoint and trainers for dx/dt = f(x; r).
+
+Never imported on its own. :func:`ghostsym.codegen.build_module` appends this source to
+generated kernels, which it uses as free globals:
+
+* ``nf_f(x, r)``, ``nf_dfdx(x, r)``, ``nf_dfdr(x, r)`` — the normal form and its partial
+  derivatives (the only model-specific numerics);
+* ``nf_analytic_loss(r, T)``, ``nf_analytic_grad(r, T)`` — the c → ∞ DA loss (Eqs. 16–20)
+  and its derivative (Eq. 21), or NaN when the model has none.
+
+Discretisation (REFERENCE.md §2.2, §13 item 5). ``n_steps`` steps of size ``dt`` from
+``x_0``; scheme 0 = explicit Euler, 1 = Heun (RK2), 2 = classical RK4. After every step the
+state is clipped to [−cap, cap] (the paper clips at +1e6); a non-finite step result is
+clipped to the cap of its sign. A clipped step has zero derivative with respect to its
+inputs, which the adjoint respects. Nothing here produces NaN from finite inputs.
+
+Loss (exact, discrete): L = dt Σ_{k=1}^{n} (ŷ_k − y_k)², ŷ_k = σ(c (x_k − x*)) on the
+post-update states, y_k = 1 iff k > n_target (= round(T/dt)), else 0.
+"""
+
+import math  # noqa: F401  (also imported by the generated header)
+
+import numba
+import numpy as np
+
+SCHEME_EULER = 0
+SCHEME_HEUN = 1
+SCHEME_RK4 = 2
+
+OPT_GD = 0
+OPT_MOMENTUM = 1
+OPT_ADAM = 2
+
+GRAD_SIMULATED = 0
+GRAD_ANALYTIC = 1
+
+
+@numba.njit(cache=True, error_model="numpy")
+def sigmoid_pair(z):
+    """(σ(z), σ(−z)) without overflow: both tails are computed from exp(−|z|)."""
+    e = math.exp(-abs(z))
+    if z >= 0.0:
+        return 1.0 / (1.0 + e), e / (1.0 + e)
+    return e / (1.0 + e), 1.0 / (1.0 + e)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def clip_state(x, cap):
+    """Clip to [−cap, cap]; returns (value, clipped?). NaN goes to +cap (documented)."""
+    if x > cap:
+        return cap, True
+    if x < -cap:
+        return -cap, True
+    if x != x:
+        return cap, True
+    return x, False
+
+
+@numba.njit(cache=True, error_model="numpy")
+def step(x, r, dt, scheme, cap):
+    """One step of the chosen scheme followed by the clip."""
+    if scheme == 0:
+        y = x + dt * nf_f(x, r)
+    elif scheme == 1:
+        k1 = nf_f(x, r)
+        k2 = nf_f(x + dt * k1, r)
+        y = x + 0.5 * dt * (k1 + k2)
+    else:
+        k1 = nf_f(x, r)
+        k2 = nf_f(x + 0.5 * dt * k1, r)
+        k3 = nf_f(x + 0.5 * dt * k2, r)
+        k4 = nf_f(x + dt * k3, r)
+        y = x + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+    return clip_state(y, cap)[0]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def step_jacobian(x, r, dt, scheme, cap):
+    """(x_next, ∂x_next/∂x, ∂x_next/∂r) of one clipped step (forward mode inside the step)."""
+    if scheme == 0:
+        y = x + dt * nf_f(x, r)
+        jx = 1.0 + dt * nf_dfdx(x, r)
+        jr = dt * nf_dfdr(x, r)
+    elif scheme == 1:
+        k1 = nf_f(x, r)
+        k1x = nf_dfdx(x, r)
+        k1r = nf_dfdr(x, r)
+        u = x + dt * k1
+        k2 = nf_f(u, r)
+        fx = nf_dfdx(u, r)
+        k2x = fx * (1.0 + dt * k1x)
+        k2r = fx * dt * k1r + nf_dfdr(u, r)
+        y = x + 0.5 * dt * (k1 + k2)
+        jx = 1.0 + 0.5 * dt * (k1x + k2x)
+        jr = 0.5 * dt * (k1r + k2r)
+    else:
+        k1 = nf_f(x, r)
+        k1x = nf_dfdx(x, r)
+        k1r = nf_dfdr(x, r)
+        u = x + 0.5 * dt * k1
+        k2 = nf_f(u, r)
+        fx = nf_dfdx(u, r)
+        k2x = fx * (1.0 + 0.5 * dt * k1x)
+        k2r = fx * 0.5 * dt * k1r + nf_dfdr(u, r)
+        u = x + 0.5 * dt * k2
+        k3 = nf_f(u, r)
+        fx = nf_dfdx(u, r)
+        k3x = fx * (1.0 + 0.5 * dt * k2x)
+        k3r = fx * 0.5 * dt * k2r + nf_dfdr(u, r)
+        u = x + dt * k3
+        k4 = nf_f(u, r)
+        fx = nf_dfdx(u, r)
+        k4x = fx * (1.0 + dt * k3x)
+        k4r = fx * dt * k3r + nf_dfdr(u, r)
+        y = x + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        jx = 1.0 + dt / 6.0 * (k1x + 2.0 * k2x + 2.0 * k3x + k4x)
+        jr = dt / 6.0 * (k1r + 2.0 * k2r + 2.0 * k3r + k4r)
+    y, clipped = clip_state(y, cap)
+    if clipped or not (math.isfinite(jx) and math.isfinite(jr)):
+        # The clip is flat: no derivative flows through a capped step.
+        return y, 0.0, 0.0
+    return y, jx, jr
+
+
+@numba.njit(cache=True, error_model="numpy")
+def trajectory(r, x0, dt, n_steps, scheme, cap, out):
+    """Fill ``out[0..n_steps]`` with the clipped trajectory from ``x0``."""
+    x = x0
+    out[0] = x
+    for k in range(n_steps):
+        x = step(x, r, dt, scheme, cap)
+        out[k + 1] = x
+
+
+@numba.njit(cache=True, error_model="numpy")
+def residual_and_slope(x, c, x_star, target_on):
+    """(ŷ − y, dŷ/dz) with z = c (x − x*); the residual is formed from the accurate tail."""
+    s, s_minus = sigmoid_pair(c * (x - x_star))
+    if target_on:
+        return -s_minus, s * s_minus
+    return s, s * s_minus
+
+
+@numba.njit(cache=True, error_model="numpy")
+def da_loss(r, c, x_star, x0, dt, n_steps, n_target, scheme, cap):
+    """The discrete DA loss only (no storage)."""
+    x = x0
+    total = 0.0
+    for k in range(1, n_steps + 1):
+        x = step(x, r, dt, scheme, cap)
+        res, _ = residual_and_slope(x, c, x_star, k > n_target)
+        total += res * res
+    return dt * total
+
+
+@numba.njit(cache=True, error_model="numpy")
+def da_loss_gradient(r, c, x_star, x0, dt, n_steps, n_target, scheme, cap, xs, jxs, jrs):
+    """Loss and its exact gradient (∂L/∂r, ∂L/∂c, ∂L/∂x*) by the discrete adjoint.
+
+    Forward: store x_k and the step Jacobians. Backward (BPTT):
+    λ_n = ∂ℓ_n/∂x_n, λ_k = ∂ℓ_k/∂x_k + λ_{k+1} ∂x_{k+1}/∂x_k, ∂L/∂r = Σ_k λ_{k+1} ∂x_{k+1}/∂r.
+    ``xs``, ``jxs``, ``jrs`` are work arrays of length ≥ n_steps + 1.
+    """
+    x = x0
+    xs[0] = x
+    total = 0.0
+    g_c = 0.0
+    g_xs = 0.0
+    for k in range(n_steps):
+        x, jx, jr = step_jacobian(x, r, dt, scheme, cap)
+        xs[k + 1] = x
+        jxs[k] = jx
+        jrs[k] = jr
+    lam = 0.0
+    g_r = 0.0
+    for k in range(n_steps, 0, -1):
+        res, slope = residual_and_slope(xs[k], c, x_star, k > n_target)
+        total += res * res
+        w = 2.0 * dt * res * slope  # ∂ℓ_k/∂z_k
+        g_c += w * (xs[k] - x_star)
+        g_xs -= w * c
+        lam += w * c  # ∂ℓ_k/∂x_k, plus the propagated adjoint
+        g_r += lam * jrs[k - 1]
+        lam *= jxs[k - 1]
+    return dt * total, g_r, g_c, g_xs
+
+
+@numba.njit(cache=True, error_model="numpy")
+def loss_and_gradient_r(r, c, x_star, x0, dt, n_steps, n_target, scheme, cap, T, mode, work):
+    """(L, ∂L/∂r) for training: simulated (mode 0) or analytical c → ∞ (mode 1)."""
+    if mode == 1:
+        return nf_analytic_loss(r, T), nf_analytic_grad(r, T)
+    loss, g_r, _, _ = da_loss_gradient(
+        r, c, x_star, x0, dt, n_steps, n_target, scheme, cap, work[0], work[1], work[2]
+    )
+    return loss, g_r
+
+
+@numba.njit(parallel=True, cache=True, error_model="numpy")
+def loss_gradient_grid(rs, cs, x_star, x0, dt, n_steps, n_target, scheme, cap):
+    """Loss and gradients for every (c, r) pair: arrays of shape (len(cs), len(rs), 4)."""
+    n_c = cs.shape[0]
+    n_r = rs.shape[0]
+    out = np.empty((n_c, n_r, 4))
+    for idx in numba.prange(n_c * n_r):
+        i = idx // n_r
+        j = idx % n_r
+        xs = np.empty(n_steps + 1)
+        jxs = np.empty(n_steps)
+        jrs = np.empty(n_steps)
+        loss, g_r, g_c, g_xs = da_loss_gradient(
+            rs[j], cs[i], x_star, x0, dt, n_steps, n_target, scheme, cap, xs, jxs, jrs
+        )
+        out[i, j, 0] = loss
+        out[i, j, 1] = g_r
+        out[i, j, 2] = g_c
+        out[i, j, 3] = g_xs
+    return out
+
+
+@numba.njit(cache=True, error_model="numpy")
+def train_one(
+    r0,
+    lr,
+    n_epochs,
+    optimizer,
+    beta1,
+    beta2,
+    eps,
+    mode,
+    c,
+    x_star,
+    x0,
+    dt,
+    n_steps,
+    n_target,
+    scheme,
+    cap,
+    T,
+    record_every,
+    loss_hist,
+    r_hist,
+    grad_hist,
+):
+    """Train r for ``n_epochs`` updates; histories hold the values *before* each recorded update.
+
+    Row e // record_every of the histories is epoch e (e = 0 .. n_epochs, the last row being
+    the final r and its loss). Returns the first epoch whose loss, gradient or r was
+    non-finite (divergence), or −1.
+    """
+    work = np.empty((3, n_steps + 1))
+    r = r0
+    m = 0.0
+    v = 0.0
+    b1t = 1.0
+    b2t = 1.0
+    for e in range(n_epochs + 1):
+        loss, g = loss_and_gradient_r(
+            r, c, x_star, x0, dt, n_steps, n_target, scheme, cap, T, mode, work
+        )
+        if e % record_every == 0:
+            row = e // record_every
+            loss_hist[row] = loss
+            r_hist[row] = r
+            grad_hist[row] = g
+        if not (math.isfinite(loss) and math.isfinite(g) and math.isfinite(r)):
+            return e
+        if e == n_epochs:
+            break
+        if optimizer == 0:
+            r -= lr * g
+        elif optimizer == 1:
+            m = beta1 * m + g  # heavy ball, PyTorch SGD convention
+            r -= lr * m
+        else:
+            b1t *= beta1
+            b2t *= beta2
+            m = beta1 * m + (1.0 - beta1) * g
+            v = beta2 * v + (1.0 - beta2) * g * g
+            r -= lr * (m / (1.0 - b1t)) / (math.sqrt(v / (1.0 - b2t)) + eps)
+    return -1
+
+
+@numba.njit(parallel=True, cache=True, error_model="numpy")
+def train_batch(
+    r0s,
+    lrs,
+    n_epochs,
+    optimizer,
+    beta1,
+    beta2,
+    eps,
+    mode,
+    c,
+    x_star,
+    x0,
+    dt,
+    n_steps,
+    n_target,
+    scheme,
+    cap,
+    T,
+    record_every,
+):
+    """Independent runs (r0s[i], lrs[i]) in parallel; histories of shape (runs, rows)."""
+    n_runs = r0s.shape[0]
+    rows = n_epochs // record_every + 1
+    loss_hist = np.full((n_runs, rows), np.nan)
+    r_hist = np.full((n_runs, rows), np.nan)
+    grad_hist = np.full((n_runs, rows), np.nan)
+    diverged = np.empty(n_runs, dtype=np.int64)
+    for i in numba.prange(n_runs):
+        diverged[i] = train_one(
+            r0s[i],
+            lrs[i],
+            n_epochs,
+            optimizer,
+            beta1,
+            beta2,
+            eps,
+            mode,
+            c,
+            x_star,
+            x0,
+            dt,
+            n_steps,
+            n_target,
+            scheme,
+            cap,
+            T,
+            record_every,
+            loss_hist[i],
+            r_hist[i],
+            grad_hist[i],
+        )
+    return loss_hist, r_hist, grad_hist, diverged
