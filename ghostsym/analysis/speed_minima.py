@@ -1,0 +1,198 @@
+"""Speed minima of full-rank RNNs (Eq. 39) and the slow-point / ghost classification (MATH.md §1).
+
+q(x) = ½‖F(x)‖², F(x) = −x + φ(Wx + b) (input off, τ = 1; REFERENCE.md §5.2 uses the
+sum of squares without ½ — the minima are the same). Exact derivatives:
+
+* ∇q = Jᵀ F with J = −I + diag(φ'(z)) W, z = Wx + b (Eq. 4);
+* Hessian-vector product ∇²q·v = Jᵀ(J v) + Wᵀ(F ⊙ φ''(z) ⊙ (W v)).
+
+:func:`find_speed_minima` starts SciPy's Newton-CG (with the exact Hessian-vector product)
+from states the network visited, deduplicates the end points and classifies each with
+:func:`classify_point`:
+
+* **fixed point**: ‖F‖ ≤ ``FIXED_POINT_SPEED_TOL``; subtype from the Jacobian spectrum
+  (stable: all Re λ < 0, unstable: all > 0, saddle otherwise);
+* **ghost**: ‖F‖ > tol, exactly one eigenvalue with |λ| ≤ ``ZERO_EIGENVALUE_TOL`` and every
+  other Re λ < −``ZERO_EIGENVALUE_TOL`` (transverse stability, Eq. 6);
+* **slow point**: any other speed minimum (mixed transverse stability).
+
+Tolerances: at an exact slow point JᵀF = 0, so σ_min(J) ≤ ‖JᵀF‖/‖F‖; the zero-eigenvalue
+tolerance must be large compared with that residual (we require ‖∇q‖ ≤ ``GRADIENT_TOL``) yet
+small compared with the O(1) leak that sets the other eigenvalues. 1e-3 separates the two
+by orders of magnitude for the networks of the paper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import optimize
+
+from ..errors import InputError
+
+#: ‖F‖ at or below this: a fixed point.
+FIXED_POINT_SPEED_TOL = 1e-6
+#: |λ| at or below this: the zero eigenvalue of a slow point (see module docstring).
+ZERO_EIGENVALUE_TOL = 1e-3
+#: A minimiser end point is accepted as a critical point of q when ‖∇q‖ is below this.
+GRADIENT_TOL = 1e-9
+#: End points closer than this (Euclidean) are one point.
+DEDUP_TOL = 1e-4
+#: Newton-CG iteration limit per start.
+MAX_ITER = 500
+
+
+@dataclass
+class ClassifiedPoint:
+    """A speed minimum with its speed, Jacobian spectrum and kind."""
+
+    x: np.ndarray
+    speed: float
+    kind: str  # "fixed-point", "ghost", "slow-point"
+    stability: str | None  # for fixed points: "stable", "unstable", "saddle"
+    eigenvalues: np.ndarray
+    gradient_norm: float
+    extras: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "x": self.x.tolist(),
+            "speed": self.speed,
+            "kind": self.kind,
+            "stability": self.stability,
+            "eigenvalues_real": np.real(self.eigenvalues).tolist(),
+            "eigenvalues_imag": np.imag(self.eigenvalues).tolist(),
+            "gradient_norm": self.gradient_norm,
+            **self.extras,
+        }
+
+
+def classify_point(
+    x,
+    F,
+    J,
+    *,
+    speed_tol: float = FIXED_POINT_SPEED_TOL,
+    zero_tol: float = ZERO_EIGENVALUE_TOL,
+) -> ClassifiedPoint:
+    """Classify a critical point of q = ½‖F‖² from F(x) and J(x) (MATH.md §1, Eqs. 3–6)."""
+    x = np.asarray(x, dtype=float)
+    F = np.asarray(F, dtype=float)
+    J = np.asarray(J, dtype=float)
+    eig = np.linalg.eigvals(J)
+    eig = eig[np.argsort(-np.real(eig))]
+    speed = float(np.linalg.norm(F))
+    grad = float(np.linalg.norm(J.T @ F))
+    re = np.real(eig)
+    if speed <= speed_tol:
+        if np.all(re < 0):
+            stability = "stable"
+        elif np.all(re > 0):
+            stability = "unstable"
+        else:
+            stability = "saddle"
+        return ClassifiedPoint(x, speed, "fixed-point", stability, eig, grad)
+    near_zero = np.abs(eig) <= zero_tol
+    others = re[~near_zero]
+    if np.count_nonzero(near_zero) == 1 and np.all(others < -zero_tol):
+        kind = "ghost"
+    else:
+        kind = "slow-point"
+    return ClassifiedPoint(x, speed, kind, None, eig, grad)
+
+
+class SpeedEnergy:
+    """q(x) = ½‖−x + φ(Wx + b)‖² with exact gradient and Hessian-vector products (Eq. 39)."""
+
+    def __init__(self, W, b, nonlinearity: str = "tanh"):
+        from .latent_flow import phi_derivatives
+
+        self.W = np.asarray(W, dtype=float)
+        self.b = np.asarray(b, dtype=float).ravel()
+        if self.W.ndim != 2 or self.W.shape[0] != self.W.shape[1] or self.b.size != len(self.W):
+            raise InputError(f"W must be N×N and b length N, got {self.W.shape}, {self.b.shape}")
+        self._phi = phi_derivatives(nonlinearity, 2)
+
+    def field(self, x):
+        x = np.asarray(x, dtype=float)
+        return -x + self._phi(x @ self.W.T + self.b)[0]
+
+    def jacobian(self, x):
+        d1 = self._phi(self.W @ x + self.b)[1]
+        return -np.eye(len(x)) + d1[:, None] * self.W
+
+    def value(self, x):
+        F = self.field(x)
+        return 0.5 * float(F @ F)
+
+    def gradient(self, x):
+        p0, p1, _ = self._phi(self.W @ x + self.b)
+        F = -x + p0
+        return -F + self.W.T @ (p1 * F)
+
+    def hessp(self, x, v):
+        p0, p1, p2 = self._phi(self.W @ x + self.b)
+        F = -x + p0
+        Wv = self.W @ v
+        Jv = -v + p1 * Wv
+        return -Jv + self.W.T @ (p1 * Jv) + self.W.T @ (F * p2 * Wv)
+
+
+def deduplicate(points, tol: float = DEDUP_TOL) -> np.ndarray:
+    """Greedy deduplication: keep a point unless it lies within ``tol`` of a kept one."""
+    points = np.asarray(points, dtype=float)
+    kept: list[np.ndarray] = []
+    for p in points:
+        if all(np.linalg.norm(p - k) > tol for k in kept):
+            kept.append(p)
+    return np.array(kept).reshape(-1, points.shape[-1] if points.ndim == 2 else 0)
+
+
+def find_speed_minima(
+    W,
+    b,
+    starts,
+    nonlinearity: str = "tanh",
+    *,
+    dedup_tol: float = DEDUP_TOL,
+    gradient_tol: float = GRADIENT_TOL,
+    max_iter: int = MAX_ITER,
+) -> list[ClassifiedPoint]:
+    """Minimise q from each start (Newton-CG, exact Hessian-vector products), dedupe, classify.
+
+    End points whose ‖∇q‖ stays above ``gradient_tol`` are dropped (not critical points).
+    Each kept point records ``distance`` = min distance to any start (REFERENCE.md §5.2).
+    """
+    energy = SpeedEnergy(W, b, nonlinearity)
+    starts = np.atleast_2d(np.asarray(starts, dtype=float))
+    if starts.shape[1] != energy.W.shape[0]:
+        raise InputError(f"starts must have {energy.W.shape[0]} columns, got {starts.shape[1]}")
+    ends = []
+    for x0 in starts:
+        res = optimize.minimize(
+            energy.value,
+            x0,
+            jac=energy.gradient,
+            hessp=energy.hessp,
+            method="trust-krylov",
+            options={"gtol": gradient_tol * 1e-2, "maxiter": max_iter},
+        )
+        x = res.x
+        if np.linalg.norm(energy.gradient(x)) <= gradient_tol:
+            ends.append(x)
+    points = []
+    for x in deduplicate(np.array(ends).reshape(-1, starts.shape[1]), dedup_tol):
+        point = classify_point(x, energy.field(x), energy.jacobian(x))
+        point.extras["distance"] = float(np.min(np.linalg.norm(starts - x, axis=1)))
+        points.append(point)
+    points.sort(key=lambda p: p.speed)
+    return points
+
+
+def pca_basis(states, n_components: int = 3):
+    """Mean and the leading principal axes (rows) of a set of states."""
+    states = np.asarray(states, dtype=float).reshape(-1, np.shape(states)[-1])
+    mean = states.mean(axis=0)
+    _, _, Vt = np.linalg.svd(states - mean, full_matrices=False)
+    return mean, Vt[:n_components]
