@@ -13,7 +13,16 @@ import importlib
 from ..errors import InputError
 from .derivation import Derivation
 
-DOCUMENTS: dict[str, str] = {}
+DOCUMENTS: dict[str, str] = {
+    "reduction": "ghostsym.symbolic.reduction:reduction_document",
+    "canonical": "ghostsym.symbolic.canonical:derive",
+    "normal_form_quartic": "ghostsym.symbolic.da:quartic_document",
+    "rnn_latent_reduction": "ghostsym.symbolic.latent:latent_reduction",
+    "rnn_latent_ghost": "ghostsym.symbolic.latent:latent_ghost",
+    "rnn_gradient_projection": "ghostsym.symbolic.latent:gradient_projection",
+    "rnn_speed_minima": "ghostsym.symbolic.latent_speed:speed_minima",
+    "rnn_rank_one_bptt": "ghostsym.symbolic.bptt:rank_one_bptt",
+}
 
 
 def names() -> list[str]:

@@ -1,0 +1,387 @@
+"""Numbers for the DA analysis of any normal form: closed forms evaluated, or numeric fallback.
+
+:class:`NormalFormNumerics` takes a :class:`~ghostsym.symbolic.normal_forms.NormalForm` and
+its symbolic DA derivation (:func:`ghostsym.symbolic.da.analyze`) and provides
+
+* :meth:`~NormalFormNumerics.escape_time` t_esc(r) — the generated kernel of the closed form
+  when there is one, adaptive quadrature of ∫ dx/f otherwise (:meth:`escape_time_quad`
+  always uses quadrature);
+* :meth:`~NormalFormNumerics.da_values` — r*, the point of no return, |∂L/∂r| at r*, α*, α*_MSE
+  and the exponents at a given T, each with the method used ("closed form" or "numeric":
+  root finding on the quadrature, exponents as d ln α*/d ln T by central differences);
+* :meth:`~NormalFormNumerics.descend` — plain gradient descent on r driven by the derived
+  gradient (a numba kernel generated from the closed form, or a cubic-Hermite table of the
+  quadrature), many (r0, α) pairs at once;
+* the measurement side used by the verification checks: :meth:`simulate_escape_time`
+  (ODE integration to the threshold) and :meth:`simulated_loss` (the DA loss of the
+  simulated model with a finite, large confidence and threshold).
+
+Numerics only call generated kernels (``ghostsym.codegen``); SymPy is used here only to
+evaluate closed forms and to build kernels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+from scipy import integrate, optimize
+
+from .. import codegen
+from ..errors import GhostsymError, NotDerivableError
+from ..symbolic import da
+from ..symbolic.normal_forms import NormalForm
+
+#: Relative accuracy asked of every quadrature of the escape time.
+QUAD_RTOL = 1e-11
+#: Relative tolerance of the root finding for r* and the point of no return.
+ROOT_RTOL = 1e-13
+#: Step in ln T of the central difference giving the local exponent of α*(T).
+EXPONENT_LOG_STEP = 0.05
+#: Points of the log ρ table used by gradient descent when t_esc has no closed form.
+TABLE_POINTS = 600
+#: ODE tolerances of :meth:`NormalFormNumerics.simulate_escape_time`.
+ODE_RTOL = 1e-12
+#: With the threshold at infinity a simulation stops once the time scale x / f(x) left
+#: before blow-up is below ESCAPE_TAIL_REL times the elapsed time (and x > 1): nearer the
+#: blow-up the remaining time would fall below the spacing of double-precision times.
+ESCAPE_TAIL_REL = 1e-9
+
+
+@dataclass(frozen=True)
+class Value:
+    """A number with how it was obtained."""
+
+    value: float
+    method: str  # "closed form" or "numeric"
+
+
+def _float(expr) -> float:
+    return float(sympy.N(expr, 17))
+
+
+class NormalFormNumerics:
+    """Numerical companion of a normal form's DA derivation (see module docstring)."""
+
+    def __init__(self, nf: NormalForm, derivation=None):
+        self.nf = nf
+        self.derivation = derivation if derivation is not None else da.analyze(nf)
+        res = self.derivation.results
+        if res.get("escape_time") is None or res.get("escape_direction") is None:
+            reason = self.derivation.notes.get("escape_time", "no escape time")
+            raise NotDerivableError(f"normal form {nf}: {reason}")
+        self.r_c = _float(res["bifurcation_value"])
+        self.sigma = int(res["escape_direction"])
+        self.x_c = _float(res["fold_state"])
+        self.x0 = _float(nf.x0)
+        self.threshold = math.inf if nf.threshold is sympy.oo else _float(nf.threshold)
+        sym = self.derivation.symbols
+        self.rho_sym, self.T_sym = sym["rho"], sym["T"]
+        te = res["escape_time_rho"]
+        # Constants kept as integrals (the scaling constant C) are numbers: evaluate them.
+        consts = {
+            i: sympy.Float(_float(i), 17) for i in te.atoms(sympy.Integral) if not i.free_symbols
+        }
+        te = te.xreplace(consts)
+        self.closed = not te.atoms(sympy.Integral)
+        x, r, rho = nf.state, nf.param, self.rho_sym
+        kernels = [
+            codegen.Kernel("field", (x, r), nf.expr),
+            codegen.Kernel("field_dr", (x, r), sympy.diff(nf.expr, r)),
+        ]
+        if self.closed:
+            kernels += [
+                codegen.Kernel("escape_time_rho", (rho,), te),
+                codegen.Kernel("escape_time_drho", (rho,), sympy.diff(te, rho)),
+            ]
+        else:  # placeholders: the table path of the template never calls them
+            kernels += [
+                codegen.Kernel("escape_time_rho", (rho,), rho),
+                codegen.Kernel("escape_time_drho", (rho,), rho),
+            ]
+        digest = hashlib.sha256(sympy.srepr(nf.expr).encode()).hexdigest()[:8]
+        self.module = codegen.build_module(
+            kernels,
+            label=f"normal_form_{digest}",
+            template="ghostsym.analysis.da_descent_template",
+        )
+        self.field = self.module.field
+        self.field_dr = self.module.field_dr
+        self._table = None
+
+    # -- escape time ---------------------------------------------------------------------
+    def rho(self, r: float) -> float:
+        return self.sigma * (r - self.r_c)
+
+    def r_of_rho(self, rho: float) -> float:
+        return self.r_c + self.sigma * rho
+
+    def escape_time(self, r: float) -> float:
+        """t_esc(r): the closed form's kernel if it exists, quadrature otherwise."""
+        rho = self.rho(r)
+        if rho <= 0:
+            return math.inf
+        if self.closed:
+            return float(self.module.escape_time_rho(rho))
+        return self.escape_time_quad(r)
+
+    def escape_time_drho(self, rho: float) -> float:
+        if self.closed:
+            return float(self.module.escape_time_drho(rho))
+        return self._quad(rho, derivative=True)
+
+    def escape_time_quad(self, r: float) -> float:
+        """t_esc(r) = ∫_{x0}^{x*} dx / f(x; r) by adaptive quadrature, split around the ghost."""
+        rho = self.rho(r)
+        if rho <= 0:
+            return math.inf
+        return self._quad(rho, derivative=False)
+
+    def _breakpoints(self, r: float) -> list[float]:
+        f, xc = self.field, self.x_c
+        f0 = f(xc, r)
+        if not f0 > 0:
+            raise GhostsymError(f"field not positive at the ghost for r = {r:g}")
+        # Width of the bottleneck: where the speed has doubled.
+        w = 1e-12
+        while f(xc + w, r) < 2 * f0 and xc + w < min(self.threshold, 1e300):
+            w *= 2
+        pts = {self.x0, xc}
+        for k in range(0, 16):
+            for p in (xc + w * 4.0**k, xc - w * 4.0**k):
+                if self.x0 < p < self.threshold:
+                    pts.add(p)
+        if math.isfinite(self.threshold):
+            pts.add(self.threshold)
+        return sorted(pts)
+
+    def _quad(self, rho: float, derivative: bool) -> float:
+        r = self.r_of_rho(rho)
+        f, fr, s = self.field, self.field_dr, self.sigma
+        if derivative:  # dt_esc/dρ = −σ ∫ f_r / f² dx (fixed end points)
+
+            def g(x):
+                v = f(x, r)
+                return -s * fr(x, r) / (v * v)
+        else:
+
+            def g(x):
+                return 1.0 / f(x, r)
+
+        pts = self._breakpoints(r)
+        total = 0.0
+        for a, b in zip(pts[:-1], pts[1:], strict=True):
+            val, _ = integrate.quad(g, a, b, epsabs=0.0, epsrel=QUAD_RTOL, limit=400)
+            total += val
+        if math.isinf(self.threshold):
+            # Tail to infinity through x = p/s, s in (0, 1]: a finite interval.
+            p = pts[-1]
+
+            def tail(s_):
+                x = p / s_
+                return g(x) * p / (s_ * s_) if math.isfinite(x) else 0.0
+
+            val, _ = integrate.quad(tail, 0.0, 1.0, epsabs=0.0, epsrel=QUAD_RTOL, limit=400)
+            total += val
+        return total
+
+    def solve_escape(self, target: float) -> float:
+        """The ρ > 0 with t_esc = target (t_esc decreases monotonically in ρ)."""
+
+        def h(logrho):
+            return math.log(self._te_rho(math.exp(logrho)) / target)
+
+        lo = hi = 0.0
+        while h(hi) > 0:
+            hi += 2.0
+            if hi > 700:
+                raise GhostsymError(f"no rho with t_esc = {target:g}")
+        while h(lo) < 0:
+            lo -= 2.0
+            if lo < -700:
+                raise GhostsymError(f"no rho with t_esc = {target:g}")
+        return math.exp(optimize.brentq(h, lo, hi, xtol=1e-15, rtol=ROOT_RTOL))
+
+    def _te_rho(self, rho: float) -> float:
+        if self.closed:
+            return float(self.module.escape_time_rho(rho))
+        return self._quad(rho, derivative=False)
+
+    # -- DA quantities at a given T ---------------------------------------------------------
+    def _numeric_alpha(self, T: float) -> tuple[float, float, float, float]:
+        rho_star = self.solve_escape(T)
+        rho_n = self.solve_escape(2 * T)
+        G = -self.escape_time_drho(rho_star)
+        return rho_star, rho_n, G, (rho_star - rho_n) / G
+
+    def da_values(self, T: float) -> dict[str, Value | None]:
+        """r*, point of no return, |∂L/∂r| at r*, α*, α*_MSE and exponents at delay T."""
+        if not T > 0:
+            raise GhostsymError(f"T must be > 0, got {T}")
+        res, Ts = self.derivation.results, self.T_sym
+        out: dict[str, Value | None] = {}
+        closed = {k: res.get(k) for k in da.RESULT_KEYS}
+        numeric = None
+        for key in (
+            "r_star",
+            "point_of_no_return",
+            "grad_at_r_star",
+            "alpha_star",
+            "alpha_star_mse",
+            "alpha_star_exponent",
+            "alpha_star_mse_exponent",
+        ):
+            expr = closed[key]
+            if expr is not None:
+                out[key] = Value(_float(sympy.sympify(expr).subs(Ts, T)), "closed form")
+                continue
+            if numeric is None:
+                rho_star, rho_n, G, a = self._numeric_alpha(T)
+                h = EXPONENT_LOG_STEP
+                a_hi = self._numeric_alpha(T * math.exp(h))[3]
+                a_lo = self._numeric_alpha(T * math.exp(-h))[3]
+                k = (math.log(a_hi) - math.log(a_lo)) / (2 * h)
+                numeric = {
+                    "r_star": self.r_of_rho(rho_star),
+                    "point_of_no_return": self.r_of_rho(rho_n),
+                    "grad_at_r_star": G,
+                    "alpha_star": a,
+                    "alpha_star_mse": 2 * T * a,
+                    "alpha_star_exponent": k,
+                    "alpha_star_mse_exponent": k + 1,
+                }
+            out[key] = Value(numeric[key], "numeric")
+        return out
+
+    # -- gradient descent driven by the derived gradient -----------------------------------
+    def _gradient_table(self, T: float):
+        rho_star = self.solve_escape(T)
+        rho_n = self.solve_escape(2 * T)
+        grid = np.linspace(math.log(rho_n / 4), math.log(rho_star * 1e3), TABLE_POINTS)
+        te = np.array([self._quad(math.exp(g), False) for g in grid])
+        dte = np.array([self._quad(math.exp(g), True) for g in grid])
+        slope = dte * np.exp(grid) / te
+        return grid, np.log(te), slope, rho_n / 4
+
+    def descend(self, r0, alpha, T: float, epochs: int, record_every: int = 10):
+        """Gradient descent r ← r − α ∂L/∂r for each pair (r0[i], alpha[i]).
+
+        Returns ``(r_final, trapped_epoch, record)``: trapped_epoch is the first epoch spent
+        in the no-learning zone (−1 if none) and ``record[i, k]`` the loss L/T at epoch
+        ``k * record_every``.
+        """
+        r0 = np.ascontiguousarray(r0, dtype=np.float64)
+        alpha = np.ascontiguousarray(np.broadcast_to(alpha, r0.shape), dtype=np.float64)
+        if self.closed:
+            grid = logte = slope = np.zeros(2)
+            rho_min, use_table = 0.0, False
+        else:
+            if self._table is None or self._table[0] != T:
+                self._table = (T, self._gradient_table(T))
+            grid, logte, slope, rho_min = self._table[1]
+            use_table = True
+        return self.module._run(
+            r0,
+            alpha,
+            float(T),
+            self.r_c,
+            float(self.sigma),
+            int(epochs),
+            int(record_every),
+            use_table,
+            grid,
+            logte,
+            slope,
+            rho_min,
+        )
+
+    # -- measurements: simulating the model ---------------------------------------------------
+    def simulate_escape_time(self, r: float) -> tuple[float, float]:
+        """Time for dx/dt = f(x; r) from x0 to reach the threshold, by ODE integration.
+
+        Returns ``(time, tail)``: with an infinite threshold the integration stops where
+        x > 1 and x / f(x) < :data:`ESCAPE_TAIL_REL` · t, and ``tail`` = x / f(x) there is the
+        order of the time left (relative error ~ ESCAPE_TAIL_REL).
+        """
+        f = self.field
+
+        def rhs(t, y):
+            return [f(y[0], r)]
+
+        if math.isfinite(self.threshold):
+
+            def hit(t, y):
+                return y[0] - self.threshold
+        else:
+
+            def hit(t, y):
+                x = y[0]
+                if x <= 1.0:
+                    return 1.0
+                v = f(x, r)
+                return (
+                    math.log(x / v) - math.log(ESCAPE_TAIL_REL * max(t, 1e-300)) if v > 0 else 1.0
+                )
+
+        hit.terminal, hit.direction = True, -1 if math.isinf(self.threshold) else 1
+        sol = integrate.solve_ivp(
+            rhs, (0.0, 1e15), [self.x0], method="DOP853", rtol=ODE_RTOL, atol=1e-15, events=hit
+        )
+        if not sol.t_events[0].size:
+            raise GhostsymError(
+                f"trajectory of {self.nf} did not reach the threshold (r = {r:g}): {sol.message}"
+            )
+        t_end, x_end = float(sol.t_events[0][0]), float(sol.y_events[0][0][0])
+        tail = 0.0 if math.isfinite(self.threshold) else x_end / f(x_end, r)
+        return t_end, float(tail)
+
+    def simulated_loss(
+        self, r: float, T: float, c: float, x_star: float, x_clip: float | None = None
+    ) -> float:
+        """DA loss ∫₀^{2T} (σ(c(x − x*)) − y)² dt of the simulated model (Eq. 14).
+
+        The loss is integrated alongside the state (adaptive DOP853, split at the target
+        switch t = T). Once x passes ``x_clip`` (default: where c(x − x*) > 50, so the output
+        is 1 to double precision) the output is exactly 1 for the rest of the trial.
+        """
+        f = self.field
+        clip = x_clip if x_clip is not None else x_star + 50.0 / c
+
+        def sig(z):
+            return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+
+        total, x, t0 = 0.0, self.x0, 0.0
+        for target, t1 in ((0.0, T), (1.0, 2 * T)):
+            if x >= clip:
+                total += (t1 - t0) * (1.0 - target) ** 2
+                t0 = t1
+                continue
+
+            def rhs(t, y, target=target):
+                return [f(y[0], r), (sig(c * (y[0] - x_star)) - target) ** 2]
+
+            def hit(t, y):
+                return y[0] - clip
+
+            hit.terminal, hit.direction = True, 1
+            sol = integrate.solve_ivp(
+                rhs,
+                (t0, t1),
+                [x, 0.0],
+                method="DOP853",
+                rtol=1e-10,
+                atol=1e-12,
+                events=hit,
+                max_step=(t1 - t0) / 50,
+            )
+            total += sol.y[1, -1]
+            x = sol.y[0, -1]
+            if sol.t_events[0].size:
+                t_hit = sol.t_events[0][0]
+                total += (t1 - t_hit) * (1.0 - target) ** 2
+                x = clip
+            t0 = t1
+        return float(total)

@@ -1,0 +1,797 @@
+"""The general delayed-activation (DA) pipeline for a 1-D normal form (MATH.md §3–4, §8).
+
+:func:`analyze` takes a :class:`~ghostsym.symbolic.normal_forms.NormalForm` f(x; r) and
+derives, step by step into a :class:`~ghostsym.symbolic.derivation.Derivation`:
+
+1. the fixed points f = 0 and the fold (saddle-node) f = ∂f/∂x = 0 on the path from x0 to
+   the threshold: the bifurcation value r_c, the order of the tangency and the side
+   ρ = σ(r − r_c) > 0 on which the path is free of fixed points (the fold point is a ghost);
+2. the trajectory t(x) = ∫ dx/f and, where it can be inverted, x(t); the escape time
+   t_esc(r) = ∫_{x0}^{x*} dx/f (and its limit for a large threshold); when f is
+   quasi-homogeneous, f(x_c + ρ^β u; r_c + σρ) = ρ^γ g(u), the substitution gives
+   t_esc = C ρ^{β−γ} with C = ∫ du/g(u) (kept as an integral when it has no closed form);
+3. the three regimes of the DA loss in the analytical limit c → ∞ (early / late / never),
+   the piecewise L(r) and ∂L/∂r;
+4. the optimum r* (t_esc = T), the point of no return (t_esc = 2T), |∂L/∂r| at r*, the
+   critical learning rate α* = |r* − r_n| / |∂L/∂r|_{r*} and its exponent in T, and the
+   same for the loss rescaled to a mean squared error (α*_MSE = 2T α*).
+
+``Derivation.results`` always holds the keys of :data:`RESULT_KEYS` (``escape_time,
+r_star, point_of_no_return, grad_at_r_star, alpha_star, alpha_star_exponent,
+alpha_star_mse, alpha_star_mse_exponent, loss, dloss_dr, fixed_points,
+bifurcation_value``); a key whose quantity does not exist or has no closed form holds
+``None`` and ``Derivation.notes[key]`` says why. :func:`results_method` tells how a result
+was obtained: "closed form", "quadrature" (kept as an integral) or "none". Extra keys
+used by the numerical layer:
+``escape_time_rho`` (t_esc as a function of ``symbols["rho"]``), ``escape_direction`` (σ),
+``fold_state`` (x_c), ``trajectory`` (x(t) when invertible), ``escape_time_exponent``.
+``symbols`` has ``x, r, t, T, c, x_star, rho``.
+
+SymPy only (no numerical libraries). Every SymPy call that could run away on an arbitrary
+user field runs under a time limit (:data:`SYMPY_TIME_LIMIT`); when it fails the pipeline
+keeps the unevaluated integral and leaves the numbers to
+:mod:`ghostsym.analysis.normal_form_numerics`.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+
+import sympy
+
+from .derivation import Derivation
+from .normal_forms import NormalForm
+
+#: Seconds one symbolic attempt (solve, integrate, limit) may take before the pipeline
+#: falls back to keeping the expression unevaluated.
+SYMPY_TIME_LIMIT = 8.0
+#: Sample values of ρ > 0 at which the path from x0 to the threshold is checked for
+#: fixed points (exact root counting for polynomial fields, sign sampling otherwise).
+PATH_CHECK_RHO = (sympy.Rational(1, 1000), sympy.Integer(1), sympy.Integer(1000))
+#: Highest derivative order examined for the order of the fold tangency.
+MAX_FOLD_ORDER = 8
+
+RESULT_KEYS = (
+    "escape_time",
+    "r_star",
+    "point_of_no_return",
+    "grad_at_r_star",
+    "alpha_star",
+    "alpha_star_exponent",
+    "alpha_star_mse",
+    "alpha_star_mse_exponent",
+    "loss",
+    "dloss_dr",
+    "fixed_points",
+    "bifurcation_value",
+)
+
+#: Results that follow from a closed-form r*(T); they share its note when it is missing.
+_DA_KEYS = (
+    "r_star",
+    "point_of_no_return",
+    "grad_at_r_star",
+    "alpha_star",
+    "alpha_star_exponent",
+    "alpha_star_mse",
+    "alpha_star_mse_exponent",
+)
+
+
+class _Timeout(BaseException):
+    """Raised by the alarm; a BaseException so SymPy's own ``except Exception`` ignores it."""
+
+
+@contextmanager
+def _time_limit(seconds: float):
+    if threading.current_thread() is not threading.main_thread() or seconds is None:
+        yield
+        return
+
+    def alarm(signum, frame):
+        raise _Timeout()
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _attempt(func, seconds: float = SYMPY_TIME_LIMIT):
+    """Run a SymPy computation; return None if it fails, is not implemented or times out."""
+    try:
+        with _time_limit(seconds):
+            return func()
+    except _Timeout:
+        return None
+    except (
+        NotImplementedError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        ZeroDivisionError,
+        RecursionError,
+        sympy.PolynomialError,
+    ):
+        return None
+
+
+def _has_integral(expr) -> bool:
+    return expr is not None and bool(sympy.sympify(expr).atoms(sympy.Integral))
+
+
+def _finite_number(expr) -> bool:
+    return (
+        expr is not None
+        and expr.is_finite is not False
+        and not expr.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan)
+    )
+
+
+def results_method(derivation: Derivation, key: str) -> str:
+    """How a result was obtained: "closed form", "quadrature" or "none"."""
+    value = derivation.results.get(key)
+    if value is None:
+        return "none"
+    return "quadrature" if _has_integral(value) else "closed form"
+
+
+def _symbols(nf: NormalForm) -> dict[str, sympy.Symbol]:
+    return {
+        "x": nf.state,
+        "r": nf.param,
+        "t": sympy.Symbol("t", nonnegative=True),
+        "T": sympy.Symbol("T", positive=True),
+        "c": sympy.Symbol("c", positive=True),
+        "x_star": sympy.Symbol("x^*", positive=True),
+        "rho": sympy.Symbol("rho", positive=True),
+    }
+
+
+def analyze(
+    nf: NormalForm,
+    *,
+    key: str | None = None,
+    title: str | None = None,
+    abstract: str | None = None,
+    derivation: Derivation | None = None,
+    labels: dict[str, str] | None = None,
+) -> Derivation:
+    """Derive the DA analysis of ``nf`` (see the module docstring for the result keys).
+
+    ``derivation`` lets a caller put its own preface first (the canonical document does);
+    ``labels`` maps result names to equation tags (e.g. ``{"alpha_star": "Eq. 23"}``).
+    """
+    if derivation is None:
+        derivation = Derivation(
+            key or f"normal_form_{nf.label()}",
+            title or f"Delayed activation through the normal form ${sympy.latex(nf.expr)}$",
+            abstract
+            or (
+                "Every quantity below is derived by ghostsym's general DA pipeline from the "
+                "field alone: fixed points and fold, escape time, the loss in the analytical "
+                "limit of infinite confidence, the optimum, the point of no return and the "
+                "critical learning rate of gradient descent."
+            ),
+        )
+    _Pipeline(nf, derivation, labels or {}).run()
+    return derivation
+
+
+class _Stop(Exception):
+    """Internal: the DA analysis cannot go further (reasons are already recorded)."""
+
+
+class _Pipeline:
+    def __init__(self, nf: NormalForm, d: Derivation, labels: dict[str, str]):
+        self.nf, self.d, self.labels = nf, d, labels
+        d.symbols.update(_symbols(nf))
+        self.s = d.symbols
+        for k in RESULT_KEYS:
+            d.results.setdefault(k, None)
+
+    # -- helpers ------------------------------------------------------------------------
+    def result(self, name, expr, lhs=None, prose=None):
+        return self.d.result(name, expr, lhs=lhs, label=self.labels.get(name), prose=prose)
+
+    def missing(self, keys, reason):
+        for k in keys:
+            if self.d.results.get(k) is None and k not in self.d.notes:
+                self.d.note(k, reason)
+
+    def run(self):
+        try:
+            self.model()
+            self.fixed_points()
+            self.fold()
+            self.escape_side()
+            self.trajectory()
+            self.escape_time()
+            self.loss_regimes()
+            self.optimum()
+            self.critical_learning_rate()
+        except _Stop:
+            pass
+        self.missing(RESULT_KEYS, "not derived: an earlier step of the pipeline stopped")
+
+    # -- 1. model -------------------------------------------------------------------------
+    def model(self):
+        nf, d, s = self.nf, self.d, self.s
+        x, t = s["x"], s["t"]
+        xf = sympy.Function(x.name)
+        d.section("Model")
+        d.equation(
+            sympy.Derivative(xf(t), t),
+            nf.expr.subs(x, xf(t)),
+            prose=f"The state ${sympy.latex(x)}$ follows the normal form, with "
+            f"${sympy.latex(nf.param)}$ the only learnable parameter:",
+        )
+        d.equation(xf(0), nf.x0, prose="It starts from")
+        thr = r"\infty" if nf.threshold is sympy.oo else sympy.latex(nf.threshold)
+        c, xs, T = s["c"], s["x_star"], s["T"]
+        yhat = sympy.Symbol("yhat")
+        d.text(
+            "The output is read through a sigmoid of confidence $c$ around the threshold "
+            f"$x^*$ (here $x^* = {thr}$), and the delayed-activation (DA) target switches on "
+            "at $t = T$; the loss is the squared error over $[0, 2T]$:"
+        )
+        sigma = sympy.Function("sigma")
+        d.equation(yhat, sigma(c * (xf(t) - xs)))
+        d.equation(sympy.Symbol("y"), sympy.Heaviside(t - T))
+        d.equation(
+            sympy.Symbol("L"),
+            sympy.Integral((yhat - sympy.Heaviside(t - T)) ** 2, (t, 0, 2 * T)),
+        )
+        z = sympy.Symbol("z", positive=True)
+        logistic = 1 / (1 + sympy.exp(-c * z))
+        up = sympy.limit(logistic, c, sympy.oo)
+        down = sympy.limit(logistic.subs(z, -z), c, sympy.oo)
+        d.text(
+            "In the analytical limit of infinite confidence the sigmoid becomes a step: "
+            "for $z > 0$,"
+        )
+        d.equation(sympy.Limit(logistic, c, sympy.oo), up)
+        d.equation(sympy.Limit(logistic.subs(z, -z), c, sympy.oo), down)
+        d.text(
+            "so $\\hat y(t)$ is $1$ from the moment the trajectory crosses the threshold, "
+            "the escape time $t_{esc}$, and $0$ before: $\\hat y(t) = H(t - t_{esc})$."
+        )
+
+    # -- 2. fixed points ------------------------------------------------------------------
+    def fixed_points(self):
+        nf, d = self.nf, self.d
+        x, r = nf.state, nf.param
+        d.section("Fixed points")
+        sols = _attempt(lambda: sympy.solve(nf.expr, x))
+        if sols is None:
+            self.missing(["fixed_points"], "f(x; r) = 0 has no closed-form solution")
+            d.text("The fixed points $f = 0$ have no closed form; they are found numerically.")
+            return
+        sols = [s for s in sols if not s.has(sympy.I)]  # complex for every real r
+        if not sols:
+            self.result(
+                "fixed_points",
+                sympy.FiniteSet(),
+                lhs=sympy.Symbol("x_{fp}"),
+                prose="$f(x; r) = 0$ has no solution: the field has no fixed point.",
+            )
+            return
+        self.result(
+            "fixed_points",
+            sympy.FiniteSet(*sols),
+            lhs=sympy.Symbol("x_{fp}"),
+            prose=f"Fixed points solve $f({sympy.latex(x)}; {sympy.latex(r)}) = 0$; "
+            "each exists where it is real:",
+        )
+
+    # -- 3. fold --------------------------------------------------------------------------
+    def fold(self):
+        nf, d = self.nf, self.d
+        x, r, f = nf.state, nf.param, nf.expr
+        fx = sympy.diff(f, x)
+        d.section("Saddle-node (fold) bifurcation")
+        d.text(
+            "A ghost is born where two fixed points merge and disappear: "
+            "$f = \\partial f/\\partial x = 0$."
+        )
+        d.equation(sympy.Derivative(sympy.Symbol("f"), x), fx)
+        cands = _attempt(lambda: sympy.solve([f, fx], [x, r], dict=True))
+        if cands is None:
+            reason = (
+                "the fold conditions f = df/dx = 0 could not be solved in closed form; "
+                "the DA analysis needs the fold point"
+            )
+            d.text("The fold conditions have no closed-form solution.")
+            self.missing(RESULT_KEYS, reason)
+            raise _Stop
+        real = []
+        for c in cands:
+            xc, rc = c.get(x, x), c.get(r, r)
+            if xc.free_symbols or rc.free_symbols:
+                continue  # a whole family (degenerate field); not a fold point
+            if xc.is_real is False or rc.is_real is False:
+                continue
+            real.append((sympy.nsimplify(xc) if xc.is_Float else xc, rc))
+        if not real:
+            reason = (
+                "no ghost: f and df/dx never vanish together for real x and r, so the field "
+                "has no saddle-node (fold) bifurcation; its fixed points (if any) never merge "
+                "and there is no slow bottleneck that could delay the output"
+            )
+            d.text("There is no real solution: " + reason.split(": ", 1)[1] + ".")
+            self.missing(RESULT_KEYS, reason)
+            raise _Stop
+        thr = nf.threshold
+        on_path = [
+            (xc, rc)
+            for xc, rc in real
+            if bool(xc >= nf.x0) and (thr is sympy.oo or bool(xc <= thr))
+        ]
+        if not on_path:
+            where = ", ".join(f"x = {sympy.sstr(xc)} (r = {sympy.sstr(rc)})" for xc, rc in real)
+            reason = (
+                f"no ghost on the path: the fold point(s) {where} lie outside the path from "
+                f"x0 = {sympy.sstr(nf.x0)} to the threshold {sympy.sstr(thr)}, so the "
+                "trajectory never passes a bottleneck"
+            )
+            d.text("The fold lies off the path: " + reason + ".")
+            self.missing(RESULT_KEYS, reason)
+            raise _Stop
+        xc, rc = sorted(on_path, key=lambda p: (float(p[0]), float(p[1])))[0]
+        self.xc, self.rc = xc, rc
+        at = {x: xc, r: rc}
+        xc_s, rc_s = sympy.Symbol("x_c"), sympy.Symbol("r_c")
+        d.equation(xc_s, xc, prose="On the path from $x_0$ to the threshold the fold is at")
+        self.result("bifurcation_value", rc, lhs=rc_s)
+        order = None
+        for k in range(2, MAX_FOLD_ORDER + 1):
+            val = sympy.simplify(sympy.diff(f, x, k).subs(at))
+            if val != 0:
+                order = k
+                d.equation(
+                    sympy.Subs(sympy.Derivative(sympy.Symbol("f"), (x, k)), (x, r), (xc, rc)),
+                    val,
+                    prose="The first non-vanishing derivative in the state sets the "
+                    "order of the tangency:",
+                )
+                break
+        self.order = order
+        if order == 2:
+            d.text("The tangency is quadratic: a saddle-node bifurcation.")
+        elif order is not None:
+            d.text(f"The tangency is of order {order}: a degenerate fold.")
+        fr = sympy.simplify(sympy.diff(f, r).subs(at))
+        d.equation(
+            sympy.Subs(sympy.Derivative(sympy.Symbol("f"), r), (x, r), (xc, rc)),
+            fr,
+            prose="The parameter unfolds it with speed",
+        )
+        if fr == 0 or fr.is_real is False or not fr.is_number:
+            reason = (
+                "degenerate fold: df/dr vanishes at the fold point, so r does not unfold the "
+                "bottleneck at first order; the pipeline needs df/dr != 0 there"
+            )
+            d.text(reason + ".")
+            self.missing(RESULT_KEYS, reason)
+            raise _Stop
+        self.sigma = sympy.Integer(1 if fr > 0 else -1)
+        self.d.results["escape_direction"] = self.sigma
+        self.d.results["fold_state"] = xc
+
+    # -- 4. which side has the ghost --------------------------------------------------------
+    def escape_side(self):
+        nf, d, s = self.nf, self.d, self.s
+        x, r, rho = nf.state, nf.param, s["rho"]
+        self.f_rho = sympy.expand(nf.expr.subs(r, self.rc + self.sigma * rho))
+        d.section("Ghost and escape")
+        rel = ">" if self.sigma > 0 else "<"
+        d.equation(
+            rho,
+            self.sigma * (r - self.rc),
+            prose=(
+                "Measure the distance past the fold on the side where $f > 0$ at the fold point "
+                f"(${sympy.latex(r)} {rel} {sympy.latex(self.rc)}$):"
+            ),
+        )
+        blocked = self._blocked_at()
+        if blocked is not None:
+            reason = (
+                f"no escape: for rho = {sympy.sstr(blocked)} past the fold the path from "
+                f"x0 = {sympy.sstr(nf.x0)} to the threshold {sympy.sstr(nf.threshold)} still "
+                "contains a fixed point (for example a stable one beyond the fold), so the "
+                "trajectory stops there and the output never turns on: no ghost-induced delay"
+            )
+            d.text("The path is blocked: " + reason + ".")
+            self.missing(RESULT_KEYS, reason)
+            raise _Stop
+        speed = sympy.simplify(self.f_rho.subs(x, self.xc))
+        d.equation(
+            sympy.Subs(sympy.Symbol("f"), x, self.xc),
+            speed,
+            prose=(
+                "For every $\\rho > 0$ the field is positive on the whole path, so the trajectory "
+                "reaches the threshold. At the former fold point the speed is smallest near the "
+                "bifurcation and vanishes with $\\rho$: this slow point is the ghost."
+            ),
+        )
+
+    def _blocked_at(self):
+        """A sample ρ at which f has a zero on the path (None when the path is clear)."""
+        nf, x, rho = self.nf, self.nf.state, self.s["rho"]
+        lo, hi = nf.x0, nf.threshold
+        poly = _attempt(lambda: sympy.Poly(self.f_rho, x), 5)
+        for val in PATH_CHECK_RHO:
+            g = self.f_rho.subs(rho, val)
+            if poly is not None and all(cf.is_number for cf in sympy.Poly(g, x).all_coeffs()):
+                p = sympy.Poly(g, x)
+                n = _attempt(lambda p=p: p.count_roots(lo, None if hi is sympy.oo else hi), 10)
+                if n is None or n > 0:
+                    return val
+                continue
+            # Non-polynomial field: sample the sign along the path.
+            top = hi if hi is not sympy.oo else lo + 10**6
+            pts = [lo + (top - lo) * sympy.Rational(k, 400) ** 3 for k in range(401)]
+            for p in pts:
+                v = g.subs(x, p).evalf(15)
+                if not v.is_number or v.is_real is False or v <= 0:
+                    return val
+        return None
+
+    # -- 5. trajectory ----------------------------------------------------------------------
+    def trajectory(self):
+        nf, d, s = self.nf, self.d, self.s
+        x, t = nf.state, s["t"]
+        xi = sympy.Symbol("xi", real=True)
+        self.t_of_x = None
+        d.section("Trajectory")
+        t_of_x = _attempt(lambda: sympy.integrate(1 / self.f_rho.subs(x, xi), (xi, nf.x0, x)))
+        if t_of_x is None or _has_integral(t_of_x):
+            d.text(
+                "The time to reach $x$, $t(x) = \\int_{x_0}^{x} d\\xi / f(\\xi)$, has no "
+                "closed form here; the escape time is kept as an integral below."
+            )
+            return
+        t_of_x = sympy.simplify(t_of_x)
+        self.t_of_x = t_of_x
+        d.equation(t, t_of_x, prose="Separating variables, the time to reach $x$ is")
+        sols = _attempt(lambda: sympy.solve(sympy.Eq(t_of_x, t), x))
+        if sols and len(sols) == 1:
+            traj = self._in_r(sols[0])
+            self.d.results["trajectory"] = traj
+            self.d.equation(
+                sympy.Function(x.name)(t),
+                traj,
+                label=self.labels.get("trajectory"),
+                prose="and inverting it gives the trajectory",
+            )
+
+    def _in_r(self, expr):
+        """Rewrite an expression of ρ in the parameter r."""
+        return expr.subs(self.s["rho"], self.sigma * (self.nf.param - self.rc))
+
+    # -- 6. escape time ---------------------------------------------------------------------
+    def escape_time(self):
+        nf, d, s = self.nf, self.d, self.s
+        x, rho = nf.state, s["rho"]
+        d.section("Escape time")
+        self.C = None  # (symbol, value) of the scaling constant, if any
+        te = None
+        if self.t_of_x is not None and nf.threshold is sympy.oo:
+            xs = s["x_star"]
+            finite = self.t_of_x.subs(x, xs)
+            lim = _attempt(lambda: sympy.limit(finite, xs, sympy.oo))
+            if lim is not None and _finite_number(lim) and lim != 0:
+                d.text(
+                    "The output turns on when $x$ crosses $x^*$; for a large threshold the "
+                    "escape time is the limit"
+                )
+                d.equation(sympy.Limit(finite, xs, sympy.oo), lim)
+                te = sympy.simplify(lim)
+        qh = self._quasi_homogeneous()
+        if qh is not None:
+            beta, gamma, g, u = qh
+            d.text(
+                "The field is quasi-homogeneous: with $x = x_c + \\rho^{\\beta} u$ it becomes "
+                "$f = \\rho^{\\gamma} g(u)$, so the escape time scales as a power of $\\rho$:"
+            )
+            d.equation(
+                sympy.Tuple(sympy.Symbol("beta"), sympy.Symbol("gamma")), sympy.Tuple(beta, gamma)
+            )
+            d.equation(sympy.Function("g")(u), g)
+            kappa = beta - gamma
+            Cint = sympy.Integral(1 / g, (u, 0, sympy.oo))
+            Cval = _attempt(lambda: sympy.integrate(1 / g, (u, 0, sympy.oo)))
+            if Cval is None or _has_integral(Cval) or not _finite_number(Cval):
+                if Cval is not None and not _finite_number(Cval):
+                    self._no_escape(
+                        "the integral of du/g(u) diverges: the trajectory never "
+                        "reaches the threshold in finite time"
+                    )
+                Cval = Cint
+            else:
+                Cval = sympy.simplify(Cval)
+            Csym = sympy.Symbol("C_f", positive=True)
+            self.C = (Csym, Cval)
+            d.equation(Csym, Cint if Cval == Cint else sympy.Eq(Cint, Cval, evaluate=False))
+            te_sym = Csym * rho**kappa
+            self.d.results["escape_time_exponent"] = kappa
+            d.equation(sympy.Symbol("t_esc"), te_sym, prose="Hence")
+            if te is None:
+                te = te_sym.subs(Csym, Cval)
+            self.te_algebra = te_sym if Cval == Cint else te_sym.subs(Csym, Cval)
+        if te is None:
+            direct = _attempt(lambda: sympy.integrate(1 / self.f_rho, (x, nf.x0, nf.threshold)))
+            if direct is not None and not _has_integral(direct):
+                if not _finite_number(direct):
+                    self._no_escape(
+                        "the integral of dx/f diverges: the trajectory never "
+                        "reaches the threshold in finite time"
+                    )
+                te = sympy.simplify(direct)
+        if te is None:
+            te = sympy.Integral(1 / self.f_rho, (x, nf.x0, nf.threshold))
+            if nf.threshold is sympy.oo:
+                growth = _attempt(lambda: sympy.limit(x / self.f_rho.subs(rho, 1), x, sympy.oo))
+                if growth is not None and growth != 0:
+                    self._no_escape(
+                        "f grows at most linearly, so x reaches infinity only "
+                        "as t -> infinity; give a finite threshold"
+                    )
+            d.text(
+                "The escape time has no closed form; it is kept as an integral and "
+                "evaluated by quadrature:"
+            )
+        if qh is None:
+            self.te_algebra = te
+        self.te_rho = te
+        self.d.results["escape_time_rho"] = te
+        self.result(
+            "escape_time",
+            self._in_r(te),
+            lhs=sympy.Symbol("t_esc"),
+            prose="In terms of the parameter, the escape time is",
+        )
+
+    def _no_escape(self, why):
+        reason = f"no finite escape time: {why}"
+        self.d.text(reason + ".")
+        self.missing(RESULT_KEYS, reason)
+        raise _Stop
+
+    def _quasi_homogeneous(self):
+        """(β, γ, g, u) with f(x_c + ρ^β u; r_c + σρ) = ρ^γ g(u), or None."""
+        nf, x, rho = self.nf, self.nf.state, self.s["rho"]
+        if nf.threshold is not sympy.oo or sympy.simplify(nf.x0 - self.xc) != 0:
+            return None
+        u = sympy.Symbol("u", nonnegative=True)
+        shifted = sympy.expand(self.f_rho.subs(x, self.xc + u))
+        poly = _attempt(lambda: sympy.Poly(shifted, u, rho), 5)
+        if poly is None or not all(cf.is_number for cf in poly.coeffs()):
+            return None
+        beta, gamma = sympy.symbols("beta gamma")
+        eqs = [i * beta + j - gamma for (i, j) in poly.monoms()]
+        sol = sympy.linsolve(eqs, [beta, gamma])
+        if not sol:
+            return None
+        b, g_ = next(iter(sol))
+        if b.free_symbols or g_.free_symbols or not b > 0:
+            return None
+        g = sympy.expand(sympy.simplify(shifted.subs(rho, 1)))
+        return b, g_, g, u
+
+    # -- 7. loss regimes --------------------------------------------------------------------
+    def loss_regimes(self):
+        d, s = self.d, self.s
+        t, T = s["t"], s["T"]
+        te = sympy.Symbol("t_esc", positive=True)
+        L = sympy.Symbol("L")
+        d.section("Loss in the analytical limit")
+        d.text(
+            "With $\\hat y = H(t - t_{esc})$ the integrand is $1$ exactly where output and "
+            "target differ, which gives three regimes."
+        )
+        early = sympy.integrate(1, (t, te, T))
+        d.equation(
+            L,
+            sympy.Eq(sympy.Integral(1, (t, te, T)), early, evaluate=False),
+            prose="Early (the output turns on before $T$, $t_{esc} < T$):",
+        )
+        late = sympy.integrate(1, (t, T, te))
+        d.equation(
+            L,
+            sympy.Eq(sympy.Integral(1, (t, T, te)), late, evaluate=False),
+            prose="Late ($T \\le t_{esc} \\le 2T$):",
+        )
+        never = sympy.integrate(1, (t, T, 2 * T))
+        d.equation(
+            L,
+            sympy.Eq(sympy.Integral(1, (t, T, 2 * T)), never, evaluate=False),
+            prose="Never (the output stays off for the whole trial, $t_{esc} > 2T$, "
+            "and also on the far side of the fold, where a fixed point blocks the "
+            "path):",
+        )
+        self.regimes = (early, late, never, te)
+
+    # -- 8. optimum, point of no return, L(r), dL/dr ----------------------------------------
+    def optimum(self):
+        d, s, nf = self.d, self.s, self.nf
+        T, rho = s["T"], s["rho"]
+        d.section("Optimum and point of no return")
+        rs, rn = sympy.Symbol("r^*"), sympy.Symbol("r_n")
+        closed = not _has_integral(self.te_algebra)
+        rho_star = rho_n = None
+        if closed:
+            rho_star = self._solve_positive(sympy.Eq(self.te_algebra, T), rho)
+            rho_n = self._solve_positive(sympy.Eq(self.te_algebra, 2 * T), rho)
+        if rho_star is None or rho_n is None:
+            why = (
+                "t_esc(r) = T has no closed-form solution"
+                if closed
+                else "the escape time has no closed form"
+            )
+            reason = (
+                f"{why}; r*, the point of no return and alpha* are computed numerically "
+                "(quadrature + root finding) when a value of T is given"
+            )
+            d.text(
+                "The optimum solves $t_{esc}(r^*) = T$ and the point of no return "
+                "$t_{esc}(r_n) = 2T$; " + why + ", so both are found numerically."
+            )
+            self.missing(_DA_KEYS, reason)
+            self._loss_piecewise(rs, rn)
+            raise _Stop
+        self.rho_star, self.rho_n = rho_star, rho_n
+        d.equation(
+            sympy.Eq(sympy.Symbol("t_esc"), T),
+            sympy.Eq(rho, rho_star, evaluate=False),
+            relation="implies",
+            prose="The loss vanishes when the output turns on exactly at $T$:",
+        )
+        r_star = self._value(self.rc + self.sigma * rho_star)
+        self.result("r_star", r_star, lhs=rs)
+        d.equation(
+            sympy.Eq(sympy.Symbol("t_esc"), 2 * T),
+            sympy.Eq(rho, rho_n, evaluate=False),
+            relation="implies",
+            prose="When the output turns on at $2T$ or later the loss no longer depends "
+            "on $r$. This happens beyond the point of no return,",
+        )
+        r_n = self._value(self.rc + self.sigma * rho_n)
+        self.result("point_of_no_return", r_n, lhs=rn)
+        ratio = sympy.simplify(rho_n / rho_star)
+        d.equation(
+            (rn - self.rc) / (rs - self.rc) if self.rc != 0 else rn / rs,
+            ratio,
+            prose="measured from the fold, a fixed fraction of the optimum:",
+        )
+        self._loss_piecewise(r_star, r_n)
+
+    def _value(self, expr):
+        expr = sympy.simplify(expr)
+        if self.C is not None:
+            expr = expr.subs(*self.C)
+        return expr
+
+    def _solve_positive(self, eq, rho):
+        sols = _attempt(lambda: sympy.solve(eq, rho))
+        if not sols:
+            return None
+        pos = [sympy.simplify(s) for s in sols if s.is_positive is not False]
+        return pos[0] if len(pos) == 1 else None
+
+    def _loss_piecewise(self, r_star, r_n):
+        d, s, nf = self.d, self.s, self.nf
+        r = nf.param
+        early, late, never, te_sym = self.regimes
+        te_r = self._in_r(self.te_rho)
+        # Past r* the escape is early; between r_n and r* late; beyond r_n never.
+        if self.sigma > 0:
+            c_early, c_late = r >= r_star, r >= r_n
+        else:
+            c_early, c_late = r <= r_star, r <= r_n
+        loss = sympy.Piecewise(
+            (early.subs(te_sym, te_r), c_early),
+            (late.subs(te_sym, te_r), c_late),
+            (never, True),
+        )
+        d.text("Putting the regimes together (Eqs. 16--20 for the canonical model):")
+        self.result("loss", loss, lhs=sympy.Function("L")(r))
+        dte = (
+            sympy.simplify(sympy.diff(te_r, r)) if not _has_integral(te_r) else sympy.diff(te_r, r)
+        )
+        dloss = sympy.Piecewise((-dte, c_early), (dte, c_late), (0, True))
+        d.text(
+            "Its derivative jumps at the optimum (from $-|t_{esc}'|$ to $+|t_{esc}'|$), so "
+            "gradient descent oscillates around $r^*$; beyond the point of no return it is "
+            "exactly zero: the no-learning zone."
+        )
+        self.result("dloss_dr", dloss, lhs=sympy.Derivative(sympy.Function("L")(r), r))
+
+    # -- 9. critical learning rate ----------------------------------------------------------
+    def critical_learning_rate(self):
+        d, s = self.d, self.s
+        T, rho = s["T"], s["rho"]
+        d.section("Critical learning rate")
+        dte = sympy.diff(self.te_algebra, rho)
+        G = self._value(-dte.subs(rho, self.rho_star))
+        rs, rn = sympy.Symbol("r^*"), sympy.Symbol("r_n")
+        self.result(
+            "grad_at_r_star",
+            G,
+            lhs=sympy.Abs(sympy.Subs(sympy.Derivative(sympy.Symbol("L"), s["r"]), s["r"], rs)),
+            prose="At the optimum the gradient has magnitude",
+        )
+        alpha = sympy.Symbol("alpha")
+        d.text(
+            "Gradient descent $r \\leftarrow r - \\alpha\\, \\partial L/\\partial r$ started "
+            "on the early side approaches $r^*$ with steps that grow toward the optimum; the "
+            "last step from just past $r^*$ has length $\\alpha |\\partial L/\\partial r|_{r^*}$. "
+            "It lands beyond the point of no return, where the gradient is zero forever, "
+            "when"
+        )
+        d.equation(
+            alpha * sympy.Symbol("G^*"),
+            sympy.Abs(rs - rn),
+            relation=">",
+            prose="with $G^* = |\\partial L/\\partial r|_{r^*}$:",
+        )
+        a_star = self._value((self.rho_star - self.rho_n) / -dte.subs(rho, self.rho_star))
+        a_star = sympy.simplify(a_star)
+        self.result(
+            "alpha_star",
+            a_star,
+            lhs=sympy.Symbol("alpha^*"),
+            prose="so the critical learning rate is",
+        )
+        k = sympy.simplify(T * sympy.diff(sympy.log(a_star), T))
+        if k.free_symbols:
+            reason = (
+                "alpha*(T) is not a power law in T (d log alpha*/d log T = "
+                f"{sympy.sstr(k)}); the local exponent is computed numerically"
+            )
+            self.missing(["alpha_star_exponent", "alpha_star_mse_exponent"], reason)
+            d.text("$\\alpha^*(T)$ is not a power law in $T$.")
+        else:
+            d.equation(
+                sympy.Symbol("alpha^*"),
+                T**k,
+                relation="propto",
+                prose="It is a power law in the delay $T$,",
+            )
+            self.result(
+                "alpha_star_exponent", k, lhs=sympy.Symbol(r"\frac{d \ln \alpha^*}{d \ln T}")
+            )
+        d.text(
+            "Rescaling the loss to a mean squared error, $L/(2T)$, divides the gradient by "
+            "$2T$, so the critical learning rate is $2T$ times larger:"
+        )
+        a_mse = sympy.simplify(2 * T * a_star)
+        self.result("alpha_star_mse", a_mse, lhs=sympy.Symbol("alpha^*_MSE"))
+        if not k.free_symbols:
+            k_mse = sympy.simplify(k + 1)
+            d.equation(sympy.Symbol("alpha^*_MSE"), T**k_mse, relation="propto")
+            self.result(
+                "alpha_star_mse_exponent",
+                k_mse,
+                lhs=sympy.Symbol(r"\frac{d \ln \alpha^*_{MSE}}{d \ln T}"),
+            )
+
+
+def quartic_document() -> Derivation:
+    """The worked example beyond the paper: dx/dt = x**4 + r (MATH.md §8, exponent −11/3)."""
+    return analyze(
+        NormalForm.builtin("quartic"),
+        key="normal_form_quartic",
+        title="Beyond the paper: delayed activation through $\\dot x = x^4 + r$",
+        abstract=(
+            "The same pipeline that derives the canonical model, applied to a degenerate fold "
+            "of order four. Nothing here is specific to this field: the fold, the scaling "
+            "$t_{esc} \\propto r^{-3/4}$, the optimum, the point of no return and the critical "
+            "learning rate $\\alpha^* \\propto T^{-11/3}$ all follow from $f$ alone."
+        ),
+    )
