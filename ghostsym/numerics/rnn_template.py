@@ -1,0 +1,589 @@
+"""RNN engine template: forward pass, hand-written BPTT and whole training loops in numba.
+
+Completed by :func:`ghostsym.rnn_kernels.engine` with the generated functions ``act(h) ->
+(φ, φ')``, ``out_sigmoid(z)`` and ``out_tanh(z) -> (g, g')``; never imported on its own.
+
+Network (column-vector convention, REFERENCE.md §0; Eq. 47):
+
+    h_t     = W x_t + b + W_in u_t + σ_noise ξ_t          (noise inside φ, REFERENCE §13.3)
+    x_{t+1} = (1 − α) x_t + α φ(h_t),                      t = 0 … S−1
+
+with W = U Vᵀ of rank K (computed as U(Vᵀx), Eq. 49) or a full matrix. Output t (t = 0 … S−1)
+reads the state s = t + 1 (post-update, DA) or s = t (pre-update, working-memory tasks):
+
+    latent            ŷ = g(c (κ₁ − κ*)),            κ = Vᵀ x_s   (Eq. 36)
+    latent_linear     ŷ = g(w_outᵀ κ + b_out)                    (Fig. 4)
+    population        ŷ = g(w_outᵀ x_s + b_out)                  (Eqs. 38, 48)
+    fixed_confidence  ŷ = g(c (w_outᵀ x_s + b_out) / ‖w_out‖₁)   (Eq. 40, code's L1 form;
+                                                                  c = ∞ ≡ population)
+
+Loss L = scale · Σ_{trials, t} (ŷ − y)² (scale = 1/T for DA, 1/(B·S) for the MSE of the
+working-memory tasks). Gradients: adjoint λ_s = ∂L/∂x_s, δ_t = λ_{t+1} ⊙ α φ'(h_t),
+λ_t = (1 − α) λ_{t+1} + Wᵀ δ_t + (readout term at s = t); ∂L/∂b = Σ δ_t,
+∂L/∂W = Σ δ_t x_tᵀ, ∂L/∂U = Σ δ_t κ_tᵀ, ∂L/∂V = Σ x_t (Uᵀ δ_t)ᵀ, ∂L/∂W_in = Σ δ_t u_tᵀ.
+
+All parameters live in one flat float64 vector θ (layout from ``ispec`` offsets, internal
+shapes: U, V as K×N (rows = the m_k, n_k vectors), W as N×N, W_in as D×N). Random initial
+states and noise come from a counter-based generator (SplitMix64 of (key, counter)): the
+draws of epoch e depend only on (seed, e), so chunked, resumed and parallel runs are
+bit-identical to a single uninterrupted run.
+"""
+
+import math
+
+import numba
+import numpy as np
+
+_NJIT = {"cache": True, "error_model": "numpy"}
+#: Reductions only (dot products): fastmath lets them vectorise (PERFORMANCE.md).
+_NJIT_FAST = {"cache": True, "error_model": "numpy", "fastmath": True}
+
+# ---- integer spec (ispec) layout -------------------------------------------------------
+I_N = 0  # neurons
+I_K = 1  # rank (0 = full-rank W)
+I_D = 2  # input channels
+I_S = 3  # time steps per trial
+I_B = 4  # trials per epoch
+I_READOUT = 5  # READOUT_* below
+I_OUTPUT = 6  # OUTPUT_* below
+I_POST = 7  # 1: output t reads x_{t+1}; 0: reads x_t
+I_ACCURACY = 8  # ACCURACY_* below
+I_RANDOM_X0 = 9  # 1: x_0 = φ-free tanh(σ_fr ζ) per trial and epoch; 0: x_0 = const
+I_PROJECT = 10  # 1: fixed-confidence readout trained the code's way (project, then step)
+I_O_U = 11  # offsets into θ (−1 = absent)
+I_O_V = 12
+I_O_W = 13
+I_O_B = 14
+I_O_WIN = 15
+I_O_WOUT = 16
+I_O_BOUT = 17
+I_O_C = 18
+I_O_KS = 19
+I_P = 20  # total number of entries of θ
+ISPEC_SIZE = 21
+
+# ---- float spec (fspec) layout ---------------------------------------------------------
+F_ALPHA = 0  # Euler leak a = Δt/τ
+F_LOSS_SCALE = 1
+F_X0 = 2  # constant initial state value (DA: −0.3)
+F_RATE_SD = 3  # σ_fr of random initial states r_0 = tanh(σ_fr ζ)
+F_NOISE_SD = 4  # σ_noise inside φ
+FSPEC_SIZE = 5
+
+READOUT_LATENT = 0
+READOUT_LATENT_LINEAR = 1
+READOUT_POPULATION = 2
+READOUT_FIXED_CONFIDENCE = 3
+
+OUTPUT_SIGMOID = 0
+OUTPUT_TANH = 1
+
+ACCURACY_GT_HALF = 0  # DA: 1[(ŷ > 0.5) = y]
+ACCURACY_GE_HALF = 1  # DMTS: 1[(ŷ ≥ 0.5) = y]
+ACCURACY_TERNARY = 2  # DCD: ŷ → −1 (≤ −0.33), +1 (≥ 0.33), else 0
+
+OPT_SGD = 0
+OPT_MOMENTUM = 1
+OPT_ADAM = 2
+
+# hyper-parameter columns of the per-network optimiser table
+H_BETA1 = 0  # Adam β₁ or momentum μ
+H_BETA2 = 1
+H_EPS = 2
+HYPER_SIZE = 3
+
+TERNARY_THRESHOLD = 0.33
+
+# counter-based generator
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_ONE = np.uint64(1)
+_TWO = np.uint64(2)
+STREAM_X0 = 0x5851F42D4C957F2D
+STREAM_NOISE = 0x14057B7EF767814F
+
+
+@numba.njit(**_NJIT)
+def mix64(z):
+    """SplitMix64 finaliser (a bijective 64-bit hash)."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@numba.njit(**_NJIT)
+def stream_key(seed, stream):
+    """The key of one random stream of one network."""
+    return mix64(mix64(np.uint64(seed) + _GOLDEN) ^ np.uint64(stream))
+
+
+@numba.njit(**_NJIT)
+def _unit(key, counter):
+    """Uniform on (0, 1], 53 random bits."""
+    z = mix64(key + counter * _GOLDEN)
+    return (float(z >> _S11) + 1.0) * (1.0 / 9007199254740992.0)
+
+
+@numba.njit(**_NJIT)
+def fill_normal(key, block, out):
+    """Fill ``out`` with standard normal numbers: block ``block`` of stream ``key``.
+
+    Box–Muller on uniform pairs; block j uses pair counters j·⌈n/2⌉ … (j+1)·⌈n/2⌉ − 1, so
+    distinct blocks never share a draw."""
+    n = out.size
+    pairs = (n + 1) // 2
+    base = np.uint64(block) * np.uint64(pairs)
+    for p in range(pairs):
+        c = _TWO * (base + np.uint64(p))
+        radius = math.sqrt(-2.0 * math.log(_unit(key, c)))
+        angle = 2.0 * math.pi * _unit(key, c + _ONE)
+        out[2 * p] = radius * math.cos(angle)
+        if 2 * p + 1 < n:
+            out[2 * p + 1] = radius * math.sin(angle)
+
+
+@numba.njit(**_NJIT_FAST)
+def _dot(a, b):
+    s = 0.0
+    for i in range(a.size):
+        s += a[i] * b[i]
+    return s
+
+
+@numba.njit(**_NJIT_FAST)
+def _sumsq(a, mask):
+    s = 0.0
+    for i in range(a.size):
+        s += a[i] * a[i] * mask[i]
+    return s
+
+
+@numba.njit(**_NJIT)
+def _axpy(alpha, x, y):
+    for i in range(x.size):
+        y[i] += alpha * x[i]
+
+
+@numba.njit(**_NJIT)
+def _output(kind, z):
+    if kind == OUTPUT_SIGMOID:
+        return out_sigmoid(z)
+    return out_tanh(z)
+
+
+@numba.njit(**_NJIT)
+def _is_correct(kind, yhat, target):
+    if kind == ACCURACY_GT_HALF:
+        pred = 1.0 if yhat > 0.5 else 0.0
+    elif kind == ACCURACY_GE_HALF:
+        pred = 1.0 if yhat >= 0.5 else 0.0
+    else:
+        if yhat <= -TERNARY_THRESHOLD:
+            pred = -1.0
+        elif yhat >= TERNARY_THRESHOLD:
+            pred = 1.0
+        else:
+            pred = 0.0
+    return 1 if pred == target else 0
+
+
+@numba.njit(**_NJIT)
+def make_workspace(ispec):
+    """Buffers for one network: states, α·φ'(h), latents, adjoints, δ's, outputs."""
+    n = ispec[I_N]
+    k = max(ispec[I_K], 1)
+    s = ispec[I_S]
+    b = ispec[I_B]
+    xs = np.empty((s + 1, b, n))
+    dphi = np.empty((s, b, n))
+    kappa = np.zeros((s + 1, b, k))
+    lam = np.empty((b, n))
+    deltas = np.empty((s, b, n))
+    dz = np.zeros((b, s))
+    yhat = np.zeros((b, s))
+    scratch = np.empty((b, n))
+    noise = np.empty(n)
+    mu = np.empty(k)
+    return xs, dphi, kappa, lam, deltas, dz, yhat, scratch, noise, mu
+
+
+@numba.njit(**_NJIT)
+def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch, ws):
+    """Loss and accuracy of one epoch at θ; writes ∂L/∂θ into ``grad`` (every entry).
+
+    ``readout`` overrides ``ispec[I_READOUT]`` (the projected fixed-confidence training
+    uses the population gradient at the projected point). Returns (loss, accuracy).
+    """
+    xs, dphi, kappa, lam, deltas, dz, yhat, scratch, noise, mu = ws
+    n = ispec[I_N]
+    rank = ispec[I_K]
+    d_in = ispec[I_D]
+    steps = ispec[I_S]
+    trials = ispec[I_B]
+    out_kind = ispec[I_OUTPUT]
+    post = ispec[I_POST]
+    alpha = fspec[F_ALPHA]
+    leak = 1.0 - alpha
+    scale = fspec[F_LOSS_SCALE]
+    noise_sd = fspec[F_NOISE_SD]
+    o_u, o_v, o_w = ispec[I_O_U], ispec[I_O_V], ispec[I_O_W]
+    o_b, o_win = ispec[I_O_B], ispec[I_O_WIN]
+    o_wout, o_bout, o_c, o_ks = ispec[I_O_WOUT], ispec[I_O_BOUT], ispec[I_O_C], ispec[I_O_KS]
+
+    bias = theta[o_b : o_b + n]
+    if rank > 0:
+        um = theta[o_u : o_u + rank * n].reshape((rank, n))
+        vm = theta[o_v : o_v + rank * n].reshape((rank, n))
+        wm = theta[0:0].reshape((0, 0))
+    else:
+        wm = theta[o_w : o_w + n * n].reshape((n, n))
+        um = theta[0:0].reshape((0, 0))
+        vm = um
+    win = theta[o_win : o_win + max(d_in, 0) * n].reshape((max(d_in, 0), n))
+
+    # ---- forward ----------------------------------------------------------------------
+    for tr in range(trials):
+        x0 = xs[0, tr]
+        if ispec[I_RANDOM_X0] == 1:
+            rate_sd = fspec[F_RATE_SD]
+            fill_normal(key_x0, epoch * trials + tr, noise)
+            for i in range(n):
+                x0[i] = math.tanh(rate_sd * noise[i])
+        else:
+            x0[:] = fspec[F_X0]
+    for t in range(steps):
+        if rank == 0:
+            np.dot(xs[t], wm.T, scratch)
+        for tr in range(trials):
+            x = xs[t, tr]
+            h = scratch[tr]
+            if rank > 0:
+                for k in range(rank):
+                    kappa[t, tr, k] = _dot(vm[k], x)
+                h[:] = bias
+                for k in range(rank):
+                    _axpy(kappa[t, tr, k], um[k], h)
+            else:
+                for i in range(n):
+                    h[i] += bias[i]
+            for c in range(d_in):
+                uc = u[tr, t, c]
+                if uc != 0.0:
+                    _axpy(uc, win[c], h)
+            if noise_sd != 0.0:
+                fill_normal(key_noise, (epoch * trials + tr) * steps + t, noise)
+                for i in range(n):
+                    h[i] += noise_sd * noise[i]
+            xn = xs[t + 1, tr]
+            dp = dphi[t, tr]
+            for i in range(n):
+                phi, slope = act(h[i])
+                xn[i] = leak * x[i] + alpha * phi
+                dp[i] = alpha * slope
+    if rank > 0:
+        for tr in range(trials):
+            for k in range(rank):
+                kappa[steps, tr, k] = _dot(vm[k], xs[steps, tr])
+
+    # ---- readout and loss -------------------------------------------------------------
+    loss = 0.0
+    correct = 0
+    c_value = theta[o_c] if o_c >= 0 else 1.0
+    if readout == READOUT_FIXED_CONFIDENCE and not math.isfinite(c_value):
+        readout = READOUT_POPULATION
+    l1 = 0.0
+    if readout == READOUT_FIXED_CONFIDENCE:
+        for i in range(n):
+            l1 += abs(theta[o_wout + i])
+    for tr in range(trials):
+        for t in range(steps):
+            s = t + post
+            if readout == READOUT_LATENT:
+                z = c_value * (kappa[s, tr, 0] - theta[o_ks])
+            elif readout == READOUT_LATENT_LINEAR:
+                z = theta[o_bout]
+                for k in range(rank):
+                    z += theta[o_wout + k] * kappa[s, tr, k]
+            else:
+                z = theta[o_bout] + _dot(theta[o_wout : o_wout + n], xs[s, tr])
+                if readout == READOUT_FIXED_CONFIDENCE:
+                    z = c_value * z / l1
+            g, gslope = _output(out_kind, z)
+            err = g - y[tr, t]
+            loss += err * err
+            dz[tr, t] = 2.0 * scale * err * gslope
+            yhat[tr, t] = g
+            correct += _is_correct(ispec[I_ACCURACY], g, y[tr, t])
+    loss *= scale
+    accuracy = correct / (trials * steps)
+
+    # ---- backward (BPTT) --------------------------------------------------------------
+    grad[:] = 0.0
+    g_b = grad[o_b : o_b + n]
+    if rank > 0:
+        g_u = grad[o_u : o_u + rank * n].reshape((rank, n))
+        g_v = grad[o_v : o_v + rank * n].reshape((rank, n))
+    else:
+        g_u = grad[0:0].reshape((0, 0))
+        g_v = g_u
+    g_win = grad[o_win : o_win + max(d_in, 0) * n].reshape((max(d_in, 0), n))
+    lam[:, :] = 0.0
+    for s in range(steps, -1, -1):
+        t_out = s - post
+        if 0 <= t_out < steps:
+            for tr in range(trials):
+                dzv = dz[tr, t_out]
+                if dzv == 0.0:
+                    continue
+                la = lam[tr]
+                x = xs[s, tr]
+                if readout == READOUT_LATENT:
+                    kap = kappa[s, tr, 0]
+                    if o_c >= 0:
+                        grad[o_c] += dzv * (kap - theta[o_ks])
+                    grad[o_ks] -= dzv * c_value
+                    dk = dzv * c_value
+                    _axpy(dk, vm[0], la)
+                    _axpy(dk, x, g_v[0])
+                elif readout == READOUT_LATENT_LINEAR:
+                    grad[o_bout] += dzv
+                    for k in range(rank):
+                        grad[o_wout + k] += dzv * kappa[s, tr, k]
+                        dk = dzv * theta[o_wout + k]
+                        _axpy(dk, vm[k], la)
+                        _axpy(dk, x, g_v[k])
+                elif readout == READOUT_POPULATION:
+                    grad[o_bout] += dzv
+                    _axpy(dzv, x, grad[o_wout : o_wout + n])
+                    _axpy(dzv, theta[o_wout : o_wout + n], la)
+                else:
+                    a = theta[o_bout] + _dot(theta[o_wout : o_wout + n], x)
+                    f = c_value / l1
+                    grad[o_bout] += dzv * f
+                    if o_c >= 0:
+                        grad[o_c] += dzv * a / l1
+                    corr = dzv * f * a / l1
+                    for i in range(n):
+                        wi = theta[o_wout + i]
+                        sgn = 1.0 if wi > 0.0 else (-1.0 if wi < 0.0 else 0.0)
+                        grad[o_wout + i] += dzv * f * x[i] - corr * sgn
+                        la[i] += dzv * f * wi
+        if s == 0:
+            break
+        t = s - 1
+        for tr in range(trials):
+            la = lam[tr]
+            dl = deltas[t, tr]
+            dp = dphi[t, tr]
+            for i in range(n):
+                dl[i] = la[i] * dp[i]
+                la[i] *= leak
+                g_b[i] += dl[i]
+            for c in range(d_in):
+                uc = u[tr, t, c]
+                if uc != 0.0:
+                    _axpy(uc, dl, g_win[c])
+            if rank > 0:
+                x = xs[t, tr]
+                for k in range(rank):
+                    mu[k] = _dot(um[k], dl)
+                    _axpy(kappa[t, tr, k], dl, g_u[k])
+                    _axpy(mu[k], x, g_v[k])
+                    _axpy(mu[k], vm[k], la)
+        if rank == 0:
+            np.dot(deltas[t], wm, scratch)
+            for tr in range(trials):
+                _axpy(1.0, scratch[tr], lam[tr])
+    if rank == 0:
+        sb = steps * trials
+        g_w = grad[o_w : o_w + n * n].reshape((n, n))
+        g_w[:, :] = np.dot(deltas.reshape((sb, n)).T, xs[:steps].reshape((sb, n)))
+    return loss, accuracy
+
+
+@numba.njit(**_NJIT)
+def project_readout(theta, ispec):
+    """The authors' fixed-confidence projection (REFERENCE.md §8.4), in place:
+    w_out ← c w_out/‖w_out‖₁, b_out ← c b_out/‖w_out‖₁; nothing when c = ∞."""
+    c_value = theta[ispec[I_O_C]]
+    if not math.isfinite(c_value):
+        return
+    n = ispec[I_N]
+    o_wout = ispec[I_O_WOUT]
+    l1 = 0.0
+    for i in range(n):
+        l1 += abs(theta[o_wout + i])
+    f = c_value / l1
+    for i in range(n):
+        theta[o_wout + i] *= f
+    theta[ispec[I_O_BOUT]] *= f
+
+
+@numba.njit(**_NJIT)
+def optimizer_step(kind, theta, grad, mask, lr, hyper, m1, m2, step):
+    """One update of the entries with mask = 1 (PyTorch's SGD / momentum / Adam formulas).
+
+    Returns 0.0 if θ stays finite, NaN otherwise."""
+    check = 0.0
+    if kind == OPT_SGD:
+        for i in range(theta.size):
+            theta[i] -= lr * grad[i] * mask[i]
+            check += theta[i] * 0.0
+    elif kind == OPT_MOMENTUM:
+        mom = hyper[H_BETA1]
+        for i in range(theta.size):
+            if mask[i] != 0.0:
+                m1[i] = mom * m1[i] + grad[i]
+                theta[i] -= lr * m1[i]
+            check += theta[i] * 0.0
+    else:
+        beta1, beta2, eps = hyper[H_BETA1], hyper[H_BETA2], hyper[H_EPS]
+        bc1 = 1.0 - beta1**step
+        bc2_sqrt = math.sqrt(1.0 - beta2**step)
+        step_size = lr / bc1
+        for i in range(theta.size):
+            if mask[i] != 0.0:
+                gi = grad[i]
+                m1[i] += (gi - m1[i]) * (1.0 - beta1)
+                m2[i] = beta2 * m2[i] + (1.0 - beta2) * gi * gi
+                theta[i] -= step_size * m1[i] / (math.sqrt(m2[i]) / bc2_sqrt + eps)
+            check += theta[i] * 0.0
+    return check
+
+
+@numba.njit(**_NJIT)
+def train_one(
+    theta,
+    m1,
+    m2,
+    steps_done,
+    ispec,
+    fspec,
+    u,
+    y,
+    seed,
+    opt_kind,
+    lr,
+    hyper,
+    train_mask,
+    norm_mask,
+    first_epoch,
+    n_epochs,
+    loss_hist,
+    norm_hist,
+    acc_hist,
+):
+    """Train one network for ``n_epochs`` epochs starting at absolute epoch ``first_epoch``.
+
+    History entry e (absolute) is evaluated at the parameters after e updates. Returns
+    (updates done so far in total for Adam's bias correction, diverged epoch or −1).
+    """
+    ws = make_workspace(ispec)
+    grad = np.zeros_like(theta)
+    key_x0 = stream_key(seed, STREAM_X0)
+    key_noise = stream_key(seed, STREAM_NOISE)
+    readout = ispec[I_READOUT]
+    project = readout == READOUT_FIXED_CONFIDENCE and ispec[I_PROJECT] == 1
+    for e in range(first_epoch, first_epoch + n_epochs):
+        readout_now = readout
+        if project:
+            project_readout(theta, ispec)
+            readout_now = READOUT_POPULATION
+        loss, acc = loss_grad(
+            theta, grad, ispec, fspec, readout_now, u, y, key_x0, key_noise, e, ws
+        )
+        gnorm = math.sqrt(_sumsq(grad, norm_mask))
+        loss_hist[e] = loss
+        norm_hist[e] = gnorm
+        acc_hist[e] = acc
+        if not (math.isfinite(loss) and math.isfinite(gnorm)):
+            return steps_done, e
+        steps_done += 1
+        check = optimizer_step(opt_kind, theta, grad, train_mask, lr, hyper, m1, m2, steps_done)
+        if not math.isfinite(check):
+            return steps_done, e + 1  # the next epoch's loss would be the first non-finite one
+    return steps_done, -1
+
+
+@numba.njit(parallel=True, **_NJIT)
+def train_chunk(
+    theta,
+    m1,
+    m2,
+    steps_done,
+    ispec,
+    fspec,
+    u,
+    y,
+    seeds,
+    opt_kind,
+    lr,
+    hyper,
+    train_mask,
+    norm_mask,
+    first_epoch,
+    n_epochs,
+    loss_hist,
+    norm_hist,
+    acc_hist,
+    status,
+):
+    """``train_one`` for many networks at once, one network per thread (prange).
+
+    Rows j of θ, the optimiser moments, the histories etc. belong to network j. Networks
+    with ``status[j] >= 0`` (diverged at that epoch) are skipped; the others get
+    ``status[j]`` set on divergence. Every network's arithmetic is independent of how many
+    networks run and on how many threads: results are bit-identical to training alone.
+    """
+    for j in numba.prange(theta.shape[0]):
+        if status[j] >= 0:
+            continue
+        done, bad = train_one(
+            theta[j],
+            m1[j],
+            m2[j],
+            steps_done[j],
+            ispec,
+            fspec,
+            u,
+            y,
+            seeds[j],
+            opt_kind[j],
+            lr[j],
+            hyper[j],
+            train_mask,
+            norm_mask,
+            first_epoch,
+            n_epochs,
+            loss_hist[j],
+            norm_hist[j],
+            acc_hist[j],
+        )
+        steps_done[j] = done
+        status[j] = bad
+
+
+@numba.njit(**_NJIT)
+def evaluate(theta, ispec, fspec, readout, u, y, seed, epoch):
+    """(loss, accuracy, ∂L/∂θ, outputs ŷ (B×S), states x (S+1×B×N)) of one epoch at θ."""
+    ws = make_workspace(ispec)
+    grad = np.zeros_like(theta)
+    loss, acc = loss_grad(
+        theta,
+        grad,
+        ispec,
+        fspec,
+        readout,
+        u,
+        y,
+        stream_key(seed, STREAM_X0),
+        stream_key(seed, STREAM_NOISE),
+        epoch,
+        ws,
+    )
+    return loss, acc, grad, ws[6].copy(), ws[0].copy()
