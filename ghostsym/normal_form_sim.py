@@ -338,3 +338,89 @@ def canonical_simulator() -> NormalFormSimulator:
 
     loss, r, T, x, expr = canonical_analytic_loss()
     return NormalFormSimulator(expr, x, r, analytic_loss=(loss, r, T))
+
+
+# -- analysis helpers shared by the verification checks -------------------------------------
+@dataclass
+class DAAnalysis:
+    """A normal form's simulator with the symbolic DA results evaluated at one T.
+
+    ``results``/``symbols`` are the Derivation's (see :mod:`ghostsym.symbolic.da`);
+    ``values`` holds floats at ``T``: r_star, point_of_no_return, grad_at_r_star, alpha_star.
+    """
+
+    label: str
+    sim: NormalFormSimulator
+    results: dict
+    symbols: dict
+    T: float
+    values: dict
+
+
+_ANALYSES: dict[tuple[str, float], DAAnalysis] = {}
+
+
+def analyse_normal_form(nf="x**2 + r", T: float = DEFAULT_T) -> DAAnalysis:
+    """Run the symbolic DA pipeline on ``nf`` (text or NormalForm) and build its simulator.
+
+    The analytic c → ∞ loss and gradient kernels come from the pipeline's ``loss`` and
+    ``dloss_dr``. Cached per (expression, T) within a process.
+    """
+    from .errors import NotDerivableError
+    from .symbolic.da import analyze
+    from .symbolic.normal_forms import NormalForm
+
+    if isinstance(nf, str):
+        nf = NormalForm.parse(nf)
+    key = (sympy.srepr(nf.expr), float(T))
+    if key in _ANALYSES:
+        return _ANALYSES[key]
+    d = analyze(nf)
+    res, sym = d.results, d.symbols
+    names = ("r_star", "point_of_no_return", "grad_at_r_star", "alpha_star", "loss", "dloss_dr")
+    missing = [k for k in names if res.get(k) is None]
+    if missing:
+        raise NotDerivableError(
+            f"DA pipeline gave no closed form for {', '.join(missing)} of dx/dt = {nf.expr}"
+        )
+    values = {}
+    for k in names[:4]:
+        v = sympy.N(res[k].subs(sym["T"], T))
+        if not v.is_real:
+            raise NotDerivableError(f"{k} of dx/dt = {nf.expr} is not a real number: {v}")
+        values[k] = abs(float(v)) if k == "grad_at_r_star" else float(v)
+    sim = NormalFormSimulator.from_normal_form(
+        nf,
+        analytic_loss=(res["loss"], sym["r"], sym["T"]),
+        analytic_grad=res["dloss_dr"],
+    )
+    out = DAAnalysis(nf.label(), sim, res, sym, float(T), values)
+    _ANALYSES[key] = out
+    return out
+
+
+def checked_normal_forms(options: dict) -> list[str]:
+    """The canonical x² + r, then the forms given with ``ghostsym verify --normal-form``."""
+    forms = ["x**2 + r"]
+    for text in options.get("normal_forms", []) or []:
+        if text not in forms:
+            forms.append(text)
+    return forms
+
+
+def critical_learning_rate(lrs, trapped_fraction, level: float = 0.5) -> float:
+    """The learning rate where the trapped fraction first reaches ``level``.
+
+    Geometric interpolation between the last rate below the level and the first at or
+    above it (learning rates are swept on a log grid). NaN when the level is never reached
+    or is already reached at the smallest rate.
+    """
+    lrs = np.asarray(lrs, float)
+    frac = np.asarray(trapped_fraction, float)
+    above = np.flatnonzero(frac >= level)
+    if above.size == 0 or above[0] == 0:
+        return float("nan")
+    j = int(above[0])
+    f0, f1 = frac[j - 1], frac[j]
+    w = (level - f0) / (f1 - f0)
+    return float(np.exp(np.log(lrs[j - 1]) + w * (np.log(lrs[j]) - np.log(lrs[j - 1]))))
