@@ -697,7 +697,7 @@ class _DaskBackend:
             futures.append(fut)
             tracker.submitted(p)
         remaining = len(futures)
-        ac = as_completed(futures)
+        ac = as_completed(futures, loop=client.loop)
         last_poll = 0.0
         while remaining:
             batch = ac.next_batch(block=False)
