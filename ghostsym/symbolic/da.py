@@ -619,7 +619,7 @@ class _Pipeline:
 
     # -- 8. optimum, point of no return, L(r), dL/dr ----------------------------------------
     def optimum(self):
-        d, s, nf = self.d, self.s, self.nf
+        d, s = self.d, self.s
         T, rho = s["T"], s["rho"]
         d.section("Optimum and point of no return")
         rs, rn = sympy.Symbol("r^*"), sympy.Symbol("r_n")
@@ -685,7 +685,7 @@ class _Pipeline:
         return pos[0] if len(pos) == 1 else None
 
     def _loss_piecewise(self, r_star, r_n):
-        d, s, nf = self.d, self.s, self.nf
+        d, nf = self.d, self.nf
         r = nf.param
         early, late, never, te_sym = self.regimes
         te_r = self._in_r(self.te_rho)
