@@ -13,10 +13,10 @@ SymPy only.
 from __future__ import annotations
 
 import sympy
-from sympy import IndexedBase, Rational, Sum, Symbol
+from sympy import IndexedBase, Sum, Symbol
 
 from .derivation import Derivation
-from .latent import N, a, b, i, j, kappa, latent_flow, m, n, neuron_derivative, scalarize
+from .latent import N, a, b, i, kappa, latent_flow, m, n, neuron_derivative, scalarize
 from .nonlinearities import DEFAULT_NONLINEARITY, generic_phi, specialize
 
 T = Symbol("T", integer=True, positive=True)
@@ -102,8 +102,12 @@ def _check_unrolled() -> None:
     L = sum(step_loss(ks[t], ys[t - 1]) for t in range(1, H + 1)).xreplace(sub)
     # Adjoint, exactly as the document states it.
     lams = [None] * (H + 1)
-    dl = [sympy.diff(step_loss(kappa, ys[t - 1]).xreplace(sub), kappa).xreplace({kappa: ks[t]})
-          if t >= 1 else 0 for t in range(H + 1)]
+    dl = [
+        sympy.diff(step_loss(kappa, ys[t - 1]).xreplace(sub), kappa).xreplace({kappa: ks[t]})
+        if t >= 1
+        else 0
+        for t in range(H + 1)
+    ]
     kk = Symbol("kk")
     dG = sympy.diff(G(kk), kk)
     lams[H] = dl[H]
@@ -111,8 +115,10 @@ def _check_unrolled() -> None:
         lams[t] = dl[t] + lams[t + 1] * dG.xreplace({kk: ks[t]})
     for p in range(Nn):
         for param, extra in ((ms[p], 0), (bs[p], 0), (ns[p], xs[p])):
-            adj = sum(lams[t + 1] * sympy.diff(G(kk), param).xreplace({kk: ks[t]})
-                      for t in range(H)) + lams[0] * extra
+            adj = (
+                sum(lams[t + 1] * sympy.diff(G(kk), param).xreplace({kk: ks[t]}) for t in range(H))
+                + lams[0] * extra
+            )
             if sympy.expand(sympy.diff(L, param) - adj) != 0:
                 raise AssertionError(f"adjoint recursion disagrees with d/d{param}")
 
@@ -167,8 +173,9 @@ def rank_one_bptt() -> Derivation:
     d.result("dG_dkappa", dG, lhs=Symbol(r"\partial G/\partial\kappa"))
     d.text(r"and in the parameters of neuron $j$ (a Kronecker delta picks the $j$-th term):")
     for name, param in (("m", m), ("n", n), ("b", b)):
-        d.result(f"dG_d{name}", neuron_derivative(G, param),
-                 lhs=Symbol(rf"\partial G/\partial {name}_j"))
+        d.result(
+            f"dG_d{name}", neuron_derivative(G, param), lhs=Symbol(rf"\partial G/\partial {name}_j")
+        )
     d.result("dk0_dn", neuron_derivative(k0, n), lhs=Symbol(r"\partial\kappa_0/\partial n_j"))
 
     d.section("Adjoint recursion")
@@ -177,8 +184,11 @@ def rank_one_bptt() -> Derivation:
         r"multipliers $\lambda_t$:"
     )
     t0 = Symbol("t", integer=True, nonnegative=True)
-    lag = (Lsum - Sum(lam[t0 + 1] * (kap[t0 + 1] - sympy.Function("G")(kap[t0])), (t0, 0, 2 * T - 1))
-           - lam[0] * (kap[0] - k0))
+    lag = (
+        Lsum
+        - Sum(lam[t0 + 1] * (kap[t0 + 1] - sympy.Function("G")(kap[t0])), (t0, 0, 2 * T - 1))
+        - lam[0] * (kap[0] - k0)
+    )
     d.equation(Symbol(r"\mathcal{L}"), lag)
     d.text(
         r"On trajectories of the network the constraints vanish, so $\mathcal L = L$ for any "
@@ -189,7 +199,9 @@ def rank_one_bptt() -> Derivation:
     )
     Gf = sympy.Function("G")
     ellf = sympy.Function(r"\ell_s")
-    local = ellf(kap[s]) - lam[s] * (kap[s] - Gf(kap[s - 1])) - lam[s + 1] * (kap[s + 1] - Gf(kap[s]))
+    local = (
+        ellf(kap[s]) - lam[s] * (kap[s] - Gf(kap[s - 1])) - lam[s + 1] * (kap[s + 1] - Gf(kap[s]))
+    )
     d.equation(Symbol(r"\mathcal{L}_s"), local)
     stationarity = sympy.diff(local, kap[s])
     d.equation(stationarity, 0)
@@ -200,7 +212,8 @@ def rank_one_bptt() -> Derivation:
         r"$\partial G/\partial\kappa$ from above at $\kappa = \kappa_s$:"
     )
     lam_explicit = dl_dk.xreplace({kappa: kap[s], y_t: y[s]}) + lam[s + 1] * dG.xreplace(
-        {kappa: kap[s]})
+        {kappa: kap[s]}
+    )
     d.equation(lam[s], lam_explicit)
     d.text(
         r"At the ends: $\kappa_{2T}$ has no successor, so $\lambda_{2T} = "
@@ -215,10 +228,15 @@ def rank_one_bptt() -> Derivation:
         if name == "n":
             grad = grad + lam[0] * neuron_derivative(k0, n)
         d.result(f"dL_d{name}", grad, lhs=Symbol(rf"\partial L/\partial {name}_j"))
-    dLdc = Sum(sympy.factor(sympy.diff(ell, c)).xreplace({kappa: kap[tt], y_t: y[tt]}),
-               (tt, 1, 2 * T))
-    d.result("dL_dc", dLdc, lhs=Symbol(r"\partial L/\partial c"),
-             prose=r"and, when the confidence is trainable (REFERENCE.md \S8.3), directly")
+    dLdc = Sum(
+        sympy.factor(sympy.diff(ell, c)).xreplace({kappa: kap[tt], y_t: y[tt]}), (tt, 1, 2 * T)
+    )
+    d.result(
+        "dL_dc",
+        dLdc,
+        lhs=Symbol(r"\partial L/\partial c"),
+        prose=r"and, when the confidence is trainable (REFERENCE.md \S8.3), directly",
+    )
     _check_unrolled()
     d.text(
         rf"\textbf{{Check.}} For a network of $N = {CHECK_NEURONS}$ neurons unrolled over "

@@ -22,7 +22,7 @@ SymPy only.
 from __future__ import annotations
 
 import sympy
-from sympy import Indexed, IndexedBase, Piecewise, Rational, Sum, Symbol
+from sympy import IndexedBase, Piecewise, Rational, Sum, Symbol
 
 from .derivation import Derivation
 from .nonlinearities import DEFAULT_NONLINEARITY, generic_phi, specialize
@@ -240,8 +240,9 @@ def latent_reduction() -> Derivation:
     xi = IndexedBase("xi")
     X = x_of_t
     kap_c = kappa_of_t
-    rhs_c = (-X(i, time) + phi(m[i] * Sum(n[j] * X(j, time), (j, 1, N)) + b[i] + xi[i])
-             + eta[i]) / tau
+    rhs_c = (
+        -X(i, time) + phi(m[i] * Sum(n[j] * X(j, time), (j, 1, N)) + b[i] + xi[i]) + eta[i]
+    ) / tau
     d.equation(sympy.Derivative(X(i, time), time), rhs_c, label="24")
     kappa_c = Sum(n[i] * X(i, time), (i, 1, N))
     d.equation(kap_c(1, time), kappa_c, relation="equiv")
@@ -299,8 +300,12 @@ def latent_reduction() -> Derivation:
         Sum(n[i, kk] * x[i, t], (i, 1, N)),
         kap[kk, t],
     )
-    d.equation(kap[kk, t + 1], closed_k, label="37, discrete",
-               prose=r"and projecting on $n_{k'}$ as before closes the system:")
+    d.equation(
+        kap[kk, t + 1],
+        closed_k,
+        label="37, discrete",
+        prose=r"and projecting on $n_{k'}$ as before closes the system:",
+    )
     continuous = {kap[kk, t]: kap[kk], kap[k, t]: kap[k], u[ell, t]: u[ell]}
     d.result(
         "F_rank_K",
@@ -339,9 +344,9 @@ def latent_ghost() -> Derivation:
     d.section("The flow and its derivatives")
     d.equation(sympy.Function("f")(kappa), f, label="25")
     d.text(r"Differentiating the sum over neurons term by term:")
-    d.equation(sympy.Symbol("f'(kappa)"), f1)
-    d.equation(sympy.Symbol("f''(kappa)"), f2)
-    d.equation(sympy.Symbol("f'''(kappa)"), f3)
+    d.equation(sympy.Symbol(r"f'(\kappa)"), f1)
+    d.equation(sympy.Symbol(r"f''(\kappa)"), f2)
+    d.equation(sympy.Symbol(r"f'''(\kappa)"), f3)
 
     d.section("Expansion around a critical point")
     s = Symbol("s", real=True)
@@ -365,8 +370,9 @@ def latent_ghost() -> Derivation:
     generic = F0 + F1 * s + F2 * s**2 / 2
     near = sympy.expand(generic.xreplace({F1: 0, F0: r_g, F2: 2 * a_g}))
     d.text(r"and Eq. 27 ($f'(\kappa_g) = 0$), the flow near $\kappa_g$ is (Eq. 26)")
-    d.equation(tau * sympy.Derivative(Symbol("s"), Symbol("t")), near, relation="approx",
-               label="26")
+    d.equation(
+        tau * sympy.Derivative(Symbol("s"), Symbol("t")), near, relation="approx", label="26"
+    )
 
     d.section("Canonical form")
     y, tp = Symbol("y", real=True), Symbol("t'", positive=True)
@@ -378,8 +384,13 @@ def latent_ghost() -> Derivation:
     dy = sympy.expand(a_g * near.xreplace({s: y / a_g}))
     d.equation(sympy.Derivative(y, tp), dy)
     r_canonical = sympy.expand(dy - y**2)
-    d.result("r", r_canonical, lhs=r_sym, label="29",
-             prose=r"the canonical model (Eq. 11/12) with scale parameter")
+    d.result(
+        "r",
+        r_canonical,
+        lhs=r_sym,
+        label="29",
+        prose=r"the canonical model (Eq. 11/12) with scale parameter",
+    )
     d.text(
         r"The sign of $a_g$ does not matter: $y$ and $s$ point the same or opposite ways, and "
         r"$r$ is the product. Whether the critical point is a ghost is decided by the speed: "
@@ -388,14 +399,18 @@ def latent_ghost() -> Derivation:
     fk = sympy.Function("f")(kappa)
     q = fk**2 / 2
     qpp = sympy.diff(q, kappa, 2)
-    d.equation(sympy.Symbol("q''(kappa)"), qpp)
+    d.equation(sympy.Symbol(r"q''(\kappa)"), qpp)
     qpp_g = sympy.expand(
         qpp.xreplace(
             {sympy.Derivative(fk, (kappa, 2)): 2 * a_g, sympy.Derivative(fk, kappa): 0, fk: r_g}
         )
     )
-    d.equation(sympy.Symbol("q''(kappa_g)"), qpp_g, relation="=",
-               prose=r"and at $\kappa_g$ (where $f' = 0$, $f = r_g$, $f'' = 2a_g$)")
+    d.equation(
+        sympy.Symbol(r"q''(\kappa_g)"),
+        qpp_g,
+        relation="=",
+        prose=r"and at $\kappa_g$ (where $f' = 0$, $f = r_g$, $f'' = 2a_g$)",
+    )
     d.text(
         r"So $\kappa_g$ is a speed minimum with non-zero speed --- a ghost --- exactly when "
         r"$r > 0$; then the latent flow has no fixed point near $\kappa_g$. When $r < 0$ the "
@@ -414,10 +429,10 @@ def latent_ghost() -> Derivation:
     rp = Symbol("r", positive=True)
     integral = sympy.Integral(1 / (y**2 + rp), (y, -sympy.oo, sympy.oo))
     passage = integral.doit()
-    d.equation(Symbol("T_{pass}/tau"), integral)
-    d.equation(Symbol("T_{pass}/tau"), passage)
+    d.equation(Symbol(r"T_{\mathrm{pass}}/\tau"), integral)
+    d.equation(Symbol(r"T_{\mathrm{pass}}/\tau"), passage)
     passage_tau = passage.xreplace({rp: a_g * r_g})
-    d.result("passage_time", passage_tau, lhs=Symbol("T_{pass}/tau"))
+    d.result("passage_time", passage_tau, lhs=Symbol(r"T_{\mathrm{pass}}/\tau"))
     d.text(
         r"In units of the network's time steps: the leaky map $\kappa_{t+1} = \kappa_t + a f"
         r"(\kappa_t)$ is the Euler step $\Delta t = a\tau$ of $\tau\dot\kappa = f$, so a time "
@@ -425,11 +440,11 @@ def latent_ghost() -> Derivation:
         r"per step, $a|f| \ll$ the width $\sqrt{r_g/a_g}$ of the bottleneck, which holds near "
         r"a ghost with small $r$):"
     )
-    d.result("passage_steps", passage_tau / a, lhs=Symbol("n_{pass}"))
+    d.result("passage_steps", passage_tau / a, lhs=Symbol(r"n_{\mathrm{pass}}"))
 
     d.section(r"Specialisation to $\varphi = \tanh$")
     d.text(r"With $\tanh' = 1 - \tanh^2$ the coefficients become")
-    d.equation(Symbol("f'(kappa_g)"), specialize(c[1], "tanh"))
+    d.equation(Symbol(r"f'(\kappa_g)"), specialize(c[1], "tanh"))
     d.equation(a_g, specialize(Rational(1, 2) * c[2], "tanh"))
     d.text(
         r"These per-neuron terms, and those of any other named nonlinearity, are what the "
@@ -463,8 +478,16 @@ def _r_gradient_parts():
         chk_i = sympy.simplify(implicit.xreplace(at_g) - implicit_g)
         if chk_e != 0 or chk_i != 0:
             raise AssertionError(f"gradient of r w.r.t. {name}: residual {chk_e}, {chk_i}")
-        parts[name] = dict(df=df, df1=df1, df2=df2, explicit=explicit, dkg=dkg,
-                           implicit=implicit, explicit_g=explicit_g, implicit_g=implicit_g)
+        parts[name] = dict(
+            df=df,
+            df1=df1,
+            df2=df2,
+            explicit=explicit,
+            dkg=dkg,
+            implicit=implicit,
+            explicit_g=explicit_g,
+            implicit_g=implicit_g,
+        )
     return parts, dR_dkappa
 
 

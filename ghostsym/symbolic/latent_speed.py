@@ -36,8 +36,11 @@ def _name_preactivations(expr):
     """Σ_j W_{p,j} x_j + b_p -> z_p, so displayed formulas stay short."""
 
     def is_drive(e):
-        return (isinstance(e, sympy.Add) and len(e.args) == 2
-                and any(isinstance(t, Sum) and t.function.has(W) for t in e.args))
+        return (
+            isinstance(e, sympy.Add)
+            and len(e.args) == 2
+            and any(isinstance(t, Sum) and t.function.has(W) for t in e.args)
+        )
 
     def row(e):
         summ = next(t for t in e.args if isinstance(t, Sum))
@@ -120,21 +123,21 @@ def speed_minima() -> Derivation:
 
     d.section("Hessian")
     d.text(r"The second derivatives of one component of the field are")
-    d2F = _name_preactivations(
-        in_range(in_range(sympy.diff(Fi, x[k], x[ell]).doit()))
-    )
+    d2F = _name_preactivations(in_range(in_range(sympy.diff(Fi, x[k], x[ell]).doit())))
     d.result("hess_F", d2F, lhs=Symbol(r"\partial^2 F_i/\partial x_k \partial x_l"))
     d.text(r"and differentiating $\sum_i F_i J_{ik}$ once more by the product rule gives")
     hessian = Sum(Symbol("J_{ik}") * Symbol("J_{il}") + Symbol("F_i") * d2F, (i, 1, N))
     d.equation(Symbol(r"\partial^2 q/\partial x_k \partial x_l"), hessian)
     D2 = sympy.MatrixSymbol(r"D_2", N, N)
     d.equation(
-        Symbol(r"\nabla^2 q"), Jm.T * Jm + Wm.T * D2 * Wm,
+        Symbol(r"\nabla^2 q"),
+        Jm.T * Jm + Wm.T * D2 * Wm,
         prose=r"In matrix form, with $D_2 = \mathrm{diag}(F \odot \varphi''(z))$,",
     )
     v = sympy.MatrixSymbol("v", N, 1)
     d.equation(
-        Symbol(r"\nabla^2 q\, v"), Jm.T * (Jm * v) + Wm.T * (D2 * (Wm * v)),
+        Symbol(r"\nabla^2 q\, v"),
+        Jm.T * (Jm * v) + Wm.T * (D2 * (Wm * v)),
         prose=r"and a Hessian-vector product costs three matrix-vector products and no "
         r"$N\times N$ Hessian:",
     )
@@ -155,11 +158,15 @@ def speed_minima() -> Derivation:
     )
     D1 = sympy.MatrixSymbol("D_1", N, N)
     ev = sympy.MatrixSymbol("e", N, 1)
-    d.equation((-sympy.Identity(N) + D1 * Wm) * ev, lam * ev,
-               prose=r"for an eigenvector $e$ of $J$:")
+    d.equation(
+        (-sympy.Identity(N) + D1 * Wm) * ev, lam * ev, prose=r"for an eigenvector $e$ of $J$:"
+    )
     d.equation(D1 * Wm * ev, (lam + 1) * ev, prose="that is,")
-    d.equation(lam, sympy.solve(sympy.Eq(mu, lam + 1), lam)[0],
-               prose=r"so with $\mu$ the eigenvalues of $D_1 W$,")
+    d.equation(
+        lam,
+        sympy.solve(sympy.Eq(mu, lam + 1), lam)[0],
+        prose=r"so with $\mu$ the eigenvalues of $D_1 W$,",
+    )
     d.text(
         r"so a slow point of this network is a state where the gain-weighted connectivity "
         r"$\mathrm{diag}(\varphi'(Wx_s + b))\,W$ has an eigenvalue exactly $1$. It is a "

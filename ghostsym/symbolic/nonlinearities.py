@@ -1,4 +1,4 @@
-"""Neuronal nonlinearities φ as SymPy objects: a *generic* φ for derivations, named ones for kernels.
+"""Nonlinearities φ in SymPy: a *generic* φ for derivations, named ones for kernels.
 
 Derivations about RNNs (Eqs. 24–40) are written for a general smooth nonlinearity φ, so they
 use :func:`generic_phi`: an undefined SymPy function ``φ`` whose derivative is ``φ'``, whose
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import sympy
 
 from ..errors import InputError
+
 
 @dataclass(frozen=True)
 class Nonlinearity:
