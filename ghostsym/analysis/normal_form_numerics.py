@@ -367,16 +367,18 @@ class NormalFormNumerics:
                 return y[0] - clip
 
             hit.terminal, hit.direction = True, 1
-            sol = integrate.solve_ivp(
-                rhs,
-                (t0, t1),
-                [x, 0.0],
-                method="DOP853",
-                rtol=1e-10,
-                atol=1e-12,
-                events=hit,
-                max_step=(t1 - t0) / 50,
-            )
+            # A trial step may overshoot the blow-up; the solver rejects it (no warning needed).
+            with np.errstate(invalid="ignore", over="ignore"):
+                sol = integrate.solve_ivp(
+                    rhs,
+                    (t0, t1),
+                    [x, 0.0],
+                    method="DOP853",
+                    rtol=1e-10,
+                    atol=1e-12,
+                    events=hit,
+                    max_step=(t1 - t0) / 50,
+                )
             total += sol.y[1, -1]
             x = sol.y[0, -1]
             if sol.t_events[0].size:
@@ -385,3 +387,42 @@ class NormalFormNumerics:
                 x = clip
             t0 = t1
         return float(total)
+
+
+#: Normal forms every normal-form verification check runs (MATH.md §8): the paper's
+#: saddle-node and the quartic fold; ``ghostsym verify --normal-form EXPR`` adds more.
+DEFAULT_CHECK_NORMAL_FORMS = ("saddle-node", "quartic")
+
+
+def check_normal_forms(options: dict | None = None) -> list[tuple[str, NormalFormNumerics]]:
+    """(label, numerics) for the default normal forms plus ``options["normal_forms"]``.
+
+    Raises :class:`~ghostsym.errors.NotDerivableError` (with the pipeline's reason) for a user
+    normal form that has no ghost-induced delay.
+    """
+    forms = [NormalForm.builtin(name) for name in DEFAULT_CHECK_NORMAL_FORMS]
+    for text in (options or {}).get("normal_forms", []):
+        forms.append(NormalForm.parse(text))
+    out, seen = [], set()
+    for nf in forms:
+        label = str(nf)
+        if label in seen:
+            continue
+        seen.add(label)
+        out.append((label, _cached_numerics(nf)))
+    return out
+
+
+_NUMERICS_CACHE: dict = {}
+
+
+def _cached_numerics(nf: NormalForm) -> NormalFormNumerics:
+    key = (sympy.srepr(nf.expr), sympy.srepr(nf.x0), sympy.srepr(nf.threshold))
+    if key not in _NUMERICS_CACHE:
+        if str(nf) == "r + x**2" and nf.x0 == 0 and nf.threshold is sympy.oo:
+            from ..symbolic.canonical import derive
+
+            _NUMERICS_CACHE[key] = NormalFormNumerics(nf, derive())
+        else:
+            _NUMERICS_CACHE[key] = NormalFormNumerics(nf)
+    return _NUMERICS_CACHE[key]
