@@ -561,7 +561,20 @@ def gradient_projection() -> Derivation:
         r"$R$ at $\kappa_g$ is"
     )
     parts, dR_dkappa = _r_gradient_parts()
-    d.equation(Symbol(r"\partial_\kappa R"), dR_dkappa)
+    ff = sympy.Function("f")(kappa)
+    generic_dR = sympy.diff(Rational(1, 2) * sympy.diff(ff, kappa, 2) * ff, kappa)
+    d.equation(Symbol(r"\partial_\kappa R"), generic_dR)
+    if (
+        sympy.expand(
+            generic_dR.doit()
+            .replace(sympy.Function("f"), lambda _: latent_flow())
+            .doit()
+            .xreplace({kappa: kappa_g})
+            - dR_dkappa
+        )
+        != 0
+    ):
+        raise AssertionError("d R / d kappa disagrees with the sum form")
     d.text(r"and its second term vanishes by Eq. 27, leaving $\tfrac12 f''' f$.")
 
     d.section("Per-neuron partial derivatives")
@@ -586,7 +599,12 @@ def gradient_projection() -> Derivation:
     for p in ("n", "m", "b"):
         P = parts[p]
         sym = Symbol(labels[p])
-        d.equation(sympy.Derivative(Symbol("r"), sym), P["explicit_g"] + P["implicit_g"])
+        d.equation(
+            sympy.Derivative(Symbol("r"), sym),
+            Symbol(r"\text{explicit}") + Symbol(r"\text{implicit}"),
+        )
+        d.equation(Symbol(r"\text{explicit}"), P["explicit_g"])
+        d.equation(Symbol(r"\text{implicit}"), P["implicit_g"])
         d.results[f"dr_d{p}_explicit"] = P["explicit_g"]
         d.results[f"dr_d{p}_implicit"] = P["implicit_g"]
     d.text(
