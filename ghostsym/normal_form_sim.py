@@ -424,3 +424,13 @@ def critical_learning_rate(lrs, trapped_fraction, level: float = 0.5) -> float:
     f0, f1 = frac[j - 1], frac[j]
     w = (level - f0) / (f1 - f0)
     return float(np.exp(np.log(lrs[j - 1]) + w * (np.log(lrs[j]) - np.log(lrs[j - 1]))))
+
+
+def gradient_flow_epochs(analysis: DAAnalysis, lr: float, r_hi: float, r_lo: float) -> float:
+    """Epochs gradient flow dr/de = −α ∂L/∂r (c → ∞ gradient) needs from r_hi down to r_lo > r*."""
+    from scipy.integrate import quad
+
+    sim, T = analysis.sim, analysis.T
+    return float(
+        quad(lambda r: 1.0 / (lr * sim.analytic_loss_and_gradient(r, T)[1]), r_lo, r_hi)[0]
+    )
