@@ -1118,7 +1118,11 @@ def run_training(
     state = "finished" if result.diverged_epoch is None else "diverged"
     _atomic_json(
         out / "status.json",
-        {"state": state, "epoch": batch.epoch, "diverged_epoch": result.diverged_epoch},
+        {
+            "state": state,
+            "epoch": batch.epoch if result.diverged_epoch is None else result.diverged_epoch,
+            "diverged_epoch": result.diverged_epoch,
+        },
     )
     shutil.rmtree(out / "resume", ignore_errors=True)
     result.checkpoints = {

@@ -428,19 +428,21 @@ def project_readout(theta, ispec):
 def optimizer_step(kind, theta, grad, mask, lr, hyper, m1, m2, step):
     """One update of the entries with mask = 1 (PyTorch's SGD / momentum / Adam formulas).
 
-    Returns 0.0 if θ stays finite, NaN otherwise."""
+    Returns 0.0 if the trained entries stay finite, NaN otherwise (fixed entries may hold
+    c = ∞)."""
     check = 0.0
     if kind == OPT_SGD:
         for i in range(theta.size):
-            theta[i] -= lr * grad[i] * mask[i]
-            check += theta[i] * 0.0
+            if mask[i] != 0.0:
+                theta[i] -= lr * grad[i]
+                check += theta[i] * 0.0
     elif kind == OPT_MOMENTUM:
         mom = hyper[H_BETA1]
         for i in range(theta.size):
             if mask[i] != 0.0:
                 m1[i] = mom * m1[i] + grad[i]
                 theta[i] -= lr * m1[i]
-            check += theta[i] * 0.0
+                check += theta[i] * 0.0
     else:
         beta1, beta2, eps = hyper[H_BETA1], hyper[H_BETA2], hyper[H_EPS]
         bc1 = 1.0 - beta1**step
@@ -452,7 +454,7 @@ def optimizer_step(kind, theta, grad, mask, lr, hyper, m1, m2, step):
                 m1[i] += (gi - m1[i]) * (1.0 - beta1)
                 m2[i] = beta2 * m2[i] + (1.0 - beta2) * gi * gi
                 theta[i] -= step_size * m1[i] / (math.sqrt(m2[i]) / bc2_sqrt + eps)
-            check += theta[i] * 0.0
+                check += theta[i] * 0.0
     return check
 
 
