@@ -1,0 +1,149 @@
+"""``ghostsym train`` as a user runs it: a subprocess, a run directory, a kill, a resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from ghostsym.training import TrainingConfig, load_run, train
+
+SMALL = ["--model", "rank1", "--task", "da", "--neurons", "20", "--lr", "0.05"]
+
+
+def test_train_writes_a_complete_run_directory(run_cli, tmp_path):
+    out = tmp_path / "run"
+    proc = run_cli("train", *SMALL, "--epochs", "300", "--checkpoint-every", "100", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "epoch" in proc.stderr  # the progress bar (epochs/s)
+    assert "run directory" in proc.stdout
+    for name in (
+        "config.json",
+        "params_init.npz",
+        "params_final.npz",
+        "history.npz",
+        "training.png",
+        "status.json",
+    ):
+        assert (out / name).exists(), name
+    with np.load(out / "history.npz") as h:
+        assert sorted(h.files) == ["accuracy", "grad_norm", "loss"]
+        assert h["loss"].shape == (300,)
+    with np.load(out / "params_final.npz") as p:
+        assert sorted(p.files) == ["b", "m", "n"]
+    record = load_run(out)
+    assert record.checkpoint_epochs == [0, 100, 200, 300]
+    assert json.loads((out / "status.json").read_text())["state"] == "finished"
+    again = run_cli("train", *SMALL, "--epochs", "300", "--out", out)
+    assert again.returncode == 1 and "already holds" in again.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "lowrank", "--rank", "200"], "rank 200 exceeds"),
+        (["--epochs", "-5"], "--epochs must be >= 0"),
+        (["--epochs", "0"], "--epochs must be > 0"),
+        (["--task", "xor"], "unknown task 'xor'"),
+        (["--lr", "nan"], "--lr: not a number"),
+        (["--lr", "inf"], "--lr must be finite"),
+        (["--lr", "-1"], "learning rate must be finite and > 0"),
+        (["--optimizer", "lbfgs"], "unknown optimizer"),
+        (["--intervene", "5:q=1"], "interventions set 'c'"),
+        (["--resume"], "--resume needs --out"),
+    ],
+)
+def test_bad_input_gets_one_line_error(run_cli, tmp_path, args, message):
+    proc = (
+        run_cli("train", *args, "--out", tmp_path / "x")
+        if "--resume" not in args
+        else run_cli("train", *args)
+    )
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ghostsym train: error:"), proc.stderr
+    assert message in lines[0]
+
+
+def test_kill_and_resume_gives_the_uninterrupted_results(tmp_path):
+    out = tmp_path / "run"
+    args = [*SMALL, "--epochs", "300000", "--checkpoint-every", "3000", "--no-progress"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ghostsym.cli", "train", *args, "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    state = out / "resume" / "state.npz"
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if state.exists():
+                with np.load(state) as s:
+                    if int(s["epoch"]) >= 6000:
+                        break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+    record = load_run(out)
+    assert record.status["state"] == "running"
+    assert record.params_final is None
+    done = record.status["epoch"]
+    assert 6000 <= done < 300000
+
+    resumed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ghostsym.cli",
+            "train",
+            "--resume",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    finished = load_run(out)
+    assert finished.status["state"] == "finished"
+    assert not (out / "resume").exists()
+
+    config = TrainingConfig.from_dict(json.loads((out / "config.json").read_text())["config"])
+    reference = train(config)
+    for key in ("loss", "grad_norm", "accuracy"):
+        assert np.array_equal(finished.history[key], reference.history[key]), key
+    for name, value in reference.params_final.items():
+        assert np.array_equal(finished.params_final[name], value), name
+    for epoch in (0, 3000, done, 300000):
+        if epoch in finished.checkpoint_epochs:
+            got = finished.checkpoint(epoch)
+            assert all(np.array_equal(got[k], reference.checkpoints[epoch][k]) for k in got)
+
+    # resuming a finished run is a no-op
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ghostsym.cli",
+            "train",
+            "--resume",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert again.returncode == 0, again.stderr
