@@ -103,3 +103,22 @@ def curvature_bound(expr=None, state=None, param=None, x0=0) -> Derivation:
         "bound_ratio", q["bound_ratio"], lhs=sympy.Symbol("alpha^*") * sympy.Symbol("lambda_-") / 2
     )
     return d
+
+
+def curvature_from_results(results: dict, symbols: dict) -> dict:
+    """λ₋, 2/λ₋ and α*·λ₋/2 from the DA pipeline's results (:func:`ghostsym.symbolic.da.analyze`).
+
+    On the late side of r* the loss is t_esc(r) − T whichever way r escapes, so
+    λ₋ = t_esc''(r*).
+    """
+    r = symbols["r"]
+    t_esc, r_star, alpha = results["escape_time"], results["r_star"], results["alpha_star"]
+    if any(v is None for v in (t_esc, r_star, alpha)):
+        raise NotDerivableError("the DA pipeline has no closed-form t_esc, r* or alpha*")
+    lam = sympy.simplify(sympy.diff(t_esc, r, 2).subs(r, r_star))
+    classical = sympy.simplify(2 / lam)
+    return {
+        "lambda_minus": lam,
+        "classical_bound": classical,
+        "bound_ratio": sympy.simplify(alpha / classical),
+    }

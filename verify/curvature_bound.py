@@ -1,0 +1,88 @@
+"""Not a curvature bound: trapping starts at α* = (9/16)(2/λ₋), not at 2/λ₋."""
+
+import numpy as np
+
+from ghostsym.verification import Outcome, check
+
+T = 100.0
+N_SEEDS = 10
+
+
+@check(
+    id="curvature-bound",
+    claim="The critical learning rate is not the classical stability bound 2/lambda_- of the "
+    "loss curvature just below r*: trapping starts at alpha* = (alpha* lambda_-/2)(2/lambda_-), "
+    "i.e. (9/16)(2/lambda_-) for x^2 + r.",
+    reference="Eq. 23 vs GD stability",
+    normal_forms=True,
+)
+def run(ctx):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import sympy
+
+    from ghostsym.normal_form_sim import (
+        analyse_normal_form,
+        checked_normal_forms,
+        critical_learning_rate,
+    )
+    from ghostsym.symbolic.curvature import curvature_from_results
+
+    forms = checked_normal_forms(ctx.options)
+    fig, axes = plt.subplots(1, len(forms), figsize=(5.5 * len(forms), 4), squeeze=False)
+    outcomes = []
+    for col, text in enumerate(forms):
+        a = analyse_normal_form(text, T)
+        rs_, rn, alpha = (a.values[k] for k in ("r_star", "point_of_no_return", "alpha_star"))
+        cur = curvature_from_results(a.results, a.symbols)
+        bound = float(cur["classical_bound"].subs(a.symbols["T"], T))
+        ratio = cur["bound_ratio"]
+        lo, hi = 0.5 * min(alpha, bound), 1.5 * max(alpha, bound)
+        n_lr = ctx.pick(60, 200)
+        lrs = np.geomspace(lo, hi, n_lr)
+        r0 = 10 * rs_ + rs_ / 10 * ctx.rng.standard_normal((n_lr, N_SEEDS))
+        run_ = a.sim.train_r(
+            r0.ravel(),
+            np.repeat(lrs, N_SEEDS),
+            epochs=10_000,
+            gradient="analytic",
+            T=T,
+            record_every=100,
+            throw=True,
+        )
+        frac = (run_.r[:, -1] < rn).reshape(n_lr, N_SEEDS).mean(axis=1)
+        crit = critical_learning_rate(lrs, frac)
+        spacing = float(lrs[1] / lrs[0] - 1)
+        tag = text.replace(" ", "")
+        outcomes.append(
+            Outcome.relative(
+                float(ratio),
+                crit / bound,
+                spacing + 0.01,
+                why=f"learning-rate grid spacing {spacing:.1%}",
+                label=f"{tag}:ratio",
+                details={
+                    "lambda_minus": sympy.sstr(cur["lambda_minus"]),
+                    "bound_ratio": sympy.sstr(ratio),
+                    "alpha_star": alpha,
+                    "classical_bound": bound,
+                    "measured_critical_lr": crit,
+                    "measured_over_classical_bound": crit / bound,
+                },
+            )
+        )
+        ax = axes[0, col]
+        ax.semilogx(lrs, frac, "o-", ms=3, label="fraction trapped, 10,000 epochs")
+        ax.axvline(alpha, color="tab:green", ls="--", label="α* (Eq. 23)")
+        ax.axvline(bound, color="tab:red", ls=":", label="2/λ₋ (curvature bound)")
+        ax.set(xlabel="learning rate", ylabel="fraction trapped", title=f"dx/dt = {text}")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = ctx.figure_path()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    for o in outcomes:
+        o.figure = path
+    return outcomes
