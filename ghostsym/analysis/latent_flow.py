@@ -115,6 +115,19 @@ def phi_sup_bounds(name: str = "tanh", order: int = 4) -> tuple[float, ...]:
     return tuple(sups)
 
 
+def _latent_kernels():
+    """The generated rank-one kernels of :mod:`ghostsym.latent` (None if unavailable).
+
+    Those kernels are the primary evaluator; :func:`phi_derivatives` is the fallback (and is
+    still used to bound sup|φ^{(k)}|).
+    """
+    try:
+        from .. import latent
+    except ImportError:
+        return None
+    return latent if hasattr(latent, "latent_flow_derivatives") else None
+
+
 # ---------------------------------------------------------------------------------------------
 # Certified search for all roots of a smooth scalar function on an interval
 # ---------------------------------------------------------------------------------------------
@@ -360,6 +373,12 @@ class RankOneFlow:
 
     def derivatives(self, kappa, order: int = 2) -> list[np.ndarray]:
         kappa = np.asarray(kappa, dtype=float)
+        latent = _latent_kernels()
+        if latent is not None and order <= 3:
+            values = latent.latent_flow_derivatives(
+                self.m, self.n, self.b, kappa, self.nonlinearity
+            )
+            return list(values[: order + 1])
         z = kappa[..., None] * self.m + self.b
         phis = self._phi(z)
         out = [-kappa + phis[0] @ self.n]

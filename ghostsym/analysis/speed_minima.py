@@ -39,8 +39,11 @@ ZERO_EIGENVALUE_TOL = 1e-3
 GRADIENT_TOL = 1e-9
 #: End points closer than this (Euclidean) are one point.
 DEDUP_TOL = 1e-4
-#: Newton-CG iteration limit per start.
+#: Iteration limit of the minimiser per start.
 MAX_ITER = 500
+#: Newton polishing of each end point: at most this many steps, Tikhonov damping.
+POLISH_STEPS = 20
+POLISH_DAMPING = 1e-14
 
 
 @dataclass
@@ -106,13 +109,30 @@ class SpeedEnergy:
     """q(x) = ½‖−x + φ(Wx + b)‖² with exact gradient and Hessian-vector products (Eq. 39)."""
 
     def __init__(self, W, b, nonlinearity: str = "tanh"):
-        from .latent_flow import phi_derivatives
+        from .latent_flow import _latent_kernels, phi_derivatives
 
         self.W = np.asarray(W, dtype=float)
         self.b = np.asarray(b, dtype=float).ravel()
         if self.W.ndim != 2 or self.W.shape[0] != self.W.shape[1] or self.b.size != len(self.W):
             raise InputError(f"W must be N×N and b length N, got {self.W.shape}, {self.b.shape}")
         self._phi = phi_derivatives(nonlinearity, 2)
+
+        latent = _latent_kernels()
+        if latent is not None:
+            # generated kernels of ghostsym.latent (Eq. 39); the NumPy formulas below are
+            # the fallback and the reference the tests compare against
+            # (the optimiser may probe non-finite points; those get NaN, not an InputError)
+            act, W, b = nonlinearity, self.W, self.b
+
+            def guarded(fn, *arrays):
+                if all(np.all(np.isfinite(a)) for a in arrays):
+                    return fn(W, b, *arrays, act)
+                return np.nan if fn is latent.speed_energy else np.full(len(b), np.nan)
+
+            self.value = lambda x: guarded(latent.speed_energy, x)
+            self.gradient = lambda x: guarded(latent.speed_energy_gradient, x)[1]
+            self.hessp = lambda x, v: guarded(latent.speed_energy_hvp, x, v)
+            self.jacobian = lambda x: latent.speed_jacobian(W, b, x, act)
 
     def field(self, x):
         x = np.asarray(x, dtype=float)
@@ -149,6 +169,33 @@ def deduplicate(points, tol: float = DEDUP_TOL) -> np.ndarray:
     return np.array(kept).reshape(-1, points.shape[-1] if points.ndim == 2 else 0)
 
 
+def _newton_polish(energy: SpeedEnergy, x: np.ndarray) -> np.ndarray:
+    """Damped Newton steps on ∇q = 0 with the exact Hessian (REFERENCE.md §5.2 does one).
+
+    The minimiser may stop early where q is very flat (near a saddle-node, J is nearly
+    singular); a step is kept only if it lowers ‖∇q‖.
+    """
+    if not np.all(np.isfinite(x)):
+        return x
+    eye = np.eye(x.size)
+    grad = energy.gradient(x)
+    for _ in range(POLISH_STEPS):
+        gnorm = np.linalg.norm(grad)
+        if gnorm == 0:
+            break
+        H = np.column_stack([energy.hessp(x, e) for e in eye]) + POLISH_DAMPING * eye
+        try:
+            step = np.linalg.solve(H, grad)
+        except np.linalg.LinAlgError:
+            break
+        trial = x - step
+        trial_grad = energy.gradient(trial)
+        if not np.linalg.norm(trial_grad) < gnorm:
+            break
+        x, grad = trial, trial_grad
+    return x
+
+
 def find_speed_minima(
     W,
     b,
@@ -159,7 +206,10 @@ def find_speed_minima(
     gradient_tol: float = GRADIENT_TOL,
     max_iter: int = MAX_ITER,
 ) -> list[ClassifiedPoint]:
-    """Minimise q from each start (Newton-CG, exact Hessian-vector products), dedupe, classify.
+    """Minimise q from each start, polish, dedupe, classify.
+
+    The minimiser is SciPy's trust-krylov with the exact gradient and Hessian-vector
+    products; each end point is polished by damped Newton (:func:`_newton_polish`).
 
     End points whose ‖∇q‖ stays above ``gradient_tol`` are dropped (not critical points).
     Each kept point records ``distance`` = min distance to any start (REFERENCE.md §5.2).
@@ -170,15 +220,16 @@ def find_speed_minima(
         raise InputError(f"starts must have {energy.W.shape[0]} columns, got {starts.shape[1]}")
     ends = []
     for x0 in starts:
-        res = optimize.minimize(
-            energy.value,
-            x0,
-            jac=energy.gradient,
-            hessp=energy.hessp,
-            method="trust-krylov",
-            options={"gtol": gradient_tol * 1e-2, "maxiter": max_iter},
-        )
-        x = res.x
+        with np.errstate(invalid="ignore", over="ignore"):
+            res = optimize.minimize(
+                energy.value,
+                x0,
+                jac=energy.gradient,
+                hessp=energy.hessp,
+                method="trust-krylov",
+                options={"gtol": gradient_tol * 1e-2, "maxiter": max_iter},
+            )
+        x = _newton_polish(energy, res.x)
         if np.linalg.norm(energy.gradient(x)) <= gradient_tol:
             ends.append(x)
     points = []

@@ -1,0 +1,68 @@
+"""``ghostsym analyze RUN_DIR`` through a subprocess, including bad run directories."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def rank_one_run(tmp_path_factory):
+    from ghostsym.training import build_config, run_training
+
+    out = tmp_path_factory.mktemp("runs") / "rank1"
+    cfg = build_config(model="rank1", task="da", epochs=20, lr=0.01, seed=1, checkpoint_every=10)
+    run_training(cfg, out)
+    return out
+
+
+def test_analyze_rank_one_run(run_cli, rank_one_run, tmp_path):
+    out = tmp_path / "analysis"
+    proc = run_cli("analyze", rank_one_run, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((out / "analysis.json").read_text())
+    b = doc["bifurcations"]
+    assert b["epochs"] == [0, 10, 20]
+    assert len(b["fixed_point_counts"]) == 3 and all(c >= 1 for c in b["fixed_point_counts"])
+    for fig in doc["figures"]:
+        assert (out / fig.split("/")[-1]).stat().st_size > 1000
+    # the reported fixed points are roots of the saved network's latent flow
+    from ghostsym.analysis.latent_flow import RankOneFlow
+    from ghostsym.training import load_checkpoint
+
+    params = load_checkpoint(rank_one_run, 20)
+    flow = RankOneFlow(params["m"], params["n"], params["b"])
+    kappas = np.array(b["checkpoints"][-1]["fixed_points"])
+    assert np.all(np.abs(flow(kappas)) < 1e-9)
+    assert "checkpoints" in proc.stdout and "wrote" in proc.stdout
+
+
+def test_missing_directory(run_cli, tmp_path):
+    proc = run_cli("analyze", tmp_path / "nope")
+    assert proc.returncode == 1
+    assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_not_a_run_directory(run_cli, tmp_path):
+    proc = run_cli("analyze", tmp_path)
+    assert proc.returncode == 1
+    assert "no config.json" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_corrupt_run_directory(run_cli, rank_one_run, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(rank_one_run, broken)
+    (broken / "checkpoints" / "epoch_000000010.npz").write_bytes(b"not an npz file")
+    proc = run_cli("analyze", broken, "--out", tmp_path / "a")
+    assert proc.returncode == 1, proc.stdout
+    assert "error" in proc.stderr and "Traceback" not in proc.stderr
+    (broken / "config.json").write_text("{not json")
+    proc = run_cli("analyze", broken)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_bad_option(run_cli, rank_one_run):
+    proc = run_cli("analyze", rank_one_run, "--max-checkpoints", "0")
+    assert proc.returncode == 2
