@@ -46,7 +46,7 @@ from .normal_forms import NormalForm
 
 #: Seconds one symbolic attempt (solve, integrate, limit) may take before the pipeline
 #: falls back to keeping the expression unevaluated.
-SYMPY_TIME_LIMIT = 8.0
+SYMPY_TIME_LIMIT = 5.0
 #: Sample values of ρ > 0 at which the path from x0 to the threshold is checked for
 #: fixed points (exact root counting for polynomial fields, sign sampling otherwise).
 PATH_CHECK_RHO = (sympy.Rational(1, 1000), sympy.Integer(1), sympy.Integer(1000))
@@ -459,7 +459,7 @@ class _Pipeline:
         t_of_x = sympy.simplify(t_of_x)
         self.t_of_x = t_of_x
         d.equation(t, t_of_x, prose="Separating variables, the time to reach $x$ is")
-        sols = _attempt(lambda: sympy.solve(sympy.Eq(t_of_x, t), x))
+        sols = _attempt(lambda: sympy.solve(sympy.Eq(t_of_x, t), x), 2.0)
         if sols and len(sols) == 1:
             traj = self._in_r(sols[0])
             self.d.results["trajectory"] = traj
@@ -480,18 +480,8 @@ class _Pipeline:
         x, rho = nf.state, s["rho"]
         d.section("Escape time")
         self.C = None  # (symbol, value) of the scaling constant, if any
+        self.power = None  # (C, kappa) when t_esc = C rho**kappa
         te = None
-        if self.t_of_x is not None and nf.threshold is sympy.oo:
-            xs = s["x_star"]
-            finite = self.t_of_x.subs(x, xs)
-            lim = _attempt(lambda: sympy.limit(finite, xs, sympy.oo))
-            if lim is not None and _finite_number(lim) and lim != 0:
-                d.text(
-                    "The output turns on when $x$ crosses $x^*$; for a large threshold the "
-                    "escape time is the limit"
-                )
-                d.equation(sympy.Limit(finite, xs, sympy.oo), lim)
-                te = sympy.simplify(lim)
         qh = self._quasi_homogeneous()
         if qh is not None:
             beta, gamma, g, u = qh
@@ -524,6 +514,7 @@ class _Pipeline:
             if te is None:
                 te = te_sym.subs(Csym, Cval)
             self.te_algebra = te_sym if Cval == Cint else te_sym.subs(Csym, Cval)
+            self.power = (Csym if Cval == Cint else Cval, kappa)
         if te is None:
             direct = _attempt(lambda: sympy.integrate(1 / self.f_rho, (x, nf.x0, nf.threshold)))
             if direct is not None and not _has_integral(direct):
@@ -533,6 +524,8 @@ class _Pipeline:
                         "reaches the threshold in finite time"
                     )
                 te = sympy.simplify(direct)
+        if te is not None and self.t_of_x is not None and nf.threshold is sympy.oo:
+            self._large_threshold_limit(te)
         if te is None:
             te = sympy.Integral(1 / self.f_rho, (x, nf.x0, nf.threshold))
             if nf.threshold is sympy.oo:
@@ -556,6 +549,23 @@ class _Pipeline:
             lhs=sympy.Symbol("t_esc"),
             prose="In terms of the parameter, the escape time is",
         )
+
+    def _large_threshold_limit(self, te):
+        """Show t(x*) -> t_esc as x* -> oo when SymPy's limit agrees with the definite integral."""
+        x, rho, xs = self.nf.state, self.s["rho"], self.s["x_star"]
+        finite = self.t_of_x.subs(x, xs)
+        lim = _attempt(lambda: sympy.limit(finite, xs, sympy.oo))
+        if lim is None or not _finite_number(lim):
+            return
+        a = sympy.N(lim.subs(rho, sympy.Rational(7, 10)), 20)
+        b = sympy.N(te.subs(rho, sympy.Rational(7, 10)), 20)
+        if not (a.is_number and b.is_number) or abs(a - b) > 1e-12 * abs(b):
+            return  # an indefinite antiderivative with the wrong branch: do not show it
+        self.d.text(
+            "The output turns on when $x$ crosses $x^*$; for a large threshold the "
+            "escape time is the limit"
+        )
+        self.d.equation(sympy.Limit(finite, xs, sympy.oo), lim)
 
     def _no_escape(self, why):
         reason = f"no finite escape time: {why}"
@@ -625,7 +635,12 @@ class _Pipeline:
         rs, rn = sympy.Symbol("r^*"), sympy.Symbol("r_n")
         closed = not _has_integral(self.te_algebra)
         rho_star = rho_n = None
-        if closed:
+        if closed and self.power is not None:
+            # t_esc = C rho^kappa: invert the power law.
+            C, kappa = self.power
+            rho_star = sympy.simplify((T / C) ** (1 / kappa))
+            rho_n = sympy.simplify((2 * T / C) ** (1 / kappa))
+        elif closed:
             rho_star = self._solve_positive(sympy.Eq(self.te_algebra, T), rho)
             rho_n = self._solve_positive(sympy.Eq(self.te_algebra, 2 * T), rho)
         if rho_star is None or rho_n is None:

@@ -134,6 +134,8 @@ class NormalForm:
         for what, name in (("state", state), ("param", param)):
             if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
                 raise InputError(f"{what} name must be a plain identifier, got {name!r}")
+        if state == param:
+            raise InputError(f"state and parameter must differ (both are {state!r})")
         expr = _parse(text, [state, param])
         return cls(
             expr,
