@@ -708,10 +708,19 @@ class _DaskBackend:
                 time.sleep(POLL_SECONDS)
                 continue
             for fut in batch:
-                remaining -= 1
                 p = by_key[fut.key]
-                if fut.status == "finished":
-                    tracker.finished(p, fut.result(), "dask")
+                try:
+                    outcome = fut.result() if fut.status == "finished" else None
+                except Exception:  # noqa: BLE001 (inspected below)
+                    outcome = None
+                if outcome is None and fut.status in ("pending", "lost"):
+                    # The result was lost with its worker after completing; the scheduler
+                    # recomputes it, so wait for this future again.
+                    ac.add(fut)
+                    continue
+                remaining -= 1
+                if outcome is not None:
+                    tracker.finished(p, outcome, "dask")
                 else:
                     exc = fut.exception()
                     if isinstance(exc, ImportError):

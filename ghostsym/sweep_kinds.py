@@ -127,14 +127,70 @@ def run_toy(config: dict) -> dict:
 
 
 # -- RNN engine --------------------------------------------------------------------------------
+#: Sweep settings that build one intervention of the RNN kind (e.g. an axis over the new
+#: confidence): at ``intervention_epoch`` set c to ``intervention_c`` (and/or κ* to
+#: ``intervention_kappa_star``), resetting the optimiser state if ``intervention_reset``.
+INTERVENTION_KEYS = (
+    "intervention_epoch",
+    "intervention_c",
+    "intervention_kappa_star",
+    "intervention_reset",
+)
+
+
+def rnn_training_config(config: dict):
+    """The :class:`ghostsym.training.TrainingConfig` of a sweep point (flat options of
+    :func:`ghostsym.training.build_config` plus :data:`INTERVENTION_KEYS`)."""
+    training = _training_module()
+    options = {k: v for k, v in config.items() if k not in INTERVENTION_KEYS}
+    interventions = list(options.pop("interventions", ()) or ())
+    if any(k in config for k in INTERVENTION_KEYS):
+        if "intervention_epoch" not in config:
+            raise InputError("intervention_c / intervention_kappa_star need intervention_epoch")
+        values = {
+            name: config[f"intervention_{name}"]
+            for name in ("c", "kappa_star")
+            if f"intervention_{name}" in config
+        }
+        if not values:
+            raise InputError("intervention_epoch needs intervention_c or intervention_kappa_star")
+        interventions.append(
+            training.Intervention(
+                config["intervention_epoch"],
+                values,
+                reset_optimizer=bool(config.get("intervention_reset", False)),
+            )
+        )
+    options["interventions"] = interventions
+    return training.build_config(**options)
+
+
 def run_rnn_validate(config: dict) -> None:
-    _training_module()
+    rnn_training_config(config)
 
 
 def run_rnn(config: dict) -> dict:
-    """One training run of the RNN engine (:mod:`ghostsym.training`)."""
-    _training_module()
-    raise InputError("the RNN run kind is not wired to ghostsym.training yet")
+    """One training of the RNN engine; histories ``loss``, ``grad_norm``, ``accuracy``.
+
+    ``params`` holds the final parameters and, for each checkpoint e, ``checkpoint_<e>.<name>``.
+    ``summary["chance_accuracy"]`` is the accuracy of the all-zero output (the no-learning
+    level of :mod:`ghostsym.sweep_report`): the fraction of zero targets.
+    """
+    training = _training_module()
+    cfg = rnn_training_config(config)
+    result = training.train(cfg, throw=True)  # a divergence raises, naming the epoch
+    params = {k: np.asarray(v) for k, v in result.params_final.items()}
+    for epoch, ckpt in sorted(result.checkpoints.items()):
+        params.update({f"checkpoint_{epoch}.{k}": np.asarray(v) for k, v in ckpt.items()})
+    _u, y = cfg.task.arrays()
+    return {
+        "history": {k: np.asarray(v) for k, v in result.history.items()},
+        "params": params,
+        "summary": {
+            "chance_accuracy": float(np.mean(np.asarray(y) == 0)),
+            "train_seconds": result.seconds,
+        },
+    }
 
 
 def _training_module():

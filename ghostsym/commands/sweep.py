@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -63,8 +64,11 @@ def run(args) -> int:
     if args.dry_run:
         axes = ", ".join(f"{k} ({len(v)})" for k, v in spec.axes.items())
         print(f"{spec.name}: {len(spec.points)} runs of kind {spec.kind!r} over {axes}")
-        for p in spec.points:
-            print(f"  {p.run_id}  " + ", ".join(f"{k}={v}" for k, v in p.axes.items()))
+        try:
+            for p in spec.points:
+                print(f"  {p.run_id}  " + ", ".join(f"{k}={v}" for k, v in p.axes.items()))
+        except BrokenPipeError:  # e.g. piped into `head`
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (silence the exit-time flush)
         return 0
     writable_directory(out)
     progress = NoProgress() if args.no_progress else TqdmProgress(unit="run")
