@@ -228,12 +228,14 @@ def analyze_run(run_dir, out_dir, max_checkpoints: int = 200) -> dict:
         raise InputError(f"max_checkpoints must be >= 1, got {max_checkpoints}")
     record = _load_run(run_dir)
     model = record.config.model
-    try:
-        checkpoints = {
-            e: record.checkpoint(e) for e in _select(record.checkpoint_epochs, max_checkpoints)
-        }
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise InputError(f"{str(run_dir)!r}: unreadable checkpoint ({exc})") from None
+    checkpoints = {}
+    for epoch in _select(record.checkpoint_epochs, max_checkpoints):
+        try:
+            checkpoints[epoch] = record.checkpoint(epoch)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            raise InputError(
+                f"{str(run_dir)!r}: checkpoint of epoch {epoch} is unreadable (corrupt .npz file)"
+            ) from None
     if not checkpoints:
         checkpoints = {0: record.params_init}
         if record.params_final is not None:

@@ -128,6 +128,15 @@ def _latent_kernels():
     return latent if hasattr(latent, "latent_flow_derivatives") else None
 
 
+@lru_cache(maxsize=16)
+def _slope_envelope(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(s, env(s)) with env(s) ≥ sup_{|z| ≥ s} |φ'(z)| on a sampled grid of s ≥ 0."""
+    zs = np.linspace(0.0, PHI_SAMPLE_HALF_WIDTH, PHI_SAMPLE_POINTS // 2)
+    d1 = phi_derivatives(name, 1)(np.concatenate([-zs, zs]))[1]
+    absd = np.maximum(np.abs(d1[: zs.size]), np.abs(d1[zs.size :]))
+    return zs, np.maximum.accumulate(absd[::-1])[::-1] * BOUND_SAFETY
+
+
 # ---------------------------------------------------------------------------------------------
 # Certified search for all roots of a smooth scalar function on an interval
 # ---------------------------------------------------------------------------------------------
@@ -415,10 +424,7 @@ class RankOneFlow:
         |f' + 1| ≤ Σ|n_i m_i| env(|m_i||κ| − |b_i|) < 1 certifies f' < 0. R_c is doubled until
         this holds.
         """
-        zs = np.linspace(0.0, PHI_SAMPLE_HALF_WIDTH, PHI_SAMPLE_POINTS // 2)
-        d1 = self._phi(np.concatenate([-zs, zs]))[1]
-        absd = np.maximum(np.abs(d1[: zs.size]), np.abs(d1[zs.size :]))
-        env = np.maximum.accumulate(absd[::-1])[::-1] * BOUND_SAFETY  # sup over |z| ≥ s
+        zs, env = _slope_envelope(self.nonlinearity)
 
         def envelope(s):
             s = np.maximum(s, 0.0)
