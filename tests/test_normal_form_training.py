@@ -108,3 +108,46 @@ def test_bad_training_input(sim):
 
     with pytest.raises(InputError, match="analytic"):
         NormalFormSimulator.parse("x**4 + r").train_r(1.0, 1e-3, epochs=2, gradient="analytic")
+
+
+def test_curvature_bound_symbolic():
+    """λ₋ = 12T⁵/π⁴ and α* = (9/16)(2/λ₋) for x² + r; the general ratio for x⁴ + r."""
+    import sympy as sp
+
+    from ghostsym.normal_form_sim import analyse_normal_form
+    from ghostsym.symbolic.curvature import curvature_bound, curvature_from_results
+
+    Ts = sp.Symbol("T", positive=True)
+    d = curvature_bound()
+    assert sp.simplify(d.results["lambda_minus"] - 12 * Ts**5 / sp.pi**4) == 0
+    assert d.results["bound_ratio"] == sp.Rational(9, 16)
+    a = analyse_normal_form("x**4 + r")
+    cur = curvature_from_results(a.results, a.symbols)
+    p = 4
+    expected = (1 - sp.Integer(2) ** sp.Rational(-p, p - 1)) * sp.Rational(2 * p - 1, 2 * p)
+    assert sp.simplify(cur["bound_ratio"] - expected) == 0
+    # λ₋ is the second derivative of the analytic loss just below r* (numerically)
+    r_star = a.values["r_star"]
+    h = 1e-4 * r_star
+    loss = [a.sim.analytic_loss_and_gradient(r_star * 0.99 + k * h, T)[0] for k in (-1, 0, 1)]
+    lam_num = (loss[0] - 2 * loss[1] + loss[2]) / h**2
+    lam_at = float(
+        sp.diff(a.results["escape_time"], a.symbols["r"], 2).subs({a.symbols["r"]: 0.99 * r_star})
+    )
+    assert lam_num == pytest.approx(lam_at, rel=1e-3)
+
+
+def test_verify_checks_run_for_a_user_normal_form(run_cli, tmp_path):
+    """The curvature check runs from the CLI for a normal form given on the command line."""
+    proc = run_cli(
+        "verify",
+        "curvature-bound",
+        "--normal-form",
+        "x**4 + r",
+        "--out",
+        tmp_path,
+        "--no-progress",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "curvature-bound[x**4+r:ratio]" in proc.stdout
+    assert (tmp_path / "figures" / "curvature-bound.png").exists()
