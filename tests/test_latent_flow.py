@@ -205,3 +205,26 @@ def test_rank_two_svd_construction_is_exact():
         [(flow.field(kappa + h * e) - flow.field(kappa - h * e)) / (2 * h) for e in np.eye(2)]
     )
     np.testing.assert_allclose(flow.jacobian(kappa), J_fd, atol=1e-7)
+
+
+def test_projected_delta_r_matches_small_steps():
+    """Eq. 35: Δr ≈ (∇_θ r)ᵀΔθ, error O(|Δθ|²) (checked by halving the step)."""
+    from ghostsym.analysis.projection import measure_step
+
+    m1, n1, b1, k0 = _tangent_network()
+    a = 0.5 * RankOneFlow(m1, n1, b1).derivatives(np.array([k0]), 2)[2][0]
+    rng = np.random.default_rng(5)
+    N = 8  # the tangent neuron plus weak random neurons
+    m = np.concatenate([m1, rng.normal(0, 0.3, N - 1)])
+    n = np.concatenate([n1, rng.normal(0, 0.1, N - 1)])
+    b = np.concatenate([b1 + 0.05 * np.sign(a), rng.normal(0, 0.3, N - 1)])
+    params = {"m": m, "n": n, "b": b}
+    direction = {k: rng.normal(size=N) for k in params}
+    errors = []
+    for eps in (1e-4, 5e-5):
+        new = {k: params[k] + eps * direction[k] for k in params}
+        step = measure_step(params, new)
+        assert step.r_before > 0
+        assert step.predicted == pytest.approx(step.measured, rel=1e-2)
+        errors.append(abs(step.predicted - step.measured))
+    assert errors[1] < 0.4 * errors[0]  # second-order remainder: ≈ ¼ when ε halves
