@@ -104,7 +104,8 @@ def _fast_powers(expr):
         return expr
     return expr.replace(
         lambda e: e.is_Pow and e.exp.is_Rational and e.exp.q == 2 and abs(e.exp.p) > 1,
-        lambda e: sympy.UnevaluatedExpr(sympy.sqrt(e.base)) ** e.exp.p,
+        # a negative integer power of 0.0 raises in numba, 1/sqrt(0.0) is inf: invert first
+        lambda e: sympy.UnevaluatedExpr(sympy.sqrt(e.base) ** sympy.sign(e.exp.p)) ** abs(e.exp.p),
     )
 
 

@@ -151,3 +151,9 @@ def test_verify_checks_run_for_a_user_normal_form(run_cli, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "curvature-bound[x**4+r:ratio]" in proc.stdout
     assert (tmp_path / "figures" / "curvature-bound.png").exists()
+
+
+@pytest.mark.parametrize("r", [0.0, -R_STAR, 1e-300, R_STAR / 8])
+def test_analytic_kernels_in_the_no_learning_zone(sim, r):
+    """L = T and ∂L/∂r = 0 for r <= r*/4, including r = 0 exactly (no error, no NaN)."""
+    assert sim.analytic_loss_and_gradient(r, T) == (T, 0.0)
