@@ -104,10 +104,10 @@ def run(ctx):
         ax = axes[1, col]
         for i, (c, rr) in enumerate(zip(ESCAPE_CONFIDENCES, run_, strict=True)):
             color = plt.cm.Reds(0.3 + 0.7 * i / (len(ESCAPE_CONFIDENCES) - 1))
-            ax.semilogy(rr.r[0] / rs_, color=color, label=f"c = {c:g}")
+            ax.loglog(1 + rr.epochs, rr.r[0] / rs_, color=color, label=f"c = {c:g}")
         ax.axhline(1, color="k", lw=1)
         ax.axhline(rn / rs_, color="k", ls="--", lw=1)
-        ax.set(xlabel="epoch", ylabel="r / r*", xscale="symlog")
+        ax.set(xlabel="1 + epoch", ylabel="r / r* (log; r < 0 not shown)")
         ax.legend(fontsize=7)
     fig.tight_layout()
     path = ctx.figure_path()
