@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 
+from ghostsym.cli import main
 from ghostsym.training import TrainingConfig, load_run, train
 
 SMALL = ["--model", "rank1", "--task", "da", "--neurons", "20", "--lr", "0.05"]
@@ -42,31 +43,39 @@ def test_train_writes_a_complete_run_directory(run_cli, tmp_path):
     assert again.returncode == 1 and "already holds" in again.stderr
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["--model", "lowrank", "--rank", "200"], "rank 200 exceeds"),
-        (["--epochs", "-5"], "--epochs must be >= 0"),
-        (["--epochs", "0"], "--epochs must be > 0"),
-        (["--task", "xor"], "unknown task 'xor'"),
-        (["--lr", "nan"], "--lr: not a number"),
-        (["--lr", "inf"], "--lr must be finite"),
-        (["--lr", "-1"], "learning rate must be finite and > 0"),
-        (["--optimizer", "lbfgs"], "unknown optimizer"),
-        (["--intervene", "5:q=1"], "interventions set 'c'"),
-        (["--resume"], "--resume needs --out"),
-    ],
-)
-def test_bad_input_gets_one_line_error(run_cli, tmp_path, args, message):
-    proc = (
-        run_cli("train", *args, "--out", tmp_path / "x")
-        if "--resume" not in args
-        else run_cli("train", *args)
-    )
-    assert proc.returncode == 1, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("ghostsym train: error:"), proc.stderr
+BAD_INPUT = [
+    (["--model", "lowrank", "--rank", "200"], "rank 200 exceeds"),
+    (["--epochs", "-5"], "--epochs must be >= 0"),
+    (["--epochs", "0"], "--epochs must be > 0"),
+    (["--task", "xor"], "unknown task 'xor'"),
+    (["--lr", "nan"], "--lr: not a number"),
+    (["--lr", "inf"], "--lr must be finite"),
+    (["--lr", "-1"], "learning rate must be finite and > 0"),
+    (["--optimizer", "lbfgs"], "unknown optimizer"),
+    (["--intervene", "5:q=1"], "interventions set 'c'"),
+    (["--model", "full", "--readout", "latent"], "needs a low-rank network"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_INPUT)
+def test_bad_input_gets_one_line_error(capsys, tmp_path, args, message):
+    status = main(["train", *args, "--out", str(tmp_path / "x"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 1, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ghostsym train: error:"), err
     assert message in lines[0]
+    assert not (tmp_path / "x" / "config.json").exists()
+
+
+def test_bad_input_through_the_command(run_cli, tmp_path):
+    for args, message in (BAD_INPUT[0], BAD_INPUT[5], (["--resume"], "--resume needs --out")):
+        proc = run_cli("train", *args)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+        assert lines[0].startswith("ghostsym train: error:") and message in lines[0]
+    proc = run_cli("train", "--resume", "--lr", "0.1", "--out", tmp_path)
+    assert proc.returncode == 1 and "do not also pass" in proc.stderr
 
 
 def test_kill_and_resume_gives_the_uninterrupted_results(tmp_path):
