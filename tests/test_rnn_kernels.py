@@ -46,3 +46,7 @@ def test_counter_based_normals_are_standard_and_independent(eng):
     z = np.empty(1000)
     eng.fill_normal(eng.stream_key(8, eng.STREAM_NOISE), 3, z)
     assert abs(np.corrcoef(y, z)[0, 1]) < 0.1
+    # the two-pass fill equals the quantile of each uniform, tails included
+    direct = [eng.normal_quantile(eng._unit(key, c)) for c in range(3000, 4000)]
+    assert np.array_equal(np.array(direct), y)
+    assert np.sum(np.abs(y) > 1.44) > 100  # tails present (|q| > 0.425)
