@@ -178,3 +178,17 @@ def test_run_directory_resume_is_bit_identical(tmp_path):
     again = load_run(tmp_path / "killed")
     for e in again.checkpoint_epochs:
         assert _same(again.checkpoint(e), record.checkpoint(e))
+
+
+def test_simulate_returns_the_epoch_it_scores():
+    cfg = build_config(**SMALL_WM)
+    params = init_params(cfg.model, 1)
+    sim = training.simulate(cfg.model, params, cfg.task, seed=2, epoch=3)
+    trials, steps = cfg.task.trials, cfg.task.steps
+    assert sim["states"].shape == (steps + 1, trials, cfg.model.neurons)
+    assert sim["outputs"].shape == sim["targets"].shape == (trials, steps)
+    assert sim["loss"] == loss_and_gradients(cfg.model, params, cfg.task, seed=2, epoch=3)[0]
+    # pre-update readout: output t = tanh(w_outᵀ x_t + b_out)
+    z = sim["states"][:steps] @ params["w_out"] + params["b_out"]
+    np.testing.assert_allclose(sim["outputs"], np.tanh(z).T, rtol=1e-12, atol=1e-15)
+    assert np.all(np.abs(sim["states"][0]) < 1)  # random r₀ = tanh(0.1 ζ)
