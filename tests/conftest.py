@@ -1,4 +1,7 @@
-"""Shared test set-up: generated kernels go to a per-session cache unless one is given."""
+"""Shared test set-up: the CLI runner fixture and the repository root.
+
+Generated kernels use the default cache (``~/.cache/ghostsym/kernels`` or
+``$GHOSTSYM_CACHE_DIR``), so a second test run reuses compiled numba code."""
 
 import os
 import sys

@@ -55,7 +55,9 @@ def test_unsafe_symbol_names_are_renamed(tmp_path):
 
 
 def test_heaviside_and_infinity(tmp_path):
-    fn = codegen.kernel("h", (x,), sp.Heaviside(x) + sp.Piecewise((sp.oo, x > 5), (x, True)), cache_dir=tmp_path)
+    fn = codegen.kernel(
+        "h", (x,), sp.Heaviside(x) + sp.Piecewise((sp.oo, x > 5), (x, True)), cache_dir=tmp_path
+    )
     assert fn(2.0) == 3.0 and fn(-1.0) == -1.0 and fn(0.0) == 0.5
     assert fn(6.0) == float("inf")
 
@@ -121,8 +123,12 @@ print(json.dumps({"file": mod.__file__, "mtime": __import__("os").path.getmtime(
 
 def test_second_process_reuses_module_and_numba_cache(tmp_path):
     def run():
-        out = subprocess.run([sys.executable, "-c", SECOND_PROCESS, str(tmp_path)],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", SECOND_PROCESS, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return json.loads(out.stdout)
 
     first, second = run(), run()

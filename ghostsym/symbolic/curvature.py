@@ -86,18 +86,20 @@ def curvature_bound(expr=None, state=None, param=None, x0=0) -> Derivation:
     d = Derivation(
         "curvature_bound",
         "The critical learning rate is not a curvature bound",
-        "Classical gradient-descent stability (alpha < 2/lambda) versus the ghost's "
+        "Classical gradient-descent stability ($\\alpha < 2/\\lambda$) versus the ghost's "
         "point-of-no-return criterion (Eq. 23).",
     )
     d.symbols.update({"r": r, "T": T})
-    d.section(f"Normal form dx/dt = {sympy.sstr(expr)}")
+    d.section(f"Normal form $dx/dt = {sympy.latex(expr)}$")
     d.result("escape_time", t_esc, lhs=sympy.Symbol("t_esc"))
     d.result("r_star", q["r_star"], lhs=sympy.Symbol("r^*"))
     d.result("point_of_no_return", q["point_of_no_return"], lhs=sympy.Symbol("r_n"))
-    d.text("Just below r* the output turns on late and L(r) = t_esc(r) - T; its curvature is")
+    d.text(
+        r"Just below $r^*$ the output turns on late and $L(r) = t_{esc}(r) - T$; its curvature is"
+    )
     d.result("lambda_minus", q["lambda_minus"], lhs=sympy.Symbol("lambda_-"))
     d.result("classical_bound", q["classical_bound"], lhs=2 / sympy.Symbol("lambda_-"))
-    d.text("One step from just above r* crosses r_n when alpha exceeds (Eq. 23)")
+    d.text(r"One step from just above $r^*$ crosses $r_n$ when $\alpha$ exceeds (Eq. 23)")
     d.result("alpha_star", q["alpha_star"], lhs=sympy.Symbol("alpha^*"))
     d.result(
         "bound_ratio", q["bound_ratio"], lhs=sympy.Symbol("alpha^*") * sympy.Symbol("lambda_-") / 2

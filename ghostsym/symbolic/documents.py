@@ -22,6 +22,7 @@ DOCUMENTS: dict[str, str] = {
     "rnn_gradient_projection": "ghostsym.symbolic.latent:gradient_projection",
     "rnn_speed_minima": "ghostsym.symbolic.latent_speed:speed_minima",
     "rnn_rank_one_bptt": "ghostsym.symbolic.bptt:rank_one_bptt",
+    "curvature_bound": "ghostsym.symbolic.curvature:curvature_bound",
 }
 
 
