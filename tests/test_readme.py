@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -22,3 +24,18 @@ def test_readme_has_two_setup_commands_and_ci_runs_the_test_command():
 def test_ci_scripts_are_executable():
     for name in ("install", "run"):
         assert (ROOT / ".ci" / name).stat().st_mode & 0o111
+
+
+def test_readme_python_example_runs_and_its_comments_are_true():
+    text = (ROOT / "README.md").read_text()
+    (block,) = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    namespace: dict = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    derivation = namespace["derivation"]
+    import sympy
+
+    alpha = derivation.results["alpha_star"]
+    (T,) = alpha.free_symbols
+    expected = sympy.pi**3 * (4 * sympy.sqrt(3) - sympy.sqrt(6)) / (81 * 7**4)
+    assert float(alpha.subs(T, 7)) == pytest.approx(float(expected), rel=1e-12)
+    assert derivation.results["alpha_star_exponent"] == -4
