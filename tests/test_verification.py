@@ -61,16 +61,26 @@ def verify_dir(tmp_path):
 
 def test_report_files_and_exit_status(run_cli, verify_dir, tmp_path):
     out = tmp_path / "report"
-    res = run_cli("verify", "--out", out, "--no-progress",
-                  env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)})
+    res = run_cli(
+        "verify", "--out", out, "--no-progress", env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)}
+    )
     assert res.returncode == 1, res.stderr  # "bad" fails
     assert "good" in res.stdout and "PASS" in res.stdout and "FAIL" in res.stdout
     data = json.loads((out / "results.json").read_text())
     rows = {c["id"]: c for c in data["checks"]}
     assert set(rows) == {"good", "bad", "cases[x**2 + r]"}  # boom is full-profile only
     for row in rows.values():
-        for key in ("id", "claim", "reference", "analytic", "measured", "tolerance", "status",
-                    "seconds", "figure"):
+        for key in (
+            "id",
+            "claim",
+            "reference",
+            "analytic",
+            "measured",
+            "tolerance",
+            "status",
+            "seconds",
+            "figure",
+        ):
             assert key in row
     assert rows["good"]["status"] == "pass" and rows["bad"]["status"] == "fail"
     assert rows["good"]["measured"] == 4.0
@@ -81,16 +91,31 @@ def test_report_files_and_exit_status(run_cli, verify_dir, tmp_path):
 
 
 def test_selected_passing_check_exits_zero(run_cli, verify_dir, tmp_path):
-    res = run_cli("verify", "good", "--out", tmp_path / "o", "--no-progress",
-                  env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)})
+    res = run_cli(
+        "verify",
+        "good",
+        "--out",
+        tmp_path / "o",
+        "--no-progress",
+        env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)},
+    )
     assert res.returncode == 0, res.stderr
     assert "1/1 checks passed" in res.stdout
 
 
 def test_crashing_check_is_a_failed_row_not_a_crash(run_cli, verify_dir, tmp_path):
     out = tmp_path / "o"
-    res = run_cli("verify", "boom", "good", "--profile", "full", "--out", out, "--no-progress",
-                  env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)})
+    res = run_cli(
+        "verify",
+        "boom",
+        "good",
+        "--profile",
+        "full",
+        "--out",
+        out,
+        "--no-progress",
+        env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)},
+    )
     assert res.returncode == 1
     assert "Traceback" not in res.stderr
     rows = {c["id"]: c for c in json.loads((out / "results.json").read_text())["checks"]}
@@ -101,8 +126,15 @@ def test_crashing_check_is_a_failed_row_not_a_crash(run_cli, verify_dir, tmp_pat
 
 def test_normal_form_option_selects_normal_form_checks(run_cli, verify_dir, tmp_path):
     out = tmp_path / "o"
-    res = run_cli("verify", "--normal-form", "x**4 + r", "--out", out, "--no-progress",
-                  env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)})
+    res = run_cli(
+        "verify",
+        "--normal-form",
+        "x**4 + r",
+        "--out",
+        out,
+        "--no-progress",
+        env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)},
+    )
     assert res.returncode == 0, res.stderr
     ids = [c["id"] for c in json.loads((out / "results.json").read_text())["checks"]]
     assert ids == ["cases[x**2 + r]", "cases[x**4 + r]"]
@@ -117,8 +149,9 @@ def test_normal_form_option_selects_normal_form_checks(run_cli, verify_dir, tmp_
     ],
 )
 def test_bad_input_is_one_line(run_cli, verify_dir, tmp_path, args, message):
-    res = run_cli("verify", *args, "--out", tmp_path / "o",
-                  env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)})
+    res = run_cli(
+        "verify", *args, "--out", tmp_path / "o", env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)}
+    )
     assert res.returncode != 0
     assert message in res.stderr
     assert "Traceback" not in res.stderr
@@ -127,7 +160,8 @@ def test_bad_input_is_one_line(run_cli, verify_dir, tmp_path, args, message):
 def test_unwritable_output_directory(run_cli, verify_dir, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    res = run_cli("verify", "good", "--out", blocker / "sub",
-                  env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)})
+    res = run_cli(
+        "verify", "good", "--out", blocker / "sub", env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)}
+    )
     assert res.returncode == 1
     assert res.stderr.count("\n") == 1 and "cannot write to output directory" in res.stderr
