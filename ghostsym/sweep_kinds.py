@@ -46,39 +46,39 @@ def run_canonical_validate(config: dict) -> None:
 def run_canonical(config: dict) -> dict:
     """Gradient descent on r of ẋ = x² + r with the analytic DA loss (REFERENCE.md §2.3).
 
-    Loss recorded normalised, L̃ = |T − t_esc|/T (1 inside the no-learning zone r < r*/4);
-    the update uses the gradient of the un-normalised loss, as in the authors' script. The
-    step readout's accuracy over [0, 2T] is 1 − L̃/2 (0.5 in the no-learning zone).
+    The loss, its gradient and r* come from the symbolic layer (``ghostsym.symbolic.canonical``)
+    and the descent runs in the numba trainer of :mod:`ghostsym.normal_form_sim`. Loss is
+    recorded normalised, L̃ = L/T (1 inside the no-learning zone r < r*/4); the update uses the
+    gradient of the un-normalised loss, as in the authors' script. The step readout's accuracy
+    over [0, 2T] is 1 − L̃/2 (0.5 in the no-learning zone).
     """
+    from .normal_form_sim import canonical_simulator
+    from .symbolic.canonical import derive
+
     run_canonical_validate(config)
     cfg = {**CANONICAL_DEFAULTS, **config}
     T, lr, epochs = float(cfg["T"]), float(cfg["lr"]), int(cfg["epochs"])
-    r_star = math.pi**2 / (4 * T * T)
+    derivation = derive()
+    r_star = float(derivation.results["r_star"].subs(derivation.symbols["T"], T))
     rng = np.random.default_rng(int(cfg["seed"]))
-    r = cfg["r0_factor"] * r_star + cfg["r0_jitter"] * r_star * float(rng.standard_normal())
-    loss = np.empty(epochs)
-    grad = np.empty(epochs)
-    rs = np.empty(epochs)
-    for k in range(epochs):
-        rs[k] = r
-        if r <= 0 or r < r_star / 4:
-            loss[k], g = 1.0, 0.0
-        else:
-            t_esc = math.pi / (2 * math.sqrt(r))
-            loss[k] = abs(T - t_esc) / T
-            g = (-1.0 if r <= r_star else 1.0) * math.pi / (4 * r**1.5)
-        grad[k] = abs(g)
-        r -= lr * g
-        if not math.isfinite(r):
-            raise DivergenceError(f"r became {r} at epoch {k}", epoch=k)
+    r0 = cfg["r0_factor"] * r_star + cfg["r0_jitter"] * r_star * float(rng.standard_normal())
+    run = canonical_simulator().train_r(r0, lr, epochs=epochs, gradient="analytic", T=T)
+    if run.diverged[0] >= 0:
+        epoch = int(run.diverged[0])
+        raise DivergenceError(f"r became non-finite at epoch {epoch}", epoch=epoch)
+    loss = run.loss[0, :epochs] / T
     return {
-        "history": {"loss": loss, "grad_norm": grad, "accuracy": 1.0 - loss / 2, "r": rs},
-        "params": {"r": np.array([r])},
+        "history": {
+            "loss": loss,
+            "grad_norm": np.abs(run.grad[0, :epochs]),
+            "accuracy": 1.0 - loss / 2,
+            "r": run.r[0, :epochs],
+        },
+        "params": {"r": np.array([run.r[0, epochs]])},
         "summary": {"r_star": r_star, "chance_accuracy": 0.5},
     }
 
 
-# -- toy (machinery tests) --------------------------------------------------------------------
 def run_toy_validate(config: dict) -> None:
     _require_number(config, "lr", positive=True)
     _require_int(config, "seed", minimum=0)
