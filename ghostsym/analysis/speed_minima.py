@@ -4,11 +4,16 @@ q(x) = ½‖F(x)‖², F(x) = −x + φ(Wx + b) (input off, τ = 1; REFERENCE.md
 sum of squares without ½ — the minima are the same). Exact derivatives:
 
 * ∇q = Jᵀ F with J = −I + diag(φ'(z)) W, z = Wx + b (Eq. 4);
-* Hessian-vector product ∇²q·v = Jᵀ(J v) + Wᵀ(F ⊙ φ''(z) ⊙ (W v)).
+* Hessian-vector product ∇²q·v = Jᵀ(J v) + Wᵀ(F ⊙ φ''(z) ⊙ (W v));
+* Hessian ∇²q = JᵀJ + Wᵀ diag(F ⊙ φ''(z)) W.
 
-:func:`find_speed_minima` starts SciPy's Newton-CG (with the exact Hessian-vector product)
-from states the network visited, deduplicates the end points and classifies each with
-:func:`classify_point`:
+:func:`find_speed_minima` works in three stages from the states the network visited
+(REFERENCE.md §5.2): (1) Adam on all starts at once, vectorised (the authors' optimiser and
+learning rate, fewer iterations), which carries every start into the basin of a minimum;
+(2) SciPy's ``trust-exact`` with the exact gradient and Hessian from each distinct Adam end
+point, which converges to the critical point of q to machine precision (the authors take one
+damped Newton step instead); (3) a damped Newton polish. End points are deduplicated and
+classified with :func:`classify_point`:
 
 * **fixed point**: ‖F‖ ≤ ``FIXED_POINT_SPEED_TOL``; subtype from the Jacobian spectrum
   (stable: all Re λ < 0, unstable: all > 0, saddle otherwise);
@@ -37,10 +42,19 @@ FIXED_POINT_SPEED_TOL = 1e-6
 ZERO_EIGENVALUE_TOL = 1e-3
 #: A minimiser end point is accepted as a critical point of q when ‖∇q‖ is below this.
 GRADIENT_TOL = 1e-9
+#: A critical point of q with F ≠ 0 is a speed minimum (a slow point, Eq. 3) only if ∇²q is
+#: positive semidefinite: its smallest eigenvalue must be ≥ −this × its largest (round-off
+#: in ∇²q is ~1e-16 relative; a saddle of q has an O(curvature) negative eigenvalue).
+HESSIAN_PSD_TOL = 1e-8
 #: End points closer than this (Euclidean) are one point.
 DEDUP_TOL = 1e-4
-#: Iteration limit of the minimiser per start.
+#: Iteration limit of the SciPy minimiser per start.
 MAX_ITER = 500
+#: Stage 1 (vectorised Adam over all starts, REFERENCE.md §5.2 uses lr 1e-2, 5000 steps): steps,
+#: learning rate, and the distance below which two Adam end points are refined only once.
+ADAM_STEPS = 1500
+ADAM_LR = 1e-2
+ADAM_MERGE_TOL = 1e-3
 #: Newton polishing of each end point: at most this many steps, Tikhonov damping.
 POLISH_STEPS = 20
 POLISH_DAMPING = 1e-14
@@ -133,6 +147,9 @@ class SpeedEnergy:
             self.gradient = lambda x: guarded(latent.speed_energy_gradient, x)[1]
             self.hessp = lambda x, v: guarded(latent.speed_energy_hvp, x, v)
             self.jacobian = lambda x: latent.speed_jacobian(W, b, x, act)
+            self.hessian = lambda x: latent.speed_energy_hessian(W, b, x, act)
+            speed = latent.kernels(act).speed
+            self.batch = lambda X: speed.speed_value_grad_batch(W, b, np.ascontiguousarray(X))
 
     def field(self, x):
         x = np.asarray(x, dtype=float)
@@ -157,6 +174,18 @@ class SpeedEnergy:
         Wv = self.W @ v
         Jv = -v + p1 * Wv
         return -Jv + self.W.T @ (p1 * Jv) + self.W.T @ (F * p2 * Wv)
+
+    def hessian(self, x):
+        p0, p1, p2 = self._phi(self.W @ x + self.b)
+        F = -x + p0
+        J = -np.eye(len(x)) + p1[:, None] * self.W
+        return J.T @ J + self.W.T @ ((F * p2)[:, None] * self.W)
+
+    def batch(self, X):
+        """q and ∇q for every row of X (B × N)."""
+        p0, p1, _ = self._phi(X @ self.W.T + self.b)
+        F = -X + p0
+        return 0.5 * np.sum(F * F, axis=1), -F + (p1 * F) @ self.W
 
 
 def deduplicate(points, tol: float = DEDUP_TOL) -> np.ndarray:
@@ -183,17 +212,61 @@ def _newton_polish(energy: SpeedEnergy, x: np.ndarray) -> np.ndarray:
         gnorm = np.linalg.norm(grad)
         if gnorm == 0:
             break
-        H = np.column_stack([energy.hessp(x, e) for e in eye]) + POLISH_DAMPING * eye
+        H = energy.hessian(x) + POLISH_DAMPING * eye
         try:
             step = np.linalg.solve(H, grad)
         except np.linalg.LinAlgError:
             break
         trial = x - step
+        if not np.all(np.isfinite(trial)):
+            break
         trial_grad = energy.gradient(trial)
         if not np.linalg.norm(trial_grad) < gnorm:
             break
         x, grad = trial, trial_grad
     return x
+
+
+def adam_descent(
+    energy: SpeedEnergy, starts, steps: int = ADAM_STEPS, lr: float = ADAM_LR
+) -> np.ndarray:
+    """Adam on q from every row of ``starts`` at once (PyTorch's defaults β = (0.9, 0.999),
+    ε = 1e-8; REFERENCE.md §5.2 minimises the mean of q over the starts with lr 1e-2 —
+    Adam is invariant to that 1/B scale up to ε, so each start moves as if alone)."""
+    X = np.array(starts, dtype=float)
+    m1 = np.zeros_like(X)
+    m2 = np.zeros_like(X)
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    for k in range(1, steps + 1):
+        _, G = energy.batch(X)
+        m1 = b1 * m1 + (1 - b1) * G
+        m2 = b2 * m2 + (1 - b2) * G * G
+        X = X - lr * (m1 / (1 - b1**k)) / (np.sqrt(m2 / (1 - b2**k)) + eps)
+        if not np.all(np.isfinite(X)):  # cannot happen for bounded φ; keep the last finite
+            X = np.where(np.isfinite(X), X, starts)
+    return X
+
+
+def _refine(energy: SpeedEnergy, x0: np.ndarray, gradient_tol: float, max_iter: int):
+    """A critical point of q from ``x0``: damped Newton first (quadratic convergence from a
+    converged Adam end point), SciPy ``trust-exact`` (globally convergent) if that stalls."""
+    x = _newton_polish(energy, x0)
+    if np.linalg.norm(energy.gradient(x)) <= gradient_tol:
+        return x
+    with np.errstate(invalid="ignore", over="ignore"):
+        try:
+            res = optimize.minimize(
+                energy.value,
+                x0,
+                jac=energy.gradient,
+                hess=energy.hessian,
+                method="trust-exact",
+                options={"gtol": gradient_tol * 1e-2, "maxiter": max_iter},
+            )
+            x = res.x
+        except (np.linalg.LinAlgError, ValueError):
+            x = x0
+    return _newton_polish(energy, x)
 
 
 def find_speed_minima(
@@ -205,37 +278,47 @@ def find_speed_minima(
     dedup_tol: float = DEDUP_TOL,
     gradient_tol: float = GRADIENT_TOL,
     max_iter: int = MAX_ITER,
+    adam_steps: int = ADAM_STEPS,
 ) -> list[ClassifiedPoint]:
-    """Minimise q from each start, polish, dedupe, classify.
+    """Minimise q = ½‖−x + φ(Wx + b)‖² (Eq. 39) from each start; dedupe; classify.
 
-    The minimiser is SciPy's trust-krylov with the exact gradient and Hessian-vector
-    products; each end point is polished by damped Newton (:func:`_newton_polish`).
-
-    End points whose ‖∇q‖ stays above ``gradient_tol`` are dropped (not critical points).
-    Each kept point records ``distance`` = min distance to any start (REFERENCE.md §5.2).
+    Stages: vectorised Adam (:func:`adam_descent`, ``adam_steps`` steps; 0 skips it), then
+    SciPy ``trust-exact`` with the exact gradient and Hessian from each distinct Adam end
+    point (ends within ``ADAM_MERGE_TOL`` are refined once), then damped Newton
+    (:func:`_newton_polish`). End points whose ‖∇q‖ stays above ``gradient_tol`` are dropped
+    (not critical points), and so are critical points with F ≠ 0 where ∇²q is not positive
+    semidefinite (saddles of q, not slow points; ``HESSIAN_PSD_TOL``; fixed points are
+    global minima of q and always kept). Each kept point records ``distance`` = min distance
+    to any start (REFERENCE.md §5.2) and ``basin`` = how many starts ended there.
     """
     energy = SpeedEnergy(W, b, nonlinearity)
     starts = np.atleast_2d(np.asarray(starts, dtype=float))
     if starts.shape[1] != energy.W.shape[0]:
         raise InputError(f"starts must have {energy.W.shape[0]} columns, got {starts.shape[1]}")
+    if not np.all(np.isfinite(starts)):
+        raise InputError("starts contain non-finite values")
+    adam_ends = adam_descent(energy, starts, adam_steps) if adam_steps > 0 else starts
     ends = []
-    for x0 in starts:
-        with np.errstate(invalid="ignore", over="ignore"):
-            res = optimize.minimize(
-                energy.value,
-                x0,
-                jac=energy.gradient,
-                hessp=energy.hessp,
-                method="trust-krylov",
-                options={"gtol": gradient_tol * 1e-2, "maxiter": max_iter},
-            )
-        x = _newton_polish(energy, res.x)
-        if np.linalg.norm(energy.gradient(x)) <= gradient_tol:
-            ends.append(x)
+    refined: list[tuple[np.ndarray, np.ndarray | None]] = []  # (adam end, refined end)
+    for x0 in adam_ends:
+        done = next((r for a, r in refined if np.linalg.norm(a - x0) <= ADAM_MERGE_TOL), False)
+        if done is False:
+            x = _refine(energy, x0, gradient_tol, max_iter)
+            ok = bool(np.all(np.isfinite(x))) and np.linalg.norm(energy.gradient(x)) <= gradient_tol
+            done = x if ok else None
+            refined.append((x0, done))
+        if done is not None:
+            ends.append(done)
+    ends = np.array(ends).reshape(-1, starts.shape[1])
     points = []
-    for x in deduplicate(np.array(ends).reshape(-1, starts.shape[1]), dedup_tol):
+    for x in deduplicate(ends, dedup_tol):
         point = classify_point(x, energy.field(x), energy.jacobian(x))
+        h_eig = np.linalg.eigvalsh(energy.hessian(x))
+        point.extras["hessian_min_eigenvalue"] = float(h_eig[0])
+        if point.kind != "fixed-point" and h_eig[0] < -HESSIAN_PSD_TOL * max(h_eig[-1], 1e-300):
+            continue  # a saddle of q, not a speed minimum
         point.extras["distance"] = float(np.min(np.linalg.norm(starts - x, axis=1)))
+        point.extras["basin"] = int(np.sum(np.linalg.norm(ends - x, axis=1) <= dedup_tol))
         points.append(point)
     points.sort(key=lambda p: p.speed)
     return points
