@@ -9,8 +9,10 @@ bifurcation-free learning keeps the count at one (Fig. 3A), a too-large learning
 produces an event and the no-learning zone (Fig. 3B).
 
 Rank-two checkpoints (``m``, ``n`` of shape (N, 2)) are analysed with the 2-D latent flow
-(REFERENCE.md §4.3); full-rank checkpoints are not tracked here (use
-:mod:`ghostsym.analysis.speed_minima`).
+(REFERENCE.md §4.3); rank K ≥ 3 with the K-dimensional latent flow of
+:mod:`ghostsym.analysis.latent_rank_k` (:func:`analyze_run`; seeded, not certified, search);
+full-rank networks by the speed minima of their final parameters
+(:mod:`ghostsym.analysis.speed_minima`).
 
 Input: a mapping ``{epoch: {"m": …, "n": …, "b": …}}`` or a run directory of
 :func:`ghostsym.training.run_training`.
@@ -214,8 +216,11 @@ def analyze_run(run_dir, out_dir, max_checkpoints: int = 200) -> dict:
     Rank one/two: :func:`track_checkpoints` over (at most ``max_checkpoints``) checkpoints,
     the training-track figure (loss, gradient norm, fixed-point count, ghost r) and the
     latent flow at the first, middle and last analysed checkpoint (rank one) or the phase
-    portrait of the last (rank two). Full rank: speed minima of the final parameters
-    from the states of one forward pass. Returns the JSON document.
+    portrait of the last (rank two). Rank K ≥ 3: the speed minima of the K-dimensional latent
+    flow at every analysed checkpoint (seeded by the states of one forward pass, a Sobol set
+    in the fixed-point box and the previous checkpoint's minima), the same track, and the
+    final minima in the (κ₁, κ₂) and PCA planes. Full rank: speed minima of the final
+    parameters from the states of one forward pass. Returns the JSON document.
     """
     import json
     import zipfile
@@ -273,15 +278,17 @@ def analyze_run(run_dir, out_dir, max_checkpoints: int = 200) -> dict:
             doc["figures"].append(
                 str(plots.plot_phase_portrait(flow, res, out_dir / "phase_portrait.png"))
             )
+    elif model.rank is not None:
+        extra = _analyze_rank_k(record, checkpoints, out_dir, history)
+        doc["figures"] += extra.pop("figures")
+        doc.update(extra)
     else:
         from ..training import simulate
         from .speed_minima import find_speed_minima
 
         W = final.get("W")
         if W is None:
-            raise InputError(
-                f"rank {model.rank} networks are not analysed yet (need rank 1, 2 or a full-rank W)"
-            )
+            raise InputError(f"{str(run_dir)!r}: full-rank checkpoint without W")
         states = np.asarray(
             simulate(model, final, record.config.task, seed=record.config.seed)["states"]
         )
@@ -302,6 +309,58 @@ def analyze_run(run_dir, out_dir, max_checkpoints: int = 200) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(out_dir / "analysis.json", json.dumps(doc, indent=2, default=_json_default) + "\n")
     return doc
+
+
+def _visited_states(record, params):
+    """States of one forward pass of the run's task (trials × time × N), or None."""
+    from ..training import simulate
+
+    try:
+        states = simulate(record.config.model, params, record.config.task, seed=record.config.seed)
+    except InputError:
+        return None  # e.g. non-finite parameters: the search runs on its other seeds
+    return np.swapaxes(np.asarray(states["states"]), 0, 1)
+
+
+def _analyze_rank_k(record, checkpoints, out_dir: Path, history) -> dict:
+    """Rank K ≥ 3: speed minima of the K-dimensional latent flow at every checkpoint
+    (:mod:`ghostsym.analysis.latent_rank_k`), the training track and the minima of the final
+    network in the (κ₁, κ₂) and PCA planes."""
+    from . import plots
+    from .latent_rank_k import latent_flow_of, minima_summary, plot_latent_minima, track_rank_k
+
+    model = record.config.model
+    visited = {e: _visited_states(record, p) for e, p in checkpoints.items()}
+    visited = {e: v for e, v in visited.items() if v is not None}
+    track, analyses = track_rank_k(checkpoints, model.activation, visited)
+    final_epoch = max(checkpoints)
+    final = analyses[final_epoch]
+    figures = [
+        str(plots.plot_training_track(history, track, out_dir / "training_track.png")),
+        str(
+            plot_latent_minima(
+                latent_flow_of(checkpoints[final_epoch], model.activation),
+                final,
+                out_dir / "latent_minima.png",
+                visited.get(final_epoch),
+                title=f"rank {model.rank}, epoch {final_epoch}: speed minima of the latent flow",
+            )
+        ),
+    ]
+    ghosts = [(p.speed, e, p) for e, a in analyses.items() for p in a.ghosts]
+    slowest = None
+    if ghosts:
+        speed, epoch, point = min(ghosts, key=lambda t: t[0])
+        slowest = {"epoch": epoch, "speed": speed, "kappa": point.x.tolist()}
+    return {
+        "bifurcations": track.to_dict(),
+        "speed_minima": {"epoch": final_epoch, **final.to_dict()},
+        "rank_k": {
+            "per_checkpoint": minima_summary(analyses),
+            "slowest_ghost": slowest,
+        },
+        "figures": figures,
+    }
 
 
 def _json_default(value):

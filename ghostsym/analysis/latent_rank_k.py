@@ -1,0 +1,499 @@
+"""Latent flows of rank-K networks (K ≥ 3): fixed points, slow points and ghosts (Eqs. 37, 49).
+
+A rank-K network x ← (1 − α)x + αφ(Wx + b) with W = Σ_k m_k n_kᵀ evolves, inputs off, in
+the K latent coordinates κ = Px of the SVD construction W = UΣVᵀ, M = U_KΣ_K, P = V_Kᵀ
+(REFERENCE.md §4.3, :func:`ghostsym.analysis.latent_flow.rank_two_latent`, general in K):
+
+    τ dκ/dt = F(κ) = −κ + Pφ(Mκ + b).
+
+Every fixed point satisfies κ* = Pφ(·), so it lies in the ball ‖κ‖ ≤ ‖P‖₂√N sup|φ| and in
+the box |κ_k| ≤ ‖P_k‖₁ sup|φ| (row k of P); :func:`fixed_point_box` returns the half-widths
+h_k = min(‖P_k‖₁, ‖P‖₂√N)·sup|φ| of the box that holds every fixed point. Speed minima of
+E = ½‖F‖² (MATH.md §1, Eqs. 2–6) are found from three kinds of seeds:
+
+* the latent projections Px of states the network visits (simulated on its task),
+* a scrambled Sobol set in the box (space-filling, deterministic for a given seed),
+* the minima of the previous checkpoint mapped into the current coordinates
+  (κ_new = P_new φ(M_old κ_old + b_old), the state a latent point stands for) — continuation.
+
+From every seed, in one batch over all seeds (NumPy, K × K systems):
+
+1. damped Newton on ∇E = JᵀF = 0 with the exact Hessian
+   ∇²E = JᵀJ + Σ_i (PᵀF)_i φ''(z_i) M_i M_iᵀ, shifted by μ ≥ max(0, −λ_min) so every step
+   descends E (Levenberg–Marquardt acceptance) — it ends at minima of E: fixed points and
+   slow points;
+2. Newton on F = 0 (J step with backtracking on ‖F‖) — fixed points, including those whose
+   basin under (1) no seed hits.
+
+End points with ‖JᵀF‖ small and ∇²E positive semidefinite are deduplicated and classified
+with :func:`ghostsym.analysis.speed_minima.classify_point`: fixed point (‖F‖ ≤ 1e-6, with
+its stability), ghost (one Jacobian eigenvalue ≈ 0, the others Re λ < 0) or slow point.
+
+Unlike the certified rank-one search, this search is not a proof: a fixed point whose
+basins no seed reaches can be missed (tests check constructed flows with known fixed points).
+The ghost "r" reported per checkpoint is E = ½‖F‖² at the ghost, as for rank two.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .latent_flow import RankTwoFlow, phi_derivatives, phi_sup_bounds
+from .speed_minima import ClassifiedPoint, classify_point, deduplicate
+
+#: Sobol seeds in the fixed-point box (a power of two keeps the Sobol set balanced).
+SOBOL_STARTS = 512
+#: Visited latent states used as seeds at most (evenly subsampled).
+VISITED_STARTS = 128
+#: Iteration limits of the descent on E and of Newton on F.
+DESCENT_MAX_ITER = 200
+NEWTON_MAX_ITER = 60
+#: Converged when ‖JᵀF‖ ≤ this (absolute; F is O(1) in the cube).
+GRADIENT_TOL = 1e-10
+#: Accept a speed minimum when min eig ∇²E ≥ −this·max(1, ‖∇²E‖) (positive semidefinite).
+HESSIAN_PSD_TOL = 1e-7
+#: Levenberg–Marquardt damping: initial value, growth on rejection, shrink on acceptance.
+DAMPING_INIT = 1e-3
+DAMPING_UP = 8.0
+DAMPING_DOWN = 0.25
+DAMPING_MAX = 1e12
+#: Distinct points are farther apart than this (relative to max(1, h)).
+DEDUP_TOL_REL = 1e-6
+#: Seed of the Sobol scrambling (the search is deterministic).
+SOBOL_SEED = 0
+#: Safety factor on the fixed-point box.
+BOX_SAFETY = 1.05
+
+
+def fixed_point_box(flow: RankTwoFlow) -> np.ndarray:
+    """Half-widths h (K,) with every fixed point in Π_k [−h_k, h_k] (× a safety factor).
+
+    κ* = Pφ(Mκ* + b) gives |κ*_k| ≤ ‖P_k‖₁ sup|φ| and ‖κ*‖ ≤ ‖P‖₂ √N sup|φ|.
+    """
+    sup = phi_sup_bounds(flow.nonlinearity, 0)[0]
+    ball = float(np.linalg.norm(flow.P, 2) * math.sqrt(flow.P.shape[1]))
+    return np.minimum(np.abs(flow.P).sum(axis=1), ball) * sup * BOX_SAFETY + 1e-12
+
+
+class _Batch:
+    """F, J, ∇E and ∇²E of a latent flow at many points at once (arrays (S, K), (S, K, K))."""
+
+    def __init__(self, flow: RankTwoFlow):
+        self.M, self.P, self.b = flow.M, flow.P, flow.b
+        self.K = flow.M.shape[1]
+        self._phi = phi_derivatives(flow.nonlinearity, 2)
+
+    def field(self, X):
+        return -X + self._phi(X @ self.M.T + self.b)[0] @ self.P.T
+
+    def all(self, X):
+        p0, p1, p2 = self._phi(X @ self.M.T + self.b)
+        F = -X + p0 @ self.P.T
+        J = (self.P[None] * p1[:, None, :]) @ self.M - np.eye(self.K)
+        Jt = np.swapaxes(J, 1, 2)
+        g = (Jt @ F[..., None])[..., 0]
+        w = (F @ self.P) * p2
+        H = Jt @ J + (self.M.T[None] * w[:, None, :]) @ self.M
+        return F, J, g, H
+
+
+def _energy(F):
+    return 0.5 * np.einsum("sk,sk->s", F, F)
+
+
+def _descend(batch: _Batch, X, max_iter=DESCENT_MAX_ITER, tol=GRADIENT_TOL):
+    """Shifted-Newton (Levenberg–Marquardt) descent on E from every row of X."""
+    X = X.copy()
+    mu = np.full(len(X), DAMPING_INIT)
+    active = np.ones(len(X), dtype=bool)
+    eye = np.eye(batch.K)
+    for _ in range(max_iter):
+        idx = np.nonzero(active)[0]
+        if idx.size == 0:
+            break
+        F, _, g, H = batch.all(X[idx])
+        gnorm = np.linalg.norm(g, axis=1)
+        done = (gnorm <= tol) | ~np.all(np.isfinite(X[idx]), axis=1)
+        active[idx[done]] = False
+        keep = ~done
+        idx, F, g, H = idx[keep], F[keep], g[keep], H[keep]
+        if idx.size == 0:
+            break
+        lam_min = np.linalg.eigvalsh(H)[:, 0]
+        shift = np.maximum(0.0, -lam_min) + mu[idx]
+        step = np.linalg.solve(H + shift[:, None, None] * eye, g[..., None])[..., 0]
+        trial = X[idx] - step
+        better = _energy(batch.field(trial)) < _energy(F)
+        X[idx[better]] = trial[better]
+        mu[idx] = np.where(better, mu[idx] * DAMPING_DOWN, mu[idx] * DAMPING_UP)
+        mu[idx] = np.maximum(mu[idx], 1e-14)
+        # stuck: no further decrease possible at machine precision
+        active[idx[mu[idx] > DAMPING_MAX]] = False
+    return X
+
+
+def _newton_on_field(batch: _Batch, X, max_iter=NEWTON_MAX_ITER):
+    """Newton on F = 0 with halving backtracking on ‖F‖ (fixed points only)."""
+    X = X.copy()
+    for _ in range(max_iter):
+        F, J, _, _ = batch.all(X)
+        norm = np.linalg.norm(F, axis=1)
+        ok = np.isfinite(norm) & (norm > 1e-15)
+        if not np.any(ok):
+            break
+        try:
+            step = np.linalg.solve(J[ok], F[ok][..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            step = np.stack(
+                [np.linalg.lstsq(j, f, rcond=None)[0] for j, f in zip(J[ok], F[ok], strict=True)]
+            )
+        base = X[ok]
+        best = base.copy()
+        best_norm = norm[ok]
+        t = 1.0
+        pending = np.ones(base.shape[0], dtype=bool)
+        for _ in range(8):
+            trial = base - t * step
+            tn = np.linalg.norm(batch.field(trial), axis=1)
+            accept = pending & np.isfinite(tn) & (tn < best_norm)
+            best[accept] = trial[accept]
+            best_norm = np.where(accept, tn, best_norm)
+            pending &= ~accept
+            if not np.any(pending):
+                break
+            t *= 0.5
+        X[ok] = best
+    return X
+
+
+@dataclass
+class RankKAnalysis:
+    """Speed minima of one rank-K latent flow, with the search's bookkeeping."""
+
+    points: list[ClassifiedPoint]
+    half_width: list[float]
+    n_seeds: int
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def fixed_points(self) -> list[ClassifiedPoint]:
+        return [p for p in self.points if p.kind == "fixed-point"]
+
+    @property
+    def ghosts(self) -> list[ClassifiedPoint]:
+        return [p for p in self.points if p.kind == "ghost"]
+
+    @property
+    def slow_points(self) -> list[ClassifiedPoint]:
+        return [p for p in self.points if p.kind == "slow-point"]
+
+    def counts(self) -> dict[str, int]:
+        return {
+            k: sum(p.kind == k for p in self.points) for k in ("fixed-point", "ghost", "slow-point")
+        }
+
+    def to_dict(self) -> dict:
+        return {
+            "points": [p.to_dict() for p in self.points],
+            "counts": self.counts(),
+            "half_width": self.half_width,
+            "n_seeds": self.n_seeds,
+            **self.extras,
+        }
+
+
+@lru_cache(maxsize=32)
+def _unit_sobol(k: int, n: int, seed: int) -> np.ndarray:
+    from scipy.stats import qmc
+
+    m = max(0, math.ceil(math.log2(n)))
+    pts = qmc.Sobol(d=k, scramble=True, seed=seed).random_base2(m)[:n]
+    pts.setflags(write=False)
+    return pts
+
+
+def sobol_starts(k: int, half_width, n: int = SOBOL_STARTS, seed: int = SOBOL_SEED):
+    """``n`` scrambled Sobol points in Π_k [−h_k, h_k] (h scalar or (k,); deterministic)."""
+    if n <= 0:
+        return np.empty((0, k))
+    return (2.0 * _unit_sobol(k, n, seed) - 1.0) * np.asarray(half_width, dtype=float)
+
+
+def analyze_rank_k(
+    flow: RankTwoFlow,
+    starts=None,
+    *,
+    n_sobol: int = SOBOL_STARTS,
+    half_width: float | None = None,
+    seed: int = SOBOL_SEED,
+) -> RankKAnalysis:
+    """Fixed points, ghosts and slow points of F(κ) = −κ + Pφ(Mκ + b) in any dimension K.
+
+    ``starts``: extra seeds (S, K) in latent coordinates (visited states, continuation);
+    ``n_sobol`` Sobol seeds fill the box that holds every fixed point (:func:`fixed_point_box`,
+    or ``half_width``: a scalar or K half-widths).
+    Points are sorted by speed.
+    """
+    K = flow.M.shape[1]
+    h = fixed_point_box(flow) if half_width is None else half_width
+    h = np.broadcast_to(np.asarray(h, dtype=float), (K,)).copy()
+    if not np.all(np.isfinite(h) & (h > 0)):
+        raise InputError(f"half_width must be positive and finite, got {half_width!r}")
+    seeds = [sobol_starts(K, h, n_sobol, seed)]
+    if starts is not None:
+        starts = np.asarray(starts, dtype=float).reshape(-1, K)
+        seeds.append(starts[np.all(np.isfinite(starts), axis=1)])
+    X0 = np.concatenate(seeds)
+    if X0.size == 0:
+        raise InputError("no seeds for the speed-minimum search")
+    batch = _Batch(flow)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        ends = np.concatenate([_descend(batch, X0), _newton_on_field(batch, X0)])
+        ends = ends[np.all(np.isfinite(ends), axis=1)]
+        candidates = []
+        if ends.size:
+            F, J, g, H = batch.all(ends)
+            gnorm = np.linalg.norm(g, axis=1)
+            speed = np.linalg.norm(F, axis=1)
+            eig = np.linalg.eigvalsh(H)
+            scale = np.maximum(1.0, np.abs(eig).max(axis=1))
+            psd = eig[:, 0] >= -HESSIAN_PSD_TOL * scale
+            fixed = speed <= 1e-9
+            good = (gnorm <= max(GRADIENT_TOL * 100, 1e-9)) & (psd | fixed)
+            # one representative per point: the lowest speed first
+            order = np.argsort(speed[good])
+            candidates = ends[good][order]
+    kept = deduplicate(
+        np.asarray(candidates).reshape(-1, K), tol=DEDUP_TOL_REL * max(1.0, float(h.max()))
+    )
+    points = []
+    for x in kept:
+        F = flow.field(x)
+        J = flow.jacobian(x)
+        p = classify_point(x, F, J)
+        p.extras["energy"] = 0.5 * float(F @ F)
+        points.append(p)
+    points.sort(key=lambda p: p.speed)
+    return RankKAnalysis(points, h.tolist(), int(X0.shape[0]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Over the checkpoints of a training run
+# ---------------------------------------------------------------------------------------------
+
+
+def latent_flow_of(params: Mapping[str, np.ndarray], nonlinearity: str = "tanh") -> RankTwoFlow:
+    """The SVD latent flow of a low-rank parameter dict (m, n of shape (N, K), b).
+
+    The same construction as :func:`~ghostsym.analysis.latent_flow.rank_two_latent`
+    (W = UΣVᵀ, M = U_KΣ_K, P = V_Kᵀ), computed from the factors W = m nᵀ: with thin QR
+    m = Q_m R_m, n = Q_n R_n and the K × K SVD R_m R_nᵀ = u s vᵀ, U_K = Q_m u and V_K = Q_n v
+    (O(NK²) instead of a full N × N SVD).
+    """
+    missing = {"m", "n", "b"} - set(params)
+    if missing:
+        raise InputError(f"checkpoint lacks low-rank parameters {sorted(missing)}")
+    m, n = np.asarray(params["m"], dtype=float), np.asarray(params["n"], dtype=float)
+    b = np.asarray(params["b"], dtype=float)
+    if not all(np.all(np.isfinite(v)) for v in (m, n, b)):
+        raise InputError("checkpoint has non-finite low-rank parameters (a diverged run?)")
+    if m.ndim == 1:
+        m, n = m[:, None], n[:, None]
+    if m.shape != n.shape:
+        raise InputError(f"m and n must have the same shape, got {m.shape} and {n.shape}")
+    qm, rm = np.linalg.qr(m)
+    qn, rn = np.linalg.qr(n)
+    u, sv, vt = np.linalg.svd(rm @ rn.T)
+    return RankTwoFlow((qm @ u) * sv, (qn @ vt.T).T, b, nonlinearity)
+
+
+def states_of(flow: RankTwoFlow, kappa) -> np.ndarray:
+    """The network state a latent point stands for: x = φ(Mκ + b) (exact at fixed points)."""
+    kappa = np.asarray(kappa, dtype=float).reshape(-1, flow.M.shape[1])
+    return phi_derivatives(flow.nonlinearity, 0)(kappa @ flow.M.T + flow.b)[0]
+
+
+def _subsample(points: np.ndarray, k: int) -> np.ndarray:
+    if len(points) <= k:
+        return points
+    return points[np.unique(np.linspace(0, len(points) - 1, k).round().astype(int))]
+
+
+def track_rank_k(
+    checkpoints: Mapping[int, Mapping[str, np.ndarray]],
+    nonlinearity: str = "tanh",
+    visited: Mapping[int, np.ndarray] | None = None,
+    *,
+    n_sobol: int = SOBOL_STARTS,
+    progress=None,
+):
+    """Analyse every checkpoint; returns (:class:`BifurcationTrack`, {epoch: RankKAnalysis}).
+
+    ``visited[epoch]``: network states (any leading shape, last axis N) used as seeds after
+    projection κ = Px. The minima of each checkpoint seed the next one (continuation).
+    """
+    from .bifurcations import BifurcationTrack, CheckpointFlow
+
+    if not checkpoints:
+        raise InputError("no checkpoints to analyse")
+    flows: list[CheckpointFlow] = []
+    analyses: dict[int, RankKAnalysis] = {}
+    previous_states = None
+    rank = None
+    for epoch in sorted(checkpoints):
+        flow = latent_flow_of(checkpoints[epoch], nonlinearity)
+        K = flow.M.shape[1]
+        rank = K if rank is None else rank
+        if K != rank:
+            raise InputError(f"checkpoint {epoch} has rank {K}, the first one rank {rank}")
+        extra = []
+        if visited is not None and epoch in visited:
+            states = np.asarray(visited[epoch], dtype=float)
+            states = states.reshape(-1, states.shape[-1])
+            extra.append(_subsample(states[np.all(np.isfinite(states), axis=1)], VISITED_STARTS))
+        if previous_states is not None:
+            extra.append(previous_states)
+        starts = np.concatenate(extra) @ flow.P.T if extra else None
+        res = analyze_rank_k(flow, starts, n_sobol=n_sobol)
+        states = states_of(flow, [p.x for p in res.points]) if res.points else None
+        for p, x in zip(res.points, [] if states is None else states, strict=False):
+            p.extras["state_norm"] = float(np.linalg.norm(x))
+        previous_states = states
+        analyses[epoch] = res
+        fps = res.fixed_points
+        flows.append(
+            CheckpointFlow(
+                int(epoch),
+                len(fps),
+                [p.stability for p in fps],
+                [p.x.tolist() for p in fps],
+                [
+                    {"kappa": p.x.tolist(), "speed": p.speed, "r": 0.5 * p.speed**2}
+                    for p in res.ghosts
+                ],
+            )
+        )
+        if progress is not None:
+            progress.update(1)
+    track = BifurcationTrack(rank, flows)
+    track.extras["search"] = {
+        "method": "shifted-Newton descent on E = ½‖F‖² and Newton on F from Sobol, visited "
+        "and continuation seeds (not certified)",
+        "sobol_starts": n_sobol,
+        "visited_starts_max": VISITED_STARTS,
+        "fixed_point_box": {e: a.half_width for e, a in analyses.items()},
+        "slow_point_counts": [len(analyses[e].slow_points) for e in sorted(analyses)],
+    }
+    return track, analyses
+
+
+def plot_latent_minima(
+    flow: RankTwoFlow,
+    analysis: RankKAnalysis,
+    path,
+    trajectories=None,
+    title: str = "",
+):
+    """Two panels: the first two latent coordinates (κ₁, κ₂) and the top-2 PCA plane of the
+    latent trajectories (``trajectories``: trials × T × N states), with the speed minima
+    marked by kind."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    styles = {
+        "stable": ("o", "k", "stable fixed point"),
+        "unstable": ("o", "w", "unstable fixed point"),
+        "saddle": ("X", "C1", "saddle"),
+        "ghost": ("D", "C3", "ghost"),
+        "slow-point": ("^", "C4", "slow point"),
+    }
+    K = flow.M.shape[1]
+    pts = np.array([p.x for p in analysis.points]).reshape(-1, K)
+    lat = None
+    if trajectories is not None:
+        tr = np.asarray(trajectories, dtype=float)  # (trials, T, N)
+        lat = (tr @ flow.P.T).reshape(-1, tr.shape[-2], K)
+    cloud = np.concatenate([lat.reshape(-1, K), pts]) if lat is not None else pts
+    if cloud.shape[0] >= 2:
+        mean = cloud.mean(axis=0)
+        _, _, Vt = np.linalg.svd(cloud - mean, full_matrices=False)
+        basis = Vt[:2] if Vt.shape[0] >= 2 else np.eye(K)[:2]
+    else:
+        mean, basis = np.zeros(K), np.eye(K)[:2]
+    fig = Figure(figsize=(10, 4.5), constrained_layout=True)
+    axes = fig.subplots(1, 2)
+    projections = (
+        ("κ₁", "κ₂", lambda a: a[..., :2]),
+        ("PC 1", "PC 2", lambda a: (a - mean) @ basis.T),
+    )
+    for ax, (xl, yl, proj) in zip(axes, projections, strict=True):
+        if lat is not None:
+            for t in lat:
+                q = proj(t)
+                ax.plot(q[:, 0], q[:, 1], color="0.6", lw=0.6)
+                ax.plot(q[0, 0], q[0, 1], ".", color="0.4", ms=3)
+        seen = set()
+        for p in analysis.points:
+            key = p.stability if p.kind == "fixed-point" else p.kind
+            marker, face, label = styles.get(key, ("o", "C0", key))
+            q = proj(p.x[None])[0]
+            ax.plot(
+                q[0],
+                q[1],
+                marker,
+                mfc=face,
+                mec="k",
+                ms=8,
+                zorder=5,
+                label=label if label not in seen else None,
+            )
+            seen.add(label)
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+        if seen:
+            ax.legend(fontsize=8, loc="best")
+    if title:
+        fig.suptitle(title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def minima_summary(analyses: Mapping[int, RankKAnalysis]) -> list[dict]:
+    """Per checkpoint: counts of fixed points, ghosts and slow points, and the slowest ghost."""
+    out = []
+    for epoch in sorted(analyses):
+        a = analyses[epoch]
+        ghosts = a.ghosts
+        slowest = min(ghosts, key=lambda p: p.speed) if ghosts else None
+        out.append(
+            {
+                "epoch": int(epoch),
+                **a.counts(),
+                "slowest_ghost_speed": None if slowest is None else slowest.speed,
+            }
+        )
+    return out
+
+
+__all__: Sequence[str] = (
+    "analyze_rank_k",
+    "fixed_point_box",
+    "latent_flow_of",
+    "minima_summary",
+    "plot_latent_minima",
+    "sobol_starts",
+    "states_of",
+    "track_rank_k",
+    "RankKAnalysis",
+)
