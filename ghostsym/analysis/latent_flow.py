@@ -516,11 +516,23 @@ RANK_TWO_GRID = 201
 NEWTON_TIKHONOV = 1e-12
 NEWTON_MAX_ITER = 100
 NEWTON_GRAD_TOL = 1e-14
+#: A refined point is a critical point of q = ½‖F‖² when ‖JᵀF‖ ≤ this × max(1, ‖J‖‖F‖)
+#: (Newton converges quadratically to ~1e-15; a seed that wandered off stays far above).
+CRITICAL_GRAD_TOL = 1e-8
+#: A critical point of q is a *minimum* (Eq. 3: ∇²q positive semidefinite) when the smallest
+#: Hessian eigenvalue is ≥ −this × the largest |eigenvalue| (round-off margin). Other
+#: critical points (saddles or maxima of the speed) are not slow points.
+SPEED_MINIMUM_HESSIAN_TOL = 1e-8
 
 
 @dataclass
 class RankTwoFlow:
-    """F(κ) = −κ + Pφ(Mκ + b) with M (N×K), P (K×N) (REFERENCE.md §4.3)."""
+    """F(κ) = −κ + Pφ(Mκ + b) with M (N×K), P (K×N) (REFERENCE.md §4.3).
+
+    With W = MP the network's latent state κ_t = P x_t obeys κ_{t+1} = κ_t + αF(κ_t) exactly
+    when the input is off (W x = M κ), for any x_t — :meth:`latent_map` iterates that map.
+    The methods work for any K; :func:`analyze_rank_two` needs K = 2.
+    """
 
     M: np.ndarray
     P: np.ndarray
@@ -538,6 +550,10 @@ class RankTwoFlow:
             )
         self._phi = phi_derivatives(self.nonlinearity, 2)
 
+    @property
+    def rank(self) -> int:
+        return self.M.shape[1]
+
     def field(self, kappa: np.ndarray) -> np.ndarray:
         """F on an array of points (..., K)."""
         kappa = np.asarray(kappa, dtype=float)
@@ -550,6 +566,12 @@ class RankTwoFlow:
         d1 = self._phi(z)[1]
         return -np.eye(self.M.shape[1]) + (self.P * d1) @ self.M
 
+    def second(self, kappa: np.ndarray) -> np.ndarray:
+        """Second-derivative tensor H_ijk = ∂²F_i/∂κ_j∂κ_k = Σ_n P_in φ''(z_n) M_nj M_nk."""
+        z = self.M @ np.asarray(kappa, dtype=float) + self.b
+        d2 = self._phi(z)[2]
+        return np.einsum("in,n,nj,nk->ijk", self.P, d2, self.M, self.M)
+
     def energy_hessian(self, kappa: np.ndarray) -> np.ndarray:
         """Hessian of E = ½‖F‖²: JᵀJ + Σ_i F_i Σ_k P_ik φ''(z_k) M_k M_kᵀ."""
         kappa = np.asarray(kappa, dtype=float)
@@ -559,6 +581,34 @@ class RankTwoFlow:
         J = -np.eye(self.M.shape[1]) + (self.P * d1) @ self.M
         weights = (F @ self.P) * d2  # Σ_i F_i P_ik φ''(z_k)
         return J.T @ J + (self.M.T * weights) @ self.M
+
+    def field_functions(self):
+        """The flow as :class:`ghostsym.analysis.slow_points.FieldFunctions` (exact F, J, H)."""
+        from .slow_points import FieldFunctions
+
+        return FieldFunctions(self.field, self.jacobian, self.second, hess_q_fn=self.energy_hessian)
+
+    def latent_map(self, kappa0, steps: int, alpha: float = 0.5) -> np.ndarray:
+        """Iterates of κ ← κ + αF(κ) from ``kappa0`` (..., K): array (steps + 1, ..., K).
+
+        This is the network's own input-free latent dynamics (Euler leak α, Eq. 47).
+        """
+        kappa = np.asarray(kappa0, dtype=float)
+        out = np.empty((int(steps) + 1, *kappa.shape))
+        out[0] = kappa
+        for t in range(int(steps)):
+            kappa = kappa + alpha * self.field(kappa)
+            out[t + 1] = kappa
+        return out
+
+    def readout_direction(self, n) -> np.ndarray:
+        """Latent form of nᵀx: columns (K × K') with nᵀx = (P n)ᵀ κ for x's row-space part.
+
+        For W = m nᵀ the columns of n span the row space of W, which the rows of P span, so
+        nᵀx = nᵀPᵀPx = (P n)ᵀκ exactly (REFERENCE.md §4.3, decision regions).
+        """
+        n = np.asarray(n, dtype=float)
+        return self.P @ (n[:, None] if n.ndim == 1 else n)
 
 
 def rank_two_latent(W, b, rank: int = 2, nonlinearity: str = "tanh") -> RankTwoFlow:
@@ -571,22 +621,75 @@ def rank_two_latent(W, b, rank: int = 2, nonlinearity: str = "tanh") -> RankTwoF
 
 
 def _grid_local_minima(speed: np.ndarray) -> list[tuple[int, int]]:
+    """Grid indices equal to the minimum of their 3×3 neighbourhood (REFERENCE.md §4.3)."""
     from scipy.ndimage import minimum_filter
 
     mins = speed == minimum_filter(speed, size=3, mode="nearest")
     return [tuple(ij) for ij in np.argwhere(mins)]
 
 
+def _newton_on_energy(flow: RankTwoFlow, x: np.ndarray) -> np.ndarray:
+    """Newton's method on ∇q = JᵀF = 0 with the exact Hessian (REFERENCE.md §4.5)."""
+    eye = np.eye(flow.rank)
+    for _ in range(NEWTON_MAX_ITER):
+        grad = flow.jacobian(x).T @ flow.field(x)
+        if np.linalg.norm(grad) < NEWTON_GRAD_TOL:
+            break
+        H = flow.energy_hessian(x) + NEWTON_TIKHONOV * eye
+        try:
+            step = np.linalg.solve(H, grad)
+        except np.linalg.LinAlgError:
+            step = np.linalg.pinv(H) @ grad
+        x = x - step
+        if not np.all(np.isfinite(x)):
+            break
+    return x
+
+
+def ghost_reduction(flow: RankTwoFlow, x) -> dict:
+    """Normal-form coefficients of the slow point ``x`` (MATH.md §2, Eqs. 7–11).
+
+    ds/dt = c0 + c2 s² along the slow direction v, r = c0·c2, predicted passage time
+    π/√r (τ units) and the bottleneck half-width √(c0/c2) (where the speed has doubled).
+    Empty dict when the reduction does not exist (NotDerivableError).
+    """
+    from .slow_points import reduce_to_canonical
+
+    try:
+        red = reduce_to_canonical(flow.field_functions(), np.asarray(x, dtype=float))
+    except NotDerivableError:
+        return {}
+    width = math.sqrt(red.c0 / red.c2) if red.c0 > 0 and red.c2 > 0 else math.inf
+    return {
+        "c0": red.c0,
+        "c2": red.c2,
+        "r": red.r,
+        "passage_time": red.passage_time,
+        "bottleneck_half_width": width,
+        "slow_direction": red.v.tolist(),
+    }
+
+
 def analyze_rank_two(flow: RankTwoFlow, half_width: float | None = None, grid: int = RANK_TWO_GRID):
     """Fixed points, slow points and ghosts of a 2-D latent flow (MATH.md §1, REFERENCE.md §4.5).
 
     Seeds: 3×3 local minima of ‖F‖ on a square grid over [−h, h]² (default h bounds every
-    fixed point: ‖Pφ‖ ≤ ‖P‖₂ √N sup|φ|). Each seed is refined by damped Newton on ½‖F‖²
-    with the exact Hessian; points are deduplicated and classified with
-    :func:`ghostsym.analysis.speed_minima.classify_point`.
+    fixed point: ‖Pφ‖ ≤ ‖P‖₂ √N sup|φ|). Each seed is refined by Newton on q = ½‖F‖² with
+    the exact Hessian; end points that are not critical points of q (‖JᵀF‖ above
+    ``CRITICAL_GRAD_TOL``) are dropped, the rest deduplicated and classified with
+    :func:`ghostsym.analysis.speed_minima.classify_point`. A critical point of q with F ≠ 0
+    whose Hessian ∇²q is not positive semidefinite is not a slow point (Eq. 3): it goes to
+    ``"speed_saddles"``, not ``"points"``. Each point carries ``extras["q_hessian_eigenvalues"]``;
+    each ghost also its normal-form coefficients (:func:`ghost_reduction`: c0, c2, r,
+    passage_time, bottleneck_half_width, slow_direction).
+
+    Returns a dict: ``points`` (classified fixed points, ghosts, slow points),
+    ``speed_saddles``, ``grid_axis``, ``speed`` and ``field`` (the grid maps), ``half_width``.
     """
     from .speed_minima import classify_point, deduplicate
 
+    if flow.rank != 2:
+        raise InputError(f"analyze_rank_two needs a rank-two flow, got rank {flow.rank}")
     if half_width is None:
         sup = phi_sup_bounds(flow.nonlinearity, 0)[0]
         half_width = float(np.linalg.norm(flow.P, 2) * math.sqrt(flow.P.shape[1]) * sup) * 1.05
@@ -595,30 +698,143 @@ def analyze_rank_two(flow: RankTwoFlow, half_width: float | None = None, grid: i
     pts = np.stack([K1, K2], axis=-1)
     F = flow.field(pts)
     speed = np.linalg.norm(F, axis=-1)
-    points = []
+    refined = []
     for i, j in _grid_local_minima(speed):
-        x = pts[i, j].copy()
-        for _ in range(NEWTON_MAX_ITER):
-            Fx = flow.field(x)
-            grad = flow.jacobian(x).T @ Fx
-            if np.linalg.norm(grad) < NEWTON_GRAD_TOL:
-                break
-            H = flow.energy_hessian(x) + NEWTON_TIKHONOV * np.eye(2)
-            try:
-                step = np.linalg.solve(H, grad)
-            except np.linalg.LinAlgError:
-                step = np.linalg.pinv(H) @ grad
-            x = x - step
-            if not np.all(np.isfinite(x)):
-                break
-        if np.all(np.isfinite(x)):
-            points.append(x)
-    kept = deduplicate(np.array(points).reshape(-1, 2), tol=1e-6 * max(1.0, half_width))
-    classified = [classify_point(x, flow.field(x), flow.jacobian(x)) for x in kept]
+        x = _newton_on_energy(flow, pts[i, j].copy())
+        if not np.all(np.isfinite(x)):
+            continue
+        Fx, Jx = flow.field(x), flow.jacobian(x)
+        gnorm = np.linalg.norm(Jx.T @ Fx)
+        if gnorm <= CRITICAL_GRAD_TOL * max(1.0, np.linalg.norm(Jx) * np.linalg.norm(Fx)):
+            refined.append(x)
+    kept = deduplicate(np.array(refined).reshape(-1, 2), tol=1e-6 * max(1.0, half_width))
+    points, saddles = [], []
+    for x in kept:
+        point = classify_point(x, flow.field(x), flow.jacobian(x))
+        hq = flow.energy_hessian(x)
+        hq_eig = np.linalg.eigvalsh(0.5 * (hq + hq.T))
+        point.extras["q_hessian_eigenvalues"] = hq_eig.tolist()
+        scale = max(float(np.max(np.abs(hq_eig))), np.finfo(float).tiny)
+        if point.kind != "fixed-point" and hq_eig[0] < -SPEED_MINIMUM_HESSIAN_TOL * scale:
+            saddles.append(point)
+            continue
+        if point.kind == "ghost":
+            point.extras.update(ghost_reduction(flow, x))
+        points.append(point)
     return {
-        "points": classified,
+        "points": points,
+        "speed_saddles": saddles,
         "grid_axis": axis,
         "speed": speed,
         "field": F,
         "half_width": half_width,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Rank two: trajectories against attractors and ghosts (Fig. 4)
+# ---------------------------------------------------------------------------------------------
+
+#: Iterations of the latent map (α = 0.5: 300 τ) used to decide which attractor a state
+#: reaches; a ghost slower than this would hold the state and give "no attractor".
+ATTRACTOR_STEPS = 600
+#: A state has reached an attractor when it ends within this distance of the fixed point.
+ATTRACTOR_TOL = 1e-2
+#: A trajectory passes a ghost when one of its speed minima lies within this multiple of the
+#: ghost's bottleneck half-width √(c0/c2) (normal-form speed there: (1 + reach²)·c0).
+BOTTLENECK_REACH = 2.0
+
+
+def attractor_index(
+    flow: RankTwoFlow,
+    kappa0,
+    attractors,
+    *,
+    alpha: float = 0.5,
+    steps: int = ATTRACTOR_STEPS,
+    tol: float = ATTRACTOR_TOL,
+) -> np.ndarray:
+    """Index of the attractor each state in ``kappa0`` (..., K) flows to, −1 if none.
+
+    The input-free latent map κ ← κ + αF(κ) is iterated ``steps`` times; the state is
+    assigned to the nearest of ``attractors`` (array (A, K)) if it lies within ``tol``.
+    """
+    kappa0 = np.asarray(kappa0, dtype=float)
+    attractors = np.asarray(attractors, dtype=float).reshape(-1, flow.rank)
+    if attractors.size == 0:
+        return np.full(kappa0.shape[:-1], -1, dtype=int)
+    end = flow.latent_map(kappa0, steps, alpha)[-1]
+    dist = np.linalg.norm(end[..., None, :] - attractors, axis=-1)
+    nearest = np.argmin(dist, axis=-1)
+    return np.where(np.min(dist, axis=-1) <= tol, nearest, -1)
+
+
+def speed_minima_along(flow: RankTwoFlow, trajectory) -> np.ndarray:
+    """Indices t where the latent speed ‖F(κ_t)‖ of a trajectory (T, K) is locally minimal.
+
+    Interior minima (slower than both neighbours) and the last point when the speed is
+    still falling there (the trajectory is slowing down when the trial ends).
+    """
+    speed = np.linalg.norm(flow.field(np.asarray(trajectory, dtype=float)), axis=-1)
+    if speed.size < 2:
+        return np.arange(speed.size)
+    interior = np.nonzero((speed[1:-1] < speed[:-2]) & (speed[1:-1] <= speed[2:]))[0] + 1
+    tail = [speed.size - 1] if speed[-1] < speed[-2] else []
+    return np.concatenate([interior, np.array(tail, dtype=int)]).astype(int)
+
+
+def ghost_passages(
+    flow: RankTwoFlow,
+    trajectory,
+    ghosts,
+    *,
+    reach: float = BOTTLENECK_REACH,
+    alpha: float = 0.5,
+) -> list[dict]:
+    """The ghosts a trajectory (T, K) slows down at (MATH.md §1–2).
+
+    A trajectory *passes* ghost g when one of its speed minima (:func:`speed_minima_along`)
+    lies within ``reach`` × the bottleneck half-width w = √(c0/c2) of κ_g. For each passage:
+    the ghost's index, the time t of that speed minimum, its distance, the trajectory's speed
+    and the ghost's, the steps of the visit of the disk |κ − κ_g| ≤ w that contains t
+    (``complete_visit``: it starts and ends inside the trajectory), and the normal-form
+    prediction for crossing |s| ≤ w, (2/√r)·atan(1)/α = π/(2α√r) steps (Euler leak α).
+    ``ghosts`` are classified points carrying :func:`ghost_reduction` extras.
+    """
+    trajectory = np.asarray(trajectory, dtype=float)
+    minima = speed_minima_along(flow, trajectory)
+    speed = np.linalg.norm(flow.field(trajectory), axis=-1)
+    out = []
+    for index, g in enumerate(ghosts):
+        width = g.extras.get("bottleneck_half_width", math.inf) if hasattr(g, "extras") else None
+        if width is None or not math.isfinite(width) or minima.size == 0:
+            continue
+        dist_all = np.linalg.norm(trajectory - np.asarray(g.x), axis=-1)
+        dist = dist_all[minima]
+        k = int(np.argmin(dist))
+        if dist[k] > reach * width:
+            continue
+        r = g.extras.get("r", math.nan)
+        t = int(minima[k])
+        inside = dist_all <= width
+        start, stop = t, t  # the contiguous visit of the disk |κ − κ_g| ≤ w around t
+        if inside[t]:
+            while start > 0 and inside[start - 1]:
+                start -= 1
+            while stop < inside.size - 1 and inside[stop + 1]:
+                stop += 1
+        visit = stop - start + 1 if inside[t] else 0
+        out.append(
+            {
+                "ghost": index,
+                "t": t,
+                "distance": float(dist[k]),
+                "half_width": float(width),
+                "speed": float(speed[minima[k]]),
+                "ghost_speed": float(g.speed),
+                "steps_within_half_width": int(visit),
+                "complete_visit": bool(inside[t] and start > 0 and stop < inside.size - 1),
+                "normal_form_steps": (math.pi / (2 * alpha * math.sqrt(r)) if r > 0 else math.inf),
+            }
+        )
+    return out

@@ -1,0 +1,240 @@
+"""Phase portraits of 2-D latent flows (Fig. 4B-D), alone or under a loss curve (Fig. 4A).
+
+A panel shows, for F(κ) = −κ + Pφ(Mκ + b) (:class:`ghostsym.analysis.latent_flow.RankTwoFlow`):
+
+* the speed ‖F(κ)‖ on a log10 colour scale (REFERENCE.md §4.3 plots |F| on log10 [−1, 1]);
+* the nullclines F₁ = 0 (white, solid) and F₂ = 0 (black, dashed);
+* unit-length arrows of the flow direction on a coarse sub-grid (the authors' quiver);
+* the classified points of :func:`ghostsym.analysis.latent_flow.analyze_rank_two` — stable
+  fixed points filled black, unstable open, saddles orange crosses, ghosts red diamonds with
+  their slow direction, other slow points purple triangles;
+* trajectories κ_t = P x_t of the network (one colour per cue, a dot at the start).
+
+:func:`plot_portraits` writes one PNG (Agg, ``matplotlib.figure.Figure``, no pyplot state):
+optionally the loss and gradient norm over epochs with the portrait epochs marked (i), (ii), …
+on top, and one portrait per marked epoch below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+#: Grid points per axis of the speed map.
+PORTRAIT_GRID = 241
+#: Arrows per axis of the quiver sub-grid.
+QUIVER_PER_AXIS = 15
+#: log10 ‖F‖ colour range (the authors' plot scripts use [−1, 1]; slow regions of trained
+#: networks reach 1e-2, so the range is widened downwards).
+LOG_SPEED_RANGE = (-2.0, 1.0)
+#: Longest history drawn point by point; longer ones are down-sampled by a stride.
+MAX_HISTORY_POINTS = 20_000
+#: Colours of the trajectories (one per cue), visible on the viridis speed map.
+TRAJECTORY_COLOURS = ("#ff7f0e", "#ff00ff", "#e6e6e6", "#17becf")
+#: Length of the drawn slow direction of a ghost (fraction of the panel half-width).
+SLOW_DIRECTION_LENGTH = 0.12
+
+_ROMAN = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x")
+_STYLE = {
+    "stable": dict(marker="o", mfc="k", mec="w", ms=8),
+    "unstable": dict(marker="o", mfc="w", mec="k", ms=8),
+    "saddle": dict(marker="X", mfc="C1", mec="k", ms=9),
+    "ghost": dict(marker="D", mfc="C3", mec="w", ms=8),
+    "slow-point": dict(marker="^", mfc="C4", mec="w", ms=8),
+}
+_LABELS = {
+    "stable": "stable fixed point",
+    "unstable": "unstable fixed point",
+    "saddle": "saddle",
+    "ghost": "ghost",
+    "slow-point": "slow point",
+}
+
+
+def roman(i: int) -> str:
+    """(i), (ii), … marker labels of Fig. 4A."""
+    return _ROMAN[i] if i < len(_ROMAN) else str(i + 1)
+
+
+@dataclass
+class Portrait:
+    """One panel: a flow, its classified points and trajectories (label, array (T, 2))."""
+
+    flow: object
+    points: Sequence = ()
+    trajectories: Sequence[tuple[str, np.ndarray]] = ()
+    title: str = ""
+    half_width: float = 3.0
+    extras: dict = field(default_factory=dict)
+
+
+def speed_map(flow, half_width: float, grid: int = PORTRAIT_GRID):
+    """(axis, F, ‖F‖) of the flow on the square grid [−h, h]² (indexing "ij")."""
+    axis = np.linspace(-half_width, half_width, grid)
+    K1, K2 = np.meshgrid(axis, axis, indexing="ij")
+    F = flow.field(np.stack([K1, K2], axis=-1))
+    return axis, F, np.linalg.norm(F, axis=-1)
+
+
+def point_key(point) -> str:
+    """Style key of a classified point: the stability of a fixed point, else its kind."""
+    return point.stability if point.kind == "fixed-point" else point.kind
+
+
+def draw_portrait(ax, portrait: Portrait, *, grid: int = PORTRAIT_GRID, legend: bool = True):
+    """Draw one phase portrait on ``ax``; returns the colour mesh (for a colour bar)."""
+    h = float(portrait.half_width)
+    axis, F, speed = speed_map(portrait.flow, h, grid)
+    lo, hi = LOG_SPEED_RANGE
+    mesh = ax.pcolormesh(
+        axis,
+        axis,
+        np.log10(speed.T + 1e-12),
+        cmap="viridis",
+        vmin=lo,
+        vmax=hi,
+        shading="auto",
+        rasterized=True,
+    )
+    ax.contour(axis, axis, F[..., 0].T, levels=[0], colors="w", linewidths=1.0)
+    ax.contour(axis, axis, F[..., 1].T, levels=[0], colors="k", linewidths=0.9, linestyles="--")
+    stride = max(1, grid // QUIVER_PER_AXIS)
+    sub = slice(stride // 2, None, stride)
+    Fq = F[sub, sub]
+    norm = np.linalg.norm(Fq, axis=-1, keepdims=True)
+    unit = Fq / np.where(norm > 0, norm, 1.0)
+    ax.quiver(
+        axis[sub],
+        axis[sub],
+        unit[..., 0].T,
+        unit[..., 1].T,
+        color=(1, 1, 1, 0.55),
+        angles="xy",
+        scale_units="xy",
+        scale=1.0 / (0.6 * (axis[1] - axis[0]) * stride),
+        width=0.004,
+    )
+    for i, (label, traj) in enumerate(portrait.trajectories):
+        traj = np.asarray(traj, dtype=float)
+        colour = TRAJECTORY_COLOURS[i % len(TRAJECTORY_COLOURS)]
+        ax.plot(traj[:, 0], traj[:, 1], "-", color=colour, lw=1.6, label=label, zorder=4)
+        ax.plot(traj[0, 0], traj[0, 1], "o", color=colour, ms=4, zorder=4)
+        ax.plot(traj[-1, 0], traj[-1, 1], ">", color=colour, ms=5, zorder=4)
+    seen = set()
+    for p in portrait.points:
+        key = point_key(p)
+        style = _STYLE.get(key, _STYLE["slow-point"])
+        label = None if key in seen else _LABELS.get(key, key)
+        seen.add(key)
+        ax.plot(p.x[0], p.x[1], ls="none", zorder=6, label=label, **style)
+        direction = p.extras.get("slow_direction") if hasattr(p, "extras") else None
+        if key == "ghost" and direction is not None:
+            v = np.asarray(direction) * SLOW_DIRECTION_LENGTH * h
+            ax.plot([p.x[0] - v[0], p.x[0] + v[0]], [p.x[1] - v[1], p.x[1] + v[1]], "r-", lw=1.5)
+    ax.set_xlim(-h, h)
+    ax.set_ylim(-h, h)
+    ax.set_aspect("equal")
+    ax.set_xlabel("κ₁")
+    ax.set_ylabel("κ₂")
+    if portrait.title:
+        ax.set_title(portrait.title, fontsize=9)
+    if legend:
+        handles, labels = ax.get_legend_handles_labels()
+        if labels:
+            ax.legend(handles, labels, loc="lower left", fontsize=6, framealpha=0.6)
+    return mesh
+
+
+def _figure(**kwargs):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    return Figure(constrained_layout=True, **kwargs)
+
+
+def draw_history(ax, history: Mapping[str, np.ndarray], marker_epochs: Sequence[int] = ()):
+    """Loss and gradient norm (each divided by its maximum, log y) with marked epochs."""
+    loss = np.asarray(history.get("loss", []), dtype=float)
+    stride = max(1, loss.size // MAX_HISTORY_POINTS)
+    epochs = np.arange(loss.size)[::stride]
+    for key, colour, label in (
+        ("loss", "C0", "loss / max"),
+        ("grad_norm", "C3", "gradient norm / max"),
+    ):
+        values = np.asarray(history.get(key, []), dtype=float)
+        if values.size == 0:
+            continue
+        peak = np.nanmax(values) if np.any(np.isfinite(values)) else 1.0
+        scaled = values[::stride] / (peak if peak > 0 else 1.0)
+        ax.plot(epochs, np.where(scaled > 0, scaled, np.nan), color=colour, lw=0.7, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    for i, e in enumerate(marker_epochs):
+        ax.axvline(e, color="k", ls=":", lw=0.8)
+        ax.annotate(
+            f"({roman(i)})",
+            (e, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(2, -10),
+            textcoords="offset points",
+            fontsize=8,
+        )
+    ax.legend(loc="lower left", fontsize=7)
+
+
+def auto_half_width(points=(), trajectories=(), minimum: float = 1.5, margin: float = 1.25):
+    """A panel half-width showing every point and trajectory (with a margin)."""
+    extent = [minimum / margin]
+    extent += [float(np.max(np.abs(p.x))) for p in points]
+    extent += [float(np.max(np.abs(np.asarray(t)))) for _, t in trajectories]
+    return margin * max(extent)
+
+
+def plot_portraits(
+    portraits: Sequence[Portrait],
+    path,
+    *,
+    history: Mapping[str, np.ndarray] | None = None,
+    marker_epochs: Sequence[int] = (),
+    title: str = "",
+    grid: int = PORTRAIT_GRID,
+) -> Path:
+    """Phase portraits side by side, under the loss curve when ``history`` is given."""
+    n = max(1, len(portraits))
+    fig = _figure(figsize=(3.3 * n + 0.8, 3.6 + (2.4 if history is not None else 0.0)))
+    if history is not None:
+        top, bottom = fig.subfigures(2, 1, height_ratios=(2.2, 3.6))
+        draw_history(top.subplots(), history, marker_epochs)
+        if title:
+            top.suptitle(title, fontsize=10)
+    else:
+        bottom = fig
+        if title:
+            fig.suptitle(title, fontsize=10)
+    axes = np.atleast_1d(bottom.subplots(1, n))
+    mesh = None
+    legend: dict = {}
+    for ax, portrait in zip(axes, portraits, strict=False):
+        mesh = draw_portrait(ax, portrait, grid=grid, legend=False)
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    if mesh is not None:
+        bottom.colorbar(mesh, ax=list(axes), label="log10 ‖F(κ)‖", shrink=0.8)
+    if legend:
+        bottom.legend(
+            list(legend.values()),
+            list(legend.keys()),
+            loc="outside lower center",
+            ncol=min(len(legend), 7),
+            fontsize=7,
+            frameon=False,
+        )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path
