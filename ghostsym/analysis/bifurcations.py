@@ -332,7 +332,7 @@ def _analyze_rank_k(record, checkpoints, out_dir: Path, history) -> dict:
     model = record.config.model
     visited = {e: _visited_states(record, p) for e, p in checkpoints.items()}
     visited = {e: v for e, v in visited.items() if v is not None}
-    track, analyses = track_rank_k(checkpoints, model.activation, visited)
+    track, analyses = track_rank_k(checkpoints, model.activation, visited, rank=model.rank)
     final_epoch = max(checkpoints)
     final = analyses[final_epoch]
     figures = [

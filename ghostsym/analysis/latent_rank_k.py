@@ -332,9 +332,12 @@ def track_rank_k(
     visited: Mapping[int, np.ndarray] | None = None,
     *,
     n_sobol: int = SOBOL_STARTS,
+    rank: int | None = None,
     progress=None,
 ):
     """Analyse every checkpoint; returns (:class:`BifurcationTrack`, {epoch: RankKAnalysis}).
+
+    ``rank``: the rank every checkpoint must have (default: that of the first one).
 
     ``visited[epoch]``: network states (any leading shape, last axis N) used as seeds after
     projection κ = Px. The minima of each checkpoint seed the next one (continuation).
@@ -346,13 +349,15 @@ def track_rank_k(
     flows: list[CheckpointFlow] = []
     analyses: dict[int, RankKAnalysis] = {}
     previous_states = None
-    rank = None
     for epoch in sorted(checkpoints):
-        flow = latent_flow_of(checkpoints[epoch], nonlinearity)
+        try:
+            flow = latent_flow_of(checkpoints[epoch], nonlinearity)
+        except InputError as exc:
+            raise InputError(f"checkpoint at epoch {epoch}: {exc}") from None
         K = flow.M.shape[1]
         rank = K if rank is None else rank
         if K != rank:
-            raise InputError(f"checkpoint {epoch} has rank {K}, the first one rank {rank}")
+            raise InputError(f"checkpoint at epoch {epoch} has rank {K}, expected rank {rank}")
         extra = []
         if visited is not None and epoch in visited:
             states = np.asarray(visited[epoch], dtype=float)

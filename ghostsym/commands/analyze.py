@@ -15,8 +15,10 @@ def register(subparsers) -> None:
         "analyze",
         help="analyse the latent dynamics of a saved training run",
         description="For a run directory written by `ghostsym train`: fixed points, ghosts "
-        "and bifurcation events at every checkpoint (rank one and two), speed minima of the "
-        "final network (full rank); writes analysis.json and figures.",
+        "and bifurcation events at every checkpoint (rank one: certified root search; rank "
+        "two: grid + Newton; rank K >= 3: seeded Newton search of the K-dimensional latent "
+        "flow), speed minima of the final network (full rank); writes analysis.json and "
+        "figures.",
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="run directory (has config.json)")
     p.add_argument(
@@ -52,5 +54,8 @@ def run(args) -> int:
         )
     if "speed_minima" in doc:
         print(f"speed minima of the final network: {doc['speed_minima']['counts']}")
+    slowest = doc.get("rank_k", {}).get("slowest_ghost")
+    if slowest:
+        print(f"slowest ghost: speed {slowest['speed']:.3g} at epoch {slowest['epoch']}")
     print(f"wrote {out / 'analysis.json'} and {len(doc['figures'])} figure(s)")
     return 0
