@@ -228,14 +228,18 @@ def _verify_module():
     return sys.modules[name]
 
 
-def test_loss_drops_ignore_spikes():
-    """Two plateaus with sharp drops at 1000 and 2500, noise and a spike with recovery."""
+def test_loss_drops_ignore_spikes_and_the_initial_transient():
+    """Two plateaus with sharp drops at 1000 and 2500, noise, a spike with recovery, and a
+    fast initial decay onto the always-0 plateau (not a learning drop)."""
     mod = _verify_module()
     rng = np.random.default_rng(0)
     e = np.arange(6000)
     level = 0.45 - 0.2 / (1 + np.exp(-(e - 1000) / 15)) - 0.2 / (1 + np.exp(-(e - 2500) / 15))
+    level = level + 0.6 * np.exp(-e / 40)  # initial transient 1.05 -> 0.45
     loss = level * np.exp(rng.normal(0, 0.1, e.size))
     loss[4500:4520] = 0.4  # a spike; its recovery is not a drop
-    drops, _ = mod._loss_drops(loss, 61)
+    drops, _ = mod._loss_drops(loss, 61, plateau=10 / 22)
     assert len(drops) == 2
     assert abs(drops[0] - 1000) < 60 and abs(drops[1] - 2500) < 60
+    # without the plateau rule the transient is the sharpest "drop"
+    assert mod._loss_drops(loss, 61)[0][0] < 200

@@ -78,6 +78,9 @@ SMOOTH_FRACTION = 0.01
 #: overviews [−5, 5]).
 PANEL_MAX = 5.0
 COINCIDENCE_WINDOWS = 4
+#: Learning drops start from the always-0 plateau: drops are looked for once the smoothed
+#: loss is within this factor of the always-0 loss (before, the initial output bias decays).
+PLATEAU_MARGIN = 1.05
 
 
 def _smoothed_log_loss(loss, window):
@@ -87,16 +90,23 @@ def _smoothed_log_loss(loss, window):
     return median_filter(np.log(np.maximum(loss, 1e-12)), size=window, mode="nearest")
 
 
-def _loss_drops(loss, window):
+def _loss_drops(loss, window, plateau=None):
     """Epochs of the two sharpest decreases of the smoothed loss (the rate's two largest
     peaks, at least 3 windows apart), sorted; and the rate curve.
 
     The rate is taken on the running minimum of the smoothed log loss (the best loss so
-    far), so the recovery from an SGD loss spike is not counted as a drop."""
+    far), so the recovery from an SGD loss spike is not counted as a drop. With ``plateau``
+    (the always-0 loss) only epochs after the loss first comes within PLATEAU_MARGIN of it
+    count: before that the network merely unlearns its initial output bias.
+    """
     smooth = np.minimum.accumulate(_smoothed_log_loss(loss, window))
     rate = np.zeros_like(smooth)
     rate[window:] = (smooth[:-window] - smooth[window:]) / window  # decrease over a window
-    rate = np.roll(rate, -window // 2)  # centre the difference on its window
+    rate = np.roll(rate, -(window // 2))  # centre the difference on its window
+    if plateau is not None:
+        reached = np.nonzero(smooth <= math.log(PLATEAU_MARGIN * plateau))[0]
+        start = int(reached[0]) + window // 2 if reached.size else smooth.size
+        rate[:start] = 0.0
     order = np.argsort(rate)[::-1]
     peaks = []
     for e in order:
@@ -255,12 +265,12 @@ def run(ctx):
     loss = history["loss"]
     acc = history["accuracy"]
     window = max(5, int(SMOOTH_FRACTION * epochs) | 1)
-    drops, _ = _loss_drops(loss, window)
+    baseline = float(task.response / task.steps)  # always-0 output: MSE 10/22
+    drops, _ = _loss_drops(loss, window, plateau=baseline)
     final = analyses[-1]
     tail = max(1, window)
     final_loss = float(np.median(loss[-tail:]))
     final_acc = float(np.median(acc[-tail:]))
-    baseline = float(task.response / task.steps)  # always-0 output: MSE 10/22
 
     # --- figure: loss with markers, portraits at the events -------------------------------
     shown = [0]
