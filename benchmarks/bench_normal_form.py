@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from ghostsym.normal_form_sim import analyse_normal_form
+from ghostsym.analysis.normal_form_numerics import analyse_normal_form
 
 T, DT, C, X_STAR = 100.0, 0.1, 1.0, 10.0
 R_STAR = math.pi**2 / (4 * T**2)

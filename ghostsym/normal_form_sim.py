@@ -44,6 +44,10 @@ DEFAULT_CAP = 1e6
 SCHEMES = {"euler": 0, "heun": 1, "rk4": 2}
 OPTIMIZERS = {"gd": 0, "momentum": 1, "adam": 2}
 GRADIENTS = {"simulated": 0, "analytic": 1}
+#: Trainer mode of ``gradient="analytic"`` when the c → ∞ gradient is read from an
+#: escape-time table (``GRAD_TABLE`` of the template) rather than closed-form kernels.
+_GRAD_TABLE = 2
+_NO_TABLE = (np.zeros((3, 0)), np.zeros(3))
 
 #: Momentum and Adam defaults (PyTorch's).
 DEFAULT_MOMENTUM = 0.9
@@ -126,9 +130,24 @@ class NormalFormSimulator:
     analytic_loss : optional ``(loss, r_symbol, T_symbol)``, the c → ∞ DA loss (Eqs. 16–20)
         used by ``train_r(gradient="analytic")``; its r-derivative is taken symbolically
         unless ``analytic_grad`` is given (an expression in the same symbols).
+    escape_time_table : for a normal form whose c → ∞ loss has no closed form, a callable
+        ``T -> (table, geometry)`` giving the escape-time table of the template's
+        ``GRAD_TABLE`` mode (rows log ρ, log t_esc, d log t_esc / d log ρ; geometry
+        (r_c, σ, ρ_min)), e.g. :meth:`ghostsym.analysis.normal_form_numerics.NormalFormNumerics
+        .escape_time_table`; used when ``analytic_loss`` is not given.
     """
 
-    def __init__(self, expr, state, param, *, x0=0.0, analytic_loss=None, analytic_grad=None):
+    def __init__(
+        self,
+        expr,
+        state,
+        param,
+        *,
+        x0=0.0,
+        analytic_loss=None,
+        analytic_grad=None,
+        escape_time_table=None,
+    ):
         expr = _as_expr(expr, "normal form")
         state = _as_expr(state, "state")
         param = _as_expr(param, "parameter")
@@ -155,7 +174,9 @@ class NormalFormSimulator:
             loss, a_r, a_T = analytic_loss
             loss = _as_expr(loss, "analytic loss")
             grad = sympy.diff(loss, a_r) if analytic_grad is None else _as_expr(analytic_grad, "")
-        self.has_analytic = analytic_loss is not None
+        self.has_closed_analytic = analytic_loss is not None
+        self.escape_time_table = None if self.has_closed_analytic else escape_time_table
+        self.has_analytic = self.has_closed_analytic or escape_time_table is not None
         kernels += [
             codegen.Kernel("nf_analytic_loss", (a_r, a_T), _fast_powers(loss)),
             codegen.Kernel("nf_analytic_grad", (a_r, a_T), _fast_powers(grad)),
@@ -165,16 +186,10 @@ class NormalFormSimulator:
         )
 
     @classmethod
-    def from_normal_form(cls, nf, *, analytic_loss=None, analytic_grad=None):
-        """From a :class:`~ghostsym.symbolic.normal_forms.NormalForm` (expr, state, param, x0)."""
-        return cls(
-            nf.expr,
-            nf.state,
-            nf.param,
-            x0=nf.x0,
-            analytic_loss=analytic_loss,
-            analytic_grad=analytic_grad,
-        )
+    def from_normal_form(cls, nf, **kwargs):
+        """From a :class:`~ghostsym.symbolic.normal_forms.NormalForm` (expr, state, param, x0);
+        keyword arguments as for the constructor."""
+        return cls(nf.expr, nf.state, nf.param, x0=nf.x0, **kwargs)
 
     @classmethod
     def parse(cls, text: str, state: str = "x", param: str = "r", x0: str = "0", **kwargs):
@@ -273,10 +288,21 @@ class NormalFormSimulator:
         }
 
     def analytic_loss_and_gradient(self, r, T=DEFAULT_T) -> tuple[float, float]:
-        """The c → ∞ loss and gradient kernels (NaN when no analytic loss was given)."""
+        """The c → ∞ loss and gradient that ``train_r(gradient="analytic")`` uses: the
+        closed-form kernels, or the escape-time table (NaN when the model has neither)."""
+        if self.escape_time_table is not None:
+            out = self.module.analytic_loss_gradient_table(float(r), float(T), *self._table(T))
+            return float(out[0]), float(out[1])
         return (
             float(self.module.nf_analytic_loss(float(r), float(T))),
             float(self.module.nf_analytic_grad(float(r), float(T))),
+        )
+
+    def _table(self, T) -> tuple[np.ndarray, np.ndarray]:
+        table, geometry = self.escape_time_table(float(T))
+        return (
+            np.ascontiguousarray(table, dtype=np.float64),
+            np.ascontiguousarray(geometry, dtype=np.float64),
         )
 
     def train_r(
@@ -304,8 +330,10 @@ class NormalFormSimulator:
         ``r0`` and ``lr`` broadcast against each other (e.g. a grid of learning rates × seeds,
         flattened). ``optimizer`` is ``gd``, ``momentum`` (heavy ball v ← βv + g, r ← r − αv)
         or ``adam``; ``gradient`` is ``simulated`` (exact adjoint of the discrete model) or
-        ``analytic`` (the c → ∞ gradient, Eq. 21). Divergence (a non-finite loss, gradient
-        or r) is recorded per run; ``throw=True`` raises :class:`DivergenceError` instead.
+        ``analytic`` (the c → ∞ gradient, Eq. 21: closed-form kernels, or the escape-time
+        table). Divergence (a non-finite loss, gradient or r) is recorded per run;
+        ``throw=True`` raises :class:`DivergenceError` instead. In the no-learning zone the
+        analytical gradient is exactly zero, so a trapped run has ``loss == T`` from then on.
         """
         if optimizer not in OPTIMIZERS:
             raise InputError(f"unknown optimizer {optimizer!r}; choose {', '.join(OPTIMIZERS)}")
@@ -320,6 +348,9 @@ class NormalFormSimulator:
         lr = np.ascontiguousarray(lr.ravel())
         n, n_t = self._grid(T, dt)
         beta1 = momentum if optimizer == "momentum" else betas[0]
+        mode, (table, geometry) = GRADIENTS[gradient], _NO_TABLE
+        if mode == GRADIENTS["analytic"] and not self.has_closed_analytic:
+            mode, (table, geometry) = _GRAD_TABLE, self._table(T)
         loss, rh, gh, div = self.module.train_batch(
             r0,
             lr,
@@ -328,7 +359,7 @@ class NormalFormSimulator:
             float(beta1),
             float(betas[1]),
             float(eps),
-            GRADIENTS[gradient],
+            mode,
             float(c),
             float(x_star),
             self.x0,
@@ -339,6 +370,8 @@ class NormalFormSimulator:
             float(cap),
             float(T),
             int(record_every),
+            table,
+            geometry,
         )
         run = TrainingRun(loss, rh, gh, div, lr, r0, int(record_every))
         if throw:
@@ -352,99 +385,3 @@ def canonical_simulator() -> NormalFormSimulator:
 
     loss, r, T, x, expr = canonical_analytic_loss()
     return NormalFormSimulator(expr, x, r, analytic_loss=(loss, r, T))
-
-
-# -- analysis helpers shared by the verification checks -------------------------------------
-@dataclass
-class DAAnalysis:
-    """A normal form's simulator with the symbolic DA results evaluated at one T.
-
-    ``results``/``symbols`` are the Derivation's (see :mod:`ghostsym.symbolic.da`);
-    ``values`` holds floats at ``T``: r_star, point_of_no_return, grad_at_r_star, alpha_star.
-    """
-
-    label: str
-    sim: NormalFormSimulator
-    results: dict
-    symbols: dict
-    T: float
-    values: dict
-
-
-_ANALYSES: dict[tuple[str, float], DAAnalysis] = {}
-
-
-def analyse_normal_form(nf="x**2 + r", T: float = DEFAULT_T) -> DAAnalysis:
-    """Run the symbolic DA pipeline on ``nf`` (text or NormalForm) and build its simulator.
-
-    The analytic c → ∞ loss and gradient kernels come from the pipeline's ``loss`` and
-    ``dloss_dr``. Cached per (expression, T) within a process.
-    """
-    from .errors import NotDerivableError
-    from .symbolic.da import analyze
-    from .symbolic.normal_forms import NormalForm
-
-    if isinstance(nf, str):
-        nf = NormalForm.parse(nf)
-    key = (sympy.srepr(nf.expr), float(T))
-    if key in _ANALYSES:
-        return _ANALYSES[key]
-    d = analyze(nf)
-    res, sym = d.results, d.symbols
-    names = ("r_star", "point_of_no_return", "grad_at_r_star", "alpha_star", "loss", "dloss_dr")
-    missing = [k for k in names if res.get(k) is None]
-    if missing:
-        raise NotDerivableError(
-            f"DA pipeline gave no closed form for {', '.join(missing)} of dx/dt = {nf.expr}"
-        )
-    values = {}
-    for k in names[:4]:
-        v = sympy.N(res[k].subs(sym["T"], T))
-        if not v.is_real:
-            raise NotDerivableError(f"{k} of dx/dt = {nf.expr} is not a real number: {v}")
-        values[k] = abs(float(v)) if k == "grad_at_r_star" else float(v)
-    sim = NormalFormSimulator.from_normal_form(
-        nf,
-        analytic_loss=(res["loss"], sym["r"], sym["T"]),
-        analytic_grad=res["dloss_dr"],
-    )
-    out = DAAnalysis(nf.label(), sim, res, sym, float(T), values)
-    _ANALYSES[key] = out
-    return out
-
-
-def checked_normal_forms(options: dict) -> list[str]:
-    """The canonical x² + r, then the forms given with ``ghostsym verify --normal-form``."""
-    forms = ["x**2 + r"]
-    for text in options.get("normal_forms", []) or []:
-        if text not in forms:
-            forms.append(text)
-    return forms
-
-
-def critical_learning_rate(lrs, trapped_fraction, level: float = 0.5) -> float:
-    """The learning rate where the trapped fraction first reaches ``level``.
-
-    Geometric interpolation between the last rate below the level and the first at or
-    above it (learning rates are swept on a log grid). NaN when the level is never reached
-    or is already reached at the smallest rate.
-    """
-    lrs = np.asarray(lrs, float)
-    frac = np.asarray(trapped_fraction, float)
-    above = np.flatnonzero(frac >= level)
-    if above.size == 0 or above[0] == 0:
-        return float("nan")
-    j = int(above[0])
-    f0, f1 = frac[j - 1], frac[j]
-    w = (level - f0) / (f1 - f0)
-    return float(np.exp(np.log(lrs[j - 1]) + w * (np.log(lrs[j]) - np.log(lrs[j - 1]))))
-
-
-def gradient_flow_epochs(analysis: DAAnalysis, lr: float, r_hi: float, r_lo: float) -> float:
-    """Epochs gradient flow dr/de = −α ∂L/∂r (c → ∞ gradient) needs from r_hi down to r_lo > r*."""
-    from scipy.integrate import quad
-
-    sim, T = analysis.sim, analysis.T
-    return float(
-        quad(lambda r: 1.0 / (lr * sim.analytic_loss_and_gradient(r, T)[1]), r_lo, r_hi)[0]
-    )

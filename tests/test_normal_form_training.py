@@ -114,7 +114,7 @@ def test_curvature_bound_symbolic():
     """λ₋ = 12T⁵/π⁴ and α* = (9/16)(2/λ₋) for x² + r; the general ratio for x⁴ + r."""
     import sympy as sp
 
-    from ghostsym.normal_form_sim import analyse_normal_form
+    from ghostsym.analysis.normal_form_numerics import analyse_normal_form
     from ghostsym.symbolic.curvature import curvature_bound, curvature_from_results
 
     Ts = sp.Symbol("T", positive=True)

@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ghostsym.analysis.normal_form_numerics import check_normal_forms  # noqa: E402
+from ghostsym.analysis.normal_form_numerics import checked_normal_forms  # noqa: E402
 from ghostsym.verification import Outcome, check  # noqa: E402
 
 EPOCHS = 10_000
@@ -30,28 +30,31 @@ LOG_PRECISION = 1e-4
 SLOPE_TOL = 0.05
 
 
-def _any_trapped(num, alpha, r0, T):
-    _, trapped, _ = num.descend(r0, np.full(r0.size, alpha), T, EPOCHS, record_every=EPOCHS)
-    return bool(np.any(trapped >= 0))
+def _any_trapped(a, alpha, r0):
+    run = a.sim.train_r(
+        r0, alpha, epochs=EPOCHS, gradient="analytic", T=a.T, record_every=EPOCHS, throw=True
+    )
+    return bool(np.any(a.trapped(run)))
 
 
-def measure_threshold(num, T, r0):
+def measure_threshold(a, r0):
     """Boundary between 'no seed trapped' and 'some seed trapped' (bisection in ln α)."""
+    num = a.numerics
     rho0 = float(np.mean(num.rho(r0)))
     te = num.escape_time(num.r_of_rho(rho0))
-    slope = abs(num.escape_time_drho(rho0)) if te < 2 * T else 1.0
+    slope = abs(num.escape_time_drho(rho0)) if te < 2 * a.T else 1.0
     lo = hi = rho0 / slope
-    if _any_trapped(num, hi, r0, T):
-        while _any_trapped(num, lo, r0, T):
+    if _any_trapped(a, hi, r0):
+        while _any_trapped(a, lo, r0):
             lo /= 2
         hi = 2 * lo
     else:
-        while not _any_trapped(num, hi, r0, T):
+        while not _any_trapped(a, hi, r0):
             hi *= 2
         lo = hi / 2
     while math.log(hi / lo) > LOG_PRECISION:
         mid = math.sqrt(lo * hi)
-        if _any_trapped(num, mid, r0, T):
+        if _any_trapped(a, mid, r0):
             hi = mid
         else:
             lo = mid
@@ -74,14 +77,14 @@ def run(ctx):
     )
     seeds = ctx.pick(8, 30)
     outcomes = []
-    for label, num in check_normal_forms(ctx.options):
+    for _, num in checked_normal_forms(ctx.options):
+        label = str(num.nf)
         measured, derived = [], []
         for T in Ts:
-            vals = num.da_values(float(T))
-            rho_star = num.rho(vals["r_star"].value)
-            r0 = num.r_of_rho(10 * rho_star + ctx.rng.normal(0.0, rho_star / 10, seeds))
-            measured.append(measure_threshold(num, float(T), r0))
-            derived.append(vals["alpha_star"].value)
+            a = num.at(float(T))
+            r0 = a.starts(ctx.rng, seeds)
+            measured.append(measure_threshold(a, r0))
+            derived.append(a.values["alpha_star"])
         measured, derived = np.array(measured), np.array(derived)
         x = np.log(Ts)
         slope_m, icpt_m = np.polyfit(x, np.log(measured), 1)

@@ -17,7 +17,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ghostsym.analysis.normal_form_numerics import check_normal_forms  # noqa: E402
+from ghostsym.analysis.normal_form_numerics import (  # noqa: E402
+    checked_normal_forms,
+    trapped_fraction,
+)
 from ghostsym.verification import Outcome, check  # noqa: E402
 
 T = 100.0
@@ -42,16 +45,13 @@ MAX_WIDTH = 0.10
 def run(ctx):
     seeds = ctx.pick(10, 50)
     outcomes = []
-    for label, num in check_normal_forms(ctx.options):
-        vals = num.da_values(T)
-        a_star, r_star = vals["alpha_star"].value, vals["r_star"].value
-        rho_star = num.rho(r_star)
-        alphas = np.repeat(a_star * RATIOS, seeds)
-        rho0 = 10 * rho_star + ctx.rng.normal(0.0, rho_star / 10, alphas.size)
-        r0 = num.r_of_rho(rho0)
-        _, trapped_epoch, record = num.descend(r0, alphas, T, EPOCHS, record_every=10)
-        trapped = (trapped_epoch >= 0).reshape(RATIOS.size, seeds)
-        frac = trapped.mean(axis=1)
+    for _, num in checked_normal_forms(ctx.options):
+        label = str(num.nf)
+        a = num.at(T)
+        a_star, r_star = a.values["alpha_star"], a.values["r_star"]
+        frac, _ = trapped_fraction(
+            a, a_star * RATIOS, seeds, ctx.rng, epochs=EPOCHS, record_every=EPOCHS
+        )
         none = RATIOS[frac == 0.0]
         every = RATIOS[frac == 1.0]
         lo = float(none.max()) * a_star if none.size else float("nan")
@@ -65,9 +65,16 @@ def run(ctx):
 
         # Fig. 2B-C style curves: one learning rate well below alpha*, one above.
         demo = np.array([0.11, 1.1]) * a_star
-        _, demo_trap, demo_rec = num.descend(
-            np.full(2, num.r_of_rho(10 * rho_star)), demo, T, 3000, record_every=1
+        demo_run = a.sim.train_r(
+            np.full(2, num.r_of_rho(10 * num.rho(r_star))),
+            demo,
+            epochs=3000,
+            T=T,
+            throw=True,
+            gradient="analytic",
         )
+        demo_rec = demo_run.loss / T
+        demo_trap = [int(np.argmax(rec == 1.0)) if np.any(rec == 1.0) else -1 for rec in demo_rec]
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
         ax1.plot(RATIOS, frac, "o-", ms=3)
         ax1.axvline(1.0, color="k", ls="--", label=r"derived $\alpha^*$")
@@ -100,7 +107,7 @@ def run(ctx):
                     "T": T,
                     "epochs": EPOCHS,
                     "seeds": seeds,
-                    "derived_by": vals["alpha_star"].method,
+                    "derived_by": num.da_values(T)["alpha_star"].method,
                     "bracket_width": width,
                     "monotone_transition": monotone,
                     "fraction_trapped": dict(

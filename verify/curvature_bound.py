@@ -25,36 +25,27 @@ def run(ctx):
     import matplotlib.pyplot as plt
     import sympy
 
-    from ghostsym.normal_form_sim import (
-        analyse_normal_form,
+    from ghostsym.analysis.normal_form_numerics import (
+        CANONICAL_ONLY,
         checked_normal_forms,
         critical_learning_rate,
+        trapped_fraction,
     )
     from ghostsym.symbolic.curvature import curvature_from_results
 
-    forms = checked_normal_forms(ctx.options)
+    forms = checked_normal_forms(ctx.options, CANONICAL_ONLY)
     fig, axes = plt.subplots(1, len(forms), figsize=(5.5 * len(forms), 4), squeeze=False)
     outcomes = []
-    for col, text in enumerate(forms):
-        a = analyse_normal_form(text, T)
-        rs_, rn, alpha = (a.values[k] for k in ("r_star", "point_of_no_return", "alpha_star"))
+    for col, (text, num) in enumerate(forms):
+        a = num.at(T)
+        alpha = a.values["alpha_star"]
         cur = curvature_from_results(a.results, a.symbols)
         bound = float(cur["classical_bound"].subs(a.symbols["T"], T))
         ratio = cur["bound_ratio"]
         lo, hi = 0.5 * min(alpha, bound), 1.5 * max(alpha, bound)
         n_lr = ctx.pick(60, 200)
         lrs = np.geomspace(lo, hi, n_lr)
-        r0 = 10 * rs_ + rs_ / 10 * ctx.rng.standard_normal((n_lr, N_SEEDS))
-        run_ = a.sim.train_r(
-            r0.ravel(),
-            np.repeat(lrs, N_SEEDS),
-            epochs=10_000,
-            gradient="analytic",
-            T=T,
-            record_every=100,
-            throw=True,
-        )
-        frac = (run_.r[:, -1] < rn).reshape(n_lr, N_SEEDS).mean(axis=1)
+        frac, _ = trapped_fraction(a, lrs, N_SEEDS, ctx.rng, epochs=10_000, record_every=100)
         crit = critical_learning_rate(lrs, frac)
         spacing = float(lrs[1] / lrs[0] - 1)
         tag = text.replace(" ", "")

@@ -14,7 +14,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ghostsym.analysis.normal_form_numerics import ESCAPE_TAIL_REL, check_normal_forms  # noqa: E402
+from ghostsym.analysis.normal_form_numerics import (  # noqa: E402
+    ESCAPE_TAIL_REL,
+    checked_normal_forms,
+)
 from ghostsym.verification import Outcome, check  # noqa: E402
 
 #: Relative tolerance: the integration stops where the time left is ~1e-9 of the elapsed
@@ -32,7 +35,8 @@ RTOL = 10 * ESCAPE_TAIL_REL
 def run(ctx):
     rhos = np.logspace(-6, 0, ctx.pick(7, 25))
     outcomes = []
-    for label, num in check_normal_forms(ctx.options):
+    for _, num in checked_normal_forms(ctx.options):
+        label = str(num.nf)
         analytic, measured, tails = [], [], []
         for rho in rhos:
             r = num.r_of_rho(rho)

@@ -31,14 +31,14 @@ def run(ctx):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ghostsym.normal_form_sim import analyse_normal_form, checked_normal_forms
+    from ghostsym.analysis.normal_form_numerics import CANONICAL_ONLY, checked_normal_forms
 
     outcomes = []
     n_r = ctx.pick(100, 300)
-    forms = checked_normal_forms(ctx.options)
+    forms = checked_normal_forms(ctx.options, CANONICAL_ONLY)
     fig, axes = plt.subplots(1, len(forms), figsize=(5.5 * len(forms), 4), squeeze=False)
-    for ax, text in zip(axes[0], forms, strict=True):
-        a = analyse_normal_form(text, T)
+    for ax, (text, num) in zip(axes[0], forms, strict=True):
+        a = num.at(T)
         rs_, rn = a.values["r_star"], a.values["point_of_no_return"]
         grid = np.linspace(-rs_, 2 * rs_, n_r)
         land = a.sim.loss_landscape(grid, CONFIDENCES, x_star=X_STAR, T=T, dt=DT)

@@ -18,13 +18,6 @@ WINDOW = 500
 OSCILLATING = 0.25
 
 
-def _flow_epochs(a, lr, r_hi, r_lo):
-    """Gradient-flow epochs from r_hi down to r_lo: ∫ dr / (α ∂L/∂r) (Eq. 21 kernel)."""
-    from scipy.integrate import quad
-
-    return quad(lambda r: 1.0 / (lr * a.sim.analytic_loss_and_gradient(r, T)[1]), r_lo, r_hi)[0]
-
-
 def _level_r(a, level):
     """r > r* with L(r) = level (the early branch is increasing in r)."""
     from scipy.optimize import brentq
@@ -48,20 +41,24 @@ def run(ctx):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ghostsym.normal_form_sim import analyse_normal_form, checked_normal_forms
+    from ghostsym.analysis.normal_form_numerics import (
+        CANONICAL_ONLY,
+        checked_normal_forms,
+        gradient_flow_epochs,
+    )
 
-    forms = checked_normal_forms(ctx.options)
+    forms = checked_normal_forms(ctx.options, CANONICAL_ONLY)
     fig, axes = plt.subplots(2, len(forms), figsize=(5.5 * len(forms), 7), squeeze=False)
     outcomes = []
-    for col, text in enumerate(forms):
-        a = analyse_normal_form(text, T)
+    for col, (text, num) in enumerate(forms):
+        a = num.at(T)
         rs_, rn, alpha = (a.values[k] for k in ("r_star", "point_of_no_return", "alpha_star"))
         r0 = 10 * rs_
         lrs = np.array([LOW, HIGH]) * alpha
         loss0 = a.sim.analytic_loss_and_gradient(r0, T)[0]
         r_half, r_tenth = _level_r(a, 0.5 * loss0), _level_r(a, 0.05 * loss0)
-        plateau_flow = _flow_epochs(a, lrs[0], r0, r_half)
-        drop_flow = _flow_epochs(a, lrs[0], r_half, r_tenth)
+        plateau_flow = gradient_flow_epochs(a, lrs[0], r0, r_half)
+        drop_flow = gradient_flow_epochs(a, lrs[0], r_half, r_tenth)
         epochs = int(np.ceil((plateau_flow + drop_flow) * 2 / 100.0)) * 100 + WINDOW
         run_ = a.sim.train_r(r0, lrs, epochs=epochs, gradient="analytic", T=T, throw=True)
         loss = run_.loss / T

@@ -18,10 +18,6 @@ PLOT_EPOCHS = (1000, 2000, 3000, 5000, 10000)
 SIM_C, SIM_X_STAR, SIM_DT = 30.0, 1.0, 0.01
 
 
-def _trapped_fraction(run, lrs, n_seeds, rn):
-    return (run.r[:, -1] < rn).reshape(len(lrs), n_seeds).mean(axis=1)
-
-
 @check(
     id="fig2d-learning-rate-sweep",
     claim="Over learning rates and random starts, trapping in the no-learning zone switches on "
@@ -36,29 +32,26 @@ def run(ctx):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ghostsym.normal_form_sim import (
-        analyse_normal_form,
+    from ghostsym.analysis.normal_form_numerics import (
+        CANONICAL_ONLY,
         checked_normal_forms,
         critical_learning_rate,
         gradient_flow_epochs,
+        trapped_fraction,
     )
 
-    forms = checked_normal_forms(ctx.options)
+    forms = checked_normal_forms(ctx.options, CANONICAL_ONLY)
     fig, axes = plt.subplots(2, len(forms), figsize=(5.5 * len(forms), 8), squeeze=False)
     outcomes = []
-    for col, text in enumerate(forms):
-        a = analyse_normal_form(text, T)
-        rs_, rn, alpha = (a.values[k] for k in ("r_star", "point_of_no_return", "alpha_star"))
+    for col, (text, num) in enumerate(forms):
+        a = num.at(T)
+        rs_, alpha = a.values["r_star"], a.values["alpha_star"]
         tag = text.replace(" ", "")
 
         # -- analytical gradient: the paper's sweep at full scale (fast) --------------------
         n_lr, n_seeds, epochs = 100, 10, 10_000
         lrs = alpha * np.geomspace(LR_LO, LR_HI, n_lr)
-        r0 = 10 * rs_ + rs_ / 10 * ctx.rng.standard_normal((n_lr, n_seeds))
-        run_ = a.sim.train_r(
-            r0.ravel(), np.repeat(lrs, n_seeds), epochs=epochs, gradient="analytic", T=T, throw=True
-        )
-        frac = _trapped_fraction(run_, lrs, n_seeds, rn)
+        frac, run_ = trapped_fraction(a, lrs, n_seeds, ctx.rng, epochs=epochs)
         crit = critical_learning_rate(lrs, frac)
         spacing = float(lrs[1] / lrs[0] - 1)
         outcomes.append(
@@ -99,19 +92,18 @@ def run(ctx):
         # flow time the slowest rate needs to get there from the farthest start.
         arrival = gradient_flow_epochs(a, lrs_s[0], 10.5 * rs_, rs_)
         epochs_s = int(np.ceil(ctx.pick(1.5, 3.0) * arrival / 100)) * 100
-        r0s = 10 * rs_ + rs_ / 10 * ctx.rng.standard_normal((n_lr_s, n_seeds_s))
-        run_s = a.sim.train_r(
-            r0s.ravel(),
-            np.repeat(lrs_s, n_seeds_s),
+        frac_s, _ = trapped_fraction(
+            a,
+            lrs_s,
+            n_seeds_s,
+            ctx.rng,
             epochs=epochs_s,
+            gradient="simulated",
             c=SIM_C,
             x_star=SIM_X_STAR,
             dt=SIM_DT,
-            T=T,
             record_every=epochs_s // 100,
-            throw=True,
         )
-        frac_s = _trapped_fraction(run_s, lrs_s, n_seeds_s, rn)
         crit_s = critical_learning_rate(lrs_s, frac_s)
         outcomes.append(
             Outcome.relative(

@@ -31,14 +31,14 @@ def run(ctx):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ghostsym.normal_form_sim import analyse_normal_form, checked_normal_forms
+    from ghostsym.analysis.normal_form_numerics import CANONICAL_ONLY, checked_normal_forms
 
-    forms = checked_normal_forms(ctx.options)
+    forms = checked_normal_forms(ctx.options, CANONICAL_ONLY)
     fig, axes = plt.subplots(2, len(forms), figsize=(5.5 * len(forms), 8), squeeze=False)
     outcomes = []
     epochs = ctx.pick(5000, 20000)
-    for col, text in enumerate(forms):
-        a = analyse_normal_form(text, T)
+    for col, (text, num) in enumerate(forms):
+        a = num.at(T)
         rs_, rn, alpha = (a.values[k] for k in ("r_star", "point_of_no_return", "alpha_star"))
         tag = text.replace(" ", "")
         grid = np.linspace(-rs_, 2 * rs_, ctx.pick(100, 300))

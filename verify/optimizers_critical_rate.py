@@ -14,22 +14,6 @@ MOMENTUM = 0.9
 SHARP = 2.0
 
 
-def _sweep(a, optimizer, lrs, rng, rn, rs_):
-    r0 = 10 * rs_ + rs_ / 10 * rng.standard_normal((len(lrs), N_SEEDS))
-    run = a.sim.train_r(
-        r0.ravel(),
-        np.repeat(lrs, N_SEEDS),
-        epochs=EPOCHS,
-        optimizer=optimizer,
-        momentum=MOMENTUM,
-        gradient="analytic",
-        T=T,
-        record_every=100,
-        throw=True,
-    )
-    return (run.r[:, -1] < rn).reshape(len(lrs), N_SEEDS).mean(axis=1)
-
-
 def _width(lrs, frac):
     """Ratio of the smallest all-trapped rate to the largest never-trapped rate."""
     never, always = lrs[frac == 0], lrs[frac == 1]
@@ -52,25 +36,35 @@ def run(ctx):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ghostsym.normal_form_sim import (
-        analyse_normal_form,
+    from ghostsym.analysis.normal_form_numerics import (
+        CANONICAL_ONLY,
         checked_normal_forms,
         critical_learning_rate,
+        trapped_fraction,
     )
 
-    forms = checked_normal_forms(ctx.options)
+    forms = checked_normal_forms(ctx.options, CANONICAL_ONLY)
     fig, axes = plt.subplots(1, len(forms), figsize=(5.5 * len(forms), 4), squeeze=False)
     outcomes = []
     n_lr = ctx.pick(60, 150)
-    for col, text in enumerate(forms):
-        a = analyse_normal_form(text, T)
-        rs_, rn, alpha = (a.values[k] for k in ("r_star", "point_of_no_return", "alpha_star"))
+    for col, (text, num) in enumerate(forms):
+        a = num.at(T)
+        rs_, alpha = a.values["r_star"], a.values["alpha_star"]
         tag = text.replace(" ", "")
         scaled = np.geomspace(1e-2, 10, n_lr)  # lr / α* (GD, momentum) or lr / r* (Adam)
         spacing = float(scaled[1] / scaled[0] - 1)
         res = {}
         for opt, unit in (("gd", alpha), ("momentum", alpha), ("adam", rs_)):
-            frac = _sweep(a, opt, scaled * unit, ctx.rng, rn, rs_)
+            frac, _ = trapped_fraction(
+                a,
+                scaled * unit,
+                N_SEEDS,
+                ctx.rng,
+                epochs=EPOCHS,
+                optimizer=opt,
+                momentum=MOMENTUM,
+                record_every=100,
+            )
             res[opt] = (critical_learning_rate(scaled, frac), _width(scaled, frac), frac)
         gd, mom, adam = res["gd"][0], res["momentum"][0], res["adam"][0]
         outcomes += [

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import optimize  # noqa: E402
 
-from ghostsym.analysis.normal_form_numerics import check_normal_forms  # noqa: E402
+from ghostsym.analysis.normal_form_numerics import checked_normal_forms  # noqa: E402
 from ghostsym.verification import Outcome, check  # noqa: E402
 
 T = 100.0
@@ -39,7 +39,8 @@ RTOL = 1e-3
 )
 def run(ctx):
     outcomes = []
-    for label, num in check_normal_forms(ctx.options):
+    for _, num in checked_normal_forms(ctx.options):
+        label = str(num.nf)
         finite = math.isfinite(num.threshold)
         x_star = num.threshold if finite else X_STAR
         c = CONFIDENCE if not finite else 1e3

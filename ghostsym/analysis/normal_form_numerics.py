@@ -9,12 +9,20 @@ its symbolic DA derivation (:func:`ghostsym.symbolic.da.analyze`) and provides
 * :meth:`~NormalFormNumerics.da_values` — r*, the point of no return, |∂L/∂r| at r*, α*, α*_MSE
   and the exponents at a given T, each with the method used ("closed form" or "numeric":
   root finding on the quadrature, exponents as d ln α*/d ln T by central differences);
-* :meth:`~NormalFormNumerics.descend` — plain gradient descent on r driven by the derived
-  gradient (a numba kernel generated from the closed form, or a cubic-Hermite table of the
-  quadrature), many (r0, α) pairs at once;
+* :attr:`~NormalFormNumerics.simulator` — the normal form's
+  :class:`~ghostsym.normal_form_sim.NormalFormSimulator` (simulation, exact adjoint, trainers),
+  whose ``train_r(gradient="analytic")`` — the one implementation of gradient descent on r
+  with the derived c → ∞ gradient — uses the closed-form loss kernels when the pipeline
+  derived them and :meth:`~NormalFormNumerics.escape_time_table` (a cubic-Hermite table of
+  t_esc, by quadrature when there is no closed form) otherwise;
 * the measurement side used by the verification checks: :meth:`simulate_escape_time`
   (ODE integration to the threshold) and :meth:`simulated_loss` (the DA loss of the
   simulated model with a finite, large confidence and threshold).
+
+For the verification checks, :func:`checked_normal_forms` lists the normal forms a check runs
+(its defaults plus ``ghostsym verify --normal-form``), :meth:`NormalFormNumerics.at` bundles
+the numbers at one delay T (:class:`DAAnalysis`), and :func:`trapped_fraction` runs the
+learning-rate × seed sweeps of Fig. 2D.
 
 Numerics only call generated kernels (``ghostsym.codegen``); SymPy is used here only to
 evaluate closed forms and to build kernels.
@@ -24,7 +32,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import sympy
@@ -32,6 +42,7 @@ from scipy import integrate, optimize
 
 from .. import codegen
 from ..errors import GhostsymError, NotDerivableError
+from ..normal_form_sim import NormalFormSimulator, TrainingRun
 from ..symbolic import da
 from ..symbolic.normal_forms import NormalForm
 
@@ -41,7 +52,7 @@ QUAD_RTOL = 1e-11
 ROOT_RTOL = 1e-13
 #: Step in ln T of the central difference giving the local exponent of α*(T).
 EXPONENT_LOG_STEP = 0.05
-#: Points of the log ρ table used by gradient descent when t_esc has no closed form.
+#: Points of the log ρ table used by gradient descent when the loss has no closed form.
 TABLE_POINTS = 600
 #: ODE tolerances of :meth:`NormalFormNumerics.simulate_escape_time`.
 ODE_RTOL = 1e-12
@@ -63,6 +74,14 @@ def _float(expr) -> float:
     return float(sympy.N(expr, 17))
 
 
+def _numeric_constants(expr):
+    """Constants kept as integrals (the scaling constant C) evaluated to numbers."""
+    consts = {
+        i: sympy.Float(_float(i), 17) for i in expr.atoms(sympy.Integral) if not i.free_symbols
+    }
+    return expr.xreplace(consts)
+
+
 class NormalFormNumerics:
     """Numerical companion of a normal form's DA derivation (see module docstring)."""
 
@@ -80,12 +99,7 @@ class NormalFormNumerics:
         self.threshold = math.inf if nf.threshold is sympy.oo else _float(nf.threshold)
         sym = self.derivation.symbols
         self.rho_sym, self.T_sym = sym["rho"], sym["T"]
-        te = res["escape_time_rho"]
-        # Constants kept as integrals (the scaling constant C) are numbers: evaluate them.
-        consts = {
-            i: sympy.Float(_float(i), 17) for i in te.atoms(sympy.Integral) if not i.free_symbols
-        }
-        te = te.xreplace(consts)
+        te = _numeric_constants(res["escape_time_rho"])
         self.closed = not te.atoms(sympy.Integral)
         x, r, rho = nf.state, nf.param, self.rho_sym
         kernels = [
@@ -97,20 +111,12 @@ class NormalFormNumerics:
                 codegen.Kernel("escape_time_rho", (rho,), te),
                 codegen.Kernel("escape_time_drho", (rho,), sympy.diff(te, rho)),
             ]
-        else:  # placeholders: the table path of the template never calls them
-            kernels += [
-                codegen.Kernel("escape_time_rho", (rho,), rho),
-                codegen.Kernel("escape_time_drho", (rho,), rho),
-            ]
         digest = hashlib.sha256(sympy.srepr(nf.expr).encode()).hexdigest()[:8]
-        self.module = codegen.build_module(
-            kernels,
-            label=f"normal_form_{digest}",
-            template="ghostsym.analysis.da_descent_template",
-        )
+        self.module = codegen.build_module(kernels, label=f"normal_form_{digest}")
         self.field = self.module.field
         self.field_dr = self.module.field_dr
-        self._table = None
+        self._tables: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+        self._da_values: dict[float, dict[str, Value | None]] = {}
 
     # -- escape time ---------------------------------------------------------------------
     def rho(self, r: float) -> float:
@@ -221,6 +227,11 @@ class NormalFormNumerics:
         """r*, point of no return, |∂L/∂r| at r*, α*, α*_MSE and exponents at delay T."""
         if not T > 0:
             raise GhostsymError(f"T must be > 0, got {T}")
+        if T not in self._da_values:
+            self._da_values[T] = self._compute_da_values(T)
+        return self._da_values[T]
+
+    def _compute_da_values(self, T: float) -> dict[str, Value | None]:
         res, Ts = self.derivation.results, self.T_sym
         out: dict[str, Value | None] = {}
         closed = {k: res.get(k) for k in da.RESULT_KEYS}
@@ -257,46 +268,56 @@ class NormalFormNumerics:
         return out
 
     # -- gradient descent driven by the derived gradient -----------------------------------
-    def _gradient_table(self, T: float):
-        rho_star = self.solve_escape(T)
-        rho_n = self.solve_escape(2 * T)
-        grid = np.linspace(math.log(rho_n / 4), math.log(rho_star * 1e3), TABLE_POINTS)
-        te = np.array([self._quad(math.exp(g), False) for g in grid])
-        dte = np.array([self._quad(math.exp(g), True) for g in grid])
-        slope = dte * np.exp(grid) / te
-        return grid, np.log(te), slope, rho_n / 4
+    def escape_time_table(self, T: float) -> tuple[np.ndarray, np.ndarray]:
+        """(table, geometry) for the trainer's table mode at delay T (cached per T).
 
-    def descend(self, r0, alpha, T: float, epochs: int, record_every: int = 10):
-        """Gradient descent r ← r − α ∂L/∂r for each pair (r0[i], alpha[i]).
-
-        Returns ``(r_final, trapped_epoch, record)``: trapped_epoch is the first epoch spent
-        in the no-learning zone (−1 if none) and ``record[i, k]`` the loss L/T at epoch
-        ``k * record_every``.
+        ``table`` rows: a uniform grid of log ρ from ρ_n/4 to 1000 ρ*, log t_esc there and the
+        exact slopes d log t_esc / d log ρ (closed form, or quadrature of ∫ dx/f and of
+        −σ ∫ f_r/f² dx); ``geometry`` = (r_c, σ, ρ_min = ρ_n/4), below which the escape time
+        is taken as infinite (the no-learning zone starts at ρ_n).
         """
-        r0 = np.ascontiguousarray(r0, dtype=np.float64)
-        alpha = np.ascontiguousarray(np.broadcast_to(alpha, r0.shape), dtype=np.float64)
-        if self.closed:
-            grid = logte = slope = np.zeros(2)
-            rho_min, use_table = 0.0, False
-        else:
-            if self._table is None or self._table[0] != T:
-                self._table = (T, self._gradient_table(T))
-            grid, logte, slope, rho_min = self._table[1]
-            use_table = True
-        return self.module._run(
-            r0,
-            alpha,
-            float(T),
-            self.r_c,
-            float(self.sigma),
-            int(epochs),
-            int(record_every),
-            use_table,
-            grid,
-            logte,
-            slope,
-            rho_min,
+        T = float(T)
+        if T not in self._tables:
+            rho_star = self.solve_escape(T)
+            rho_n = self.solve_escape(2 * T)
+            grid = np.linspace(math.log(rho_n / 4), math.log(rho_star * 1e3), TABLE_POINTS)
+            te = np.array([self._te_rho(math.exp(g)) for g in grid])
+            dte = np.array([self.escape_time_drho(math.exp(g)) for g in grid])
+            slope = dte * np.exp(grid) / te
+            table = np.ascontiguousarray(np.stack([grid, np.log(te), slope]))
+            geometry = np.array([self.r_c, float(self.sigma), rho_n / 4])
+            self._tables[T] = (table, geometry)
+        return self._tables[T]
+
+    @cached_property
+    def closed_loss(self) -> tuple | None:
+        """(L, ∂L/∂r) of the c → ∞ DA loss (Eqs. 16–21) as closed forms, or None."""
+        res = self.derivation.results
+        if res.get("loss") is None or res.get("dloss_dr") is None:
+            return None
+        pair = tuple(_numeric_constants(sympy.sympify(res[k])) for k in ("loss", "dloss_dr"))
+        return None if any(e.atoms(sympy.Integral) for e in pair) else pair
+
+    @cached_property
+    def simulator(self) -> NormalFormSimulator:
+        """The normal form's simulator; its analytical gradient is the closed-form loss's when
+        the pipeline derived one, the escape-time table's otherwise."""
+        if self.closed_loss is None:
+            return NormalFormSimulator.from_normal_form(
+                self.nf, escape_time_table=self.escape_time_table
+            )
+        loss, grad = self.closed_loss
+        sym = self.derivation.symbols
+        return NormalFormSimulator.from_normal_form(
+            self.nf, analytic_loss=(loss, sym["r"], sym["T"]), analytic_grad=grad
         )
+
+    def at(self, T: float) -> DAAnalysis:
+        """The numbers of the DA analysis at delay T, with the simulator (for the checks)."""
+        vals = self.da_values(T)
+        values = {k: vals[k].value for k in DAAnalysis.KEYS}
+        values["grad_at_r_star"] = abs(values["grad_at_r_star"])
+        return DAAnalysis(self, float(T), values)
 
     # -- measurements: simulating the model ---------------------------------------------------
     def simulate_escape_time(self, r: float) -> tuple[float, float]:
@@ -389,27 +410,114 @@ class NormalFormNumerics:
         return float(total)
 
 
-#: Normal forms every normal-form verification check runs (MATH.md §8): the paper's
-#: saddle-node and the quartic fold; ``ghostsym verify --normal-form EXPR`` adds more.
-DEFAULT_CHECK_NORMAL_FORMS = ("saddle-node", "quartic")
+@dataclass(frozen=True)
+class DAAnalysis:
+    """A normal form's numerics at one delay T: ``values`` holds floats for r_star,
+    point_of_no_return, grad_at_r_star (its magnitude) and alpha_star (closed form or
+    numeric, :meth:`NormalFormNumerics.da_values`)."""
+
+    KEYS = ("r_star", "point_of_no_return", "grad_at_r_star", "alpha_star")
+
+    numerics: NormalFormNumerics
+    T: float
+    values: dict
+
+    @property
+    def sim(self) -> NormalFormSimulator:
+        return self.numerics.simulator
+
+    @property
+    def results(self) -> dict:
+        return self.numerics.derivation.results
+
+    @property
+    def symbols(self) -> dict:
+        return self.numerics.derivation.symbols
+
+    def starts(self, rng, shape) -> np.ndarray:
+        """Fig. 2D starts: ρ0 = 10 ρ* + N(0, (ρ*/10)²) past the fold, as r (REFERENCE.md §2.5)."""
+        num = self.numerics
+        rho_star = num.rho(self.values["r_star"])
+        return num.r_of_rho(10 * rho_star + rho_star / 10 * rng.standard_normal(shape))
+
+    def trapped(self, run: TrainingRun, gradient: str = "analytic") -> np.ndarray:
+        """Which runs end in the no-learning zone. With the analytical gradient the loss there
+        is exactly T (zero gradient, r never moves again); with the simulated one, the final
+        r lies past the point of no return."""
+        if gradient == "analytic":
+            return run.loss[:, -1] == self.T
+        num = self.numerics
+        return num.rho(run.r[:, -1]) < num.rho(self.values["point_of_no_return"])
 
 
-def check_normal_forms(options: dict | None = None) -> list[tuple[str, NormalFormNumerics]]:
-    """(label, numerics) for the default normal forms plus ``options["normal_forms"]``.
+def trapped_fraction(a: DAAnalysis, lrs, seeds: int, rng, *, epochs: int, **train_kwargs):
+    """The Fig. 2D sweep: ``seeds`` starts (:meth:`DAAnalysis.starts`) per learning rate,
+    ``epochs`` of ``a.sim.train_r`` (``gradient="analytic"`` unless given; divergence raises).
+
+    Returns ``(fraction trapped per learning rate, the TrainingRun)``; runs are ordered
+    learning-rate-major (row i·seeds + j: rate i, seed j).
+    """
+    lrs = np.asarray(lrs, float)
+    train_kwargs.setdefault("gradient", "analytic")
+    r0 = a.starts(rng, (lrs.size, seeds))
+    run = a.sim.train_r(
+        r0.ravel(), np.repeat(lrs, seeds), epochs=epochs, T=a.T, throw=True, **train_kwargs
+    )
+    frac = a.trapped(run, train_kwargs["gradient"]).reshape(lrs.size, seeds).mean(axis=1)
+    return frac, run
+
+
+def critical_learning_rate(lrs, trapped_fraction, level: float = 0.5) -> float:
+    """The learning rate where the trapped fraction first reaches ``level``.
+
+    Geometric interpolation between the last rate below the level and the first at or
+    above it (learning rates are swept on a log grid). NaN when the level is never reached
+    or is already reached at the smallest rate.
+    """
+    lrs = np.asarray(lrs, float)
+    frac = np.asarray(trapped_fraction, float)
+    above = np.flatnonzero(frac >= level)
+    if above.size == 0 or above[0] == 0:
+        return float("nan")
+    j = int(above[0])
+    f0, f1 = frac[j - 1], frac[j]
+    w = (level - f0) / (f1 - f0)
+    return float(np.exp(np.log(lrs[j - 1]) + w * (np.log(lrs[j]) - np.log(lrs[j - 1]))))
+
+
+def gradient_flow_epochs(a: DAAnalysis, lr: float, r_hi: float, r_lo: float) -> float:
+    """Epochs gradient flow dr/de = −α ∂L/∂r (c → ∞ gradient) needs from r_hi down to r_lo,
+    ∫ dr / (α ∂L/∂r), on the early side of r*."""
+    return float(
+        integrate.quad(
+            lambda r: 1.0 / (lr * a.sim.analytic_loss_and_gradient(r, a.T)[1]), r_lo, r_hi
+        )[0]
+    )
+
+
+#: Normal forms a normal-form verification check runs by default (MATH.md §8): the paper's
+#: saddle-node and the quartic fold; the simulation-heavy checks run the saddle-node only
+#: (``defaults=CANONICAL_ONLY``). ``ghostsym verify --normal-form EXPR`` adds more.
+DEFAULT_CHECK_NORMAL_FORMS = ("x**2 + r", "x**4 + r")
+CANONICAL_ONLY = ("x**2 + r",)
+
+
+def checked_normal_forms(
+    options: dict | None = None, defaults: Sequence[str] = DEFAULT_CHECK_NORMAL_FORMS
+) -> list[tuple[str, NormalFormNumerics]]:
+    """(text, numerics) for ``defaults`` then ``options["normal_forms"]``, each normal form
+    once (the first text naming it is kept; numerics are cached per process).
 
     Raises :class:`~ghostsym.errors.NotDerivableError` (with the pipeline's reason) for a user
     normal form that has no ghost-induced delay.
     """
-    forms = [NormalForm.builtin(name) for name in DEFAULT_CHECK_NORMAL_FORMS]
-    for text in (options or {}).get("normal_forms", []):
-        forms.append(NormalForm.parse(text))
     out, seen = [], set()
-    for nf in forms:
-        label = str(nf)
-        if label in seen:
+    for text in [*defaults, *((options or {}).get("normal_forms") or [])]:
+        nf = NormalForm.parse(text)
+        if str(nf) in seen:
             continue
-        seen.add(label)
-        out.append((label, _cached_numerics(nf)))
+        seen.add(str(nf))
+        out.append((text, _cached_numerics(nf)))
     return out
 
 
@@ -419,10 +527,12 @@ _NUMERICS_CACHE: dict = {}
 def _cached_numerics(nf: NormalForm) -> NormalFormNumerics:
     key = (sympy.srepr(nf.expr), sympy.srepr(nf.x0), sympy.srepr(nf.threshold))
     if key not in _NUMERICS_CACHE:
-        if str(nf) == "r + x**2" and nf.x0 == 0 and nf.threshold is sympy.oo:
-            from ..symbolic.canonical import derive
-
-            _NUMERICS_CACHE[key] = NormalFormNumerics(nf, derive())
-        else:
-            _NUMERICS_CACHE[key] = NormalFormNumerics(nf)
+        _NUMERICS_CACHE[key] = NormalFormNumerics(nf)
     return _NUMERICS_CACHE[key]
+
+
+def analyse_normal_form(nf="x**2 + r", T: float = 100.0) -> DAAnalysis:
+    """:meth:`NormalFormNumerics.at` for ``nf`` (text or NormalForm), cached per process."""
+    if isinstance(nf, str):
+        nf = NormalForm.parse(nf)
+    return _cached_numerics(nf).at(T)

@@ -8,6 +8,12 @@ generated kernels, which it uses as free globals:
 * ``nf_analytic_loss(r, T)``, ``nf_analytic_grad(r, T)`` — the c → ∞ DA loss (Eqs. 16–20)
   and its derivative (Eq. 21), or NaN when the model has none.
 
+When the c → ∞ loss has no closed form, training with the analytical gradient (mode
+``GRAD_TABLE``) reads the escape time from a table instead: log t_esc on a uniform grid of
+log ρ (ρ = σ(r − r_c), the distance past the fold) with the exact slopes d log t_esc / d log ρ,
+interpolated by cubic Hermite polynomials (:func:`escape_time_from_table`); the loss and its
+gradient then follow from t_esc as in Eqs. 16–21 (:func:`da_loss_gradient_from_escape`).
+
 Discretisation (REFERENCE.md §2.2, §13 item 5). ``n_steps`` steps of size ``dt`` from
 ``x_0``; scheme 0 = explicit Euler, 1 = Heun (RK2), 2 = classical RK4. After every step the
 state is clipped to [−cap, cap] (the paper clips at +1e6); a non-finite step result is
@@ -33,6 +39,7 @@ OPT_ADAM = 2
 
 GRAD_SIMULATED = 0
 GRAD_ANALYTIC = 1
+GRAD_TABLE = 2
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -186,10 +193,79 @@ def da_loss_gradient(r, c, x_star, x0, dt, n_steps, n_target, scheme, cap, xs, j
 
 
 @numba.njit(cache=True, error_model="numpy")
-def loss_and_gradient_r(r, c, x_star, x0, dt, n_steps, n_target, scheme, cap, T, mode, work):
-    """(L, ∂L/∂r) for training: simulated (mode 0) or analytical c → ∞ (mode 1)."""
+def hermite(u, grid, values, slopes):
+    """Cubic Hermite interpolation on a uniform grid: (y(u), y'(u)); linear outside it."""
+    n = grid.shape[0]
+    if u >= grid[n - 1]:
+        return values[n - 1] + slopes[n - 1] * (u - grid[n - 1]), slopes[n - 1]
+    if u <= grid[0]:
+        return values[0] + slopes[0] * (u - grid[0]), slopes[0]
+    h = grid[1] - grid[0]
+    k = min(int((u - grid[0]) / h), n - 2)
+    s = (u - grid[k]) / h
+    y0, y1 = values[k], values[k + 1]
+    m0, m1 = slopes[k] * h, slopes[k + 1] * h
+    s2, s3 = s * s, s * s * s
+    y = (
+        (2 * s3 - 3 * s2 + 1) * y0
+        + (s3 - 2 * s2 + s) * m0
+        + (-2 * s3 + 3 * s2) * y1
+        + (s3 - s2) * m1
+    )
+    dy = (
+        (6 * s2 - 6 * s) * y0
+        + (3 * s2 - 4 * s + 1) * m0
+        + (-6 * s2 + 6 * s) * y1
+        + (3 * s2 - 2 * s) * m1
+    ) / h
+    return y, dy
+
+
+@numba.njit(cache=True, error_model="numpy")
+def escape_time_from_table(r, table, geometry):
+    """(t_esc, dt_esc/dρ) from the table: rows log ρ, log t_esc, d log t_esc / d log ρ.
+
+    ``geometry`` = (r_c, σ, ρ_min): ρ = σ(r − r_c); at or below ρ_min (below the table, past
+    the point of no return) the escape time is taken as infinite.
+    """
+    rho = geometry[1] * (r - geometry[0])
+    if rho <= geometry[2]:
+        return math.inf, 0.0
+    lt, dlt = hermite(math.log(rho), table[0], table[1], table[2])
+    te = math.exp(lt)
+    return te, te * dlt / rho
+
+
+@numba.njit(cache=True, error_model="numpy")
+def da_loss_gradient_from_escape(te, dte_drho, T, sigma):
+    """(L, ∂L/∂r) of Eqs. 16–21 from t_esc: T − t_esc (early), t_esc − T (late), T (never).
+
+    dρ/dr = σ; beyond the point of no return (t_esc ≥ 2T) the gradient is exactly zero.
+    """
+    if te < T:
+        return T - te, -dte_drho * sigma
+    if te < 2.0 * T:
+        return te - T, dte_drho * sigma
+    return T, 0.0
+
+
+@numba.njit(cache=True, error_model="numpy")
+def analytic_loss_gradient_table(r, T, table, geometry):
+    """The c → ∞ (L, ∂L/∂r) read from an escape-time table (mode ``GRAD_TABLE``)."""
+    te, dte = escape_time_from_table(r, table, geometry)
+    return da_loss_gradient_from_escape(te, dte, T, geometry[1])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def loss_and_gradient_r(
+    r, c, x_star, x0, dt, n_steps, n_target, scheme, cap, T, mode, work, table, geometry
+):
+    """(L, ∂L/∂r) for training: simulated (mode 0), analytical c → ∞ from the closed-form
+    kernels (mode 1) or from the escape-time table (mode 2)."""
     if mode == 1:
         return nf_analytic_loss(r, T), nf_analytic_grad(r, T)
+    if mode == 2:
+        return analytic_loss_gradient_table(r, T, table, geometry)
     loss, g_r, _, _ = da_loss_gradient(
         r, c, x_star, x0, dt, n_steps, n_target, scheme, cap, work[0], work[1], work[2]
     )
@@ -238,6 +314,8 @@ def train_one(
     cap,
     T,
     record_every,
+    table,
+    geometry,
     loss_hist,
     r_hist,
     grad_hist,
@@ -262,7 +340,7 @@ def train_one(
             g = nf_analytic_grad(r, T)
         else:
             loss, g = loss_and_gradient_r(
-                r, c, x_star, x0, dt, n_steps, n_target, scheme, cap, T, mode, work
+                r, c, x_star, x0, dt, n_steps, n_target, scheme, cap, T, mode, work, table, geometry
             )
         if record:
             row = e // record_every
@@ -307,6 +385,8 @@ def train_batch(
     cap,
     T,
     record_every,
+    table,
+    geometry,
 ):
     """Independent runs (r0s[i], lrs[i]) in parallel; histories of shape (runs, rows)."""
     n_runs = r0s.shape[0]
@@ -335,6 +415,8 @@ def train_batch(
             cap,
             T,
             record_every,
+            table,
+            geometry,
             loss_hist[i],
             r_hist[i],
             grad_hist[i],
