@@ -24,6 +24,7 @@ from ghostsym.analysis.latent_flow import (
     attractor_index,
     ghost_passages,
     rank_two_latent,
+    rank_two_latent_from_factors,
     speed_minima_along,
 )
 from ghostsym.analysis.phase_portrait import (
@@ -190,6 +191,19 @@ def test_rank_two_latent_readout_direction():
     flow = rank_two_latent(m @ n.T, rng.normal(0, 0.1, 20))
     x = rng.normal(size=20)
     np.testing.assert_allclose(flow.readout_direction(n).T @ (flow.P @ x), n.T @ x, atol=1e-12)
+
+
+def test_latent_from_factors_matches_the_dense_svd():
+    rng = np.random.default_rng(4)
+    m, n = rng.normal(size=(30, 2)), rng.normal(size=(30, 2)) / 30
+    b = rng.normal(0, 0.1, 30)
+    fast, dense = rank_two_latent_from_factors(m, n, b), rank_two_latent(m @ n.T, b)
+    np.testing.assert_allclose(fast.M @ fast.P, m @ n.T, atol=1e-12)
+    np.testing.assert_allclose(fast.P @ fast.P.T, np.eye(2), atol=1e-12)
+    signs = np.sign(np.sum(fast.P * dense.P, axis=1))  # singular vectors up to sign
+    np.testing.assert_allclose(fast.P * signs[:, None], dense.P, atol=1e-10)
+    kappa = np.array([0.4, -0.2])
+    np.testing.assert_allclose(fast.field(kappa * signs) * signs, dense.field(kappa), atol=1e-12)
 
 
 def test_phase_portrait_figure(constructed, tmp_path):

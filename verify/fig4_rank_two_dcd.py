@@ -41,7 +41,7 @@ from ghostsym.analysis.latent_flow import (
     analyze_rank_two,
     attractor_index,
     ghost_passages,
-    rank_two_latent,
+    rank_two_latent_from_factors,
 )
 from ghostsym.analysis.phase_portrait import Portrait, auto_half_width, plot_portraits, roman
 from ghostsym.errors import InputError
@@ -135,7 +135,7 @@ def _train(ctx, cfg):
 
 def _analyse(model, task, params, epoch, seed):
     """Flow, classified points, trajectories and their relation at one checkpoint."""
-    flow = rank_two_latent(params["m"] @ params["n"].T, params["b"], 2, model.activation)
+    flow = rank_two_latent_from_factors(params["m"], params["n"], params["b"], model.activation)
     res = analyze_rank_two(flow, half_width=HALF_WIDTH, grid=GRID)
     sim = simulate(model, params, task, seed=seed, epoch=epoch)
     kappa = np.asarray(sim["states"]) @ flow.P.T  # (S+1, B, 2)

@@ -549,6 +549,9 @@ class RankTwoFlow:
                 f"shapes M {self.M.shape}, P {self.P.shape}, b {self.b.shape} mismatch"
             )
         self._phi = phi_derivatives(self.nonlinearity, 2)
+        # φ alone and (φ, φ') for the hot paths (the order-2 evaluator computes all three)
+        self._phi0 = phi_derivatives(self.nonlinearity, 0)
+        self._phi1 = phi_derivatives(self.nonlinearity, 1)
 
     @property
     def rank(self) -> int:
@@ -558,12 +561,12 @@ class RankTwoFlow:
         """F on an array of points (..., K)."""
         kappa = np.asarray(kappa, dtype=float)
         z = kappa @ self.M.T + self.b
-        return -kappa + self._phi(z)[0] @ self.P.T
+        return -kappa + self._phi0(z)[0] @ self.P.T
 
     def jacobian(self, kappa: np.ndarray) -> np.ndarray:
         """J = −I + P diag(φ'(Mκ + b)) M at one point."""
         z = self.M @ np.asarray(kappa, dtype=float) + self.b
-        d1 = self._phi(z)[1]
+        d1 = self._phi1(z)[1]
         return -np.eye(self.M.shape[1]) + (self.P * d1) @ self.M
 
     def second(self, kappa: np.ndarray) -> np.ndarray:
@@ -618,6 +621,26 @@ def rank_two_latent(W, b, rank: int = 2, nonlinearity: str = "tanh") -> RankTwoF
         raise InputError(f"W must be square, got shape {W.shape}")
     U, S, Vt = np.linalg.svd(W)
     return RankTwoFlow(U[:, :rank] * S[:rank], Vt[:rank], b, nonlinearity)
+
+
+def rank_two_latent_from_factors(m, n, b, nonlinearity: str = "tanh") -> RankTwoFlow:
+    """:func:`rank_two_latent` for W = m nᵀ (m, n of shape (N, K)) without the N×N SVD.
+
+    With m = Q_m R_m, n = Q_n R_n (thin QR), W = Q_m (R_m R_nᵀ) Q_nᵀ; the SVD of the K×K
+    core C = U_c Σ V_cᵀ gives W's leading singular vectors U = Q_m U_c, V = Q_n V_c exactly.
+    Singular vectors are unique up to sign, so M, P may differ from the dense SVD's by the
+    sign of each latent axis.
+    """
+    m = np.asarray(m, dtype=float)
+    n = np.asarray(n, dtype=float)
+    m = m[:, None] if m.ndim == 1 else m
+    n = n[:, None] if n.ndim == 1 else n
+    if m.shape != n.shape or m.ndim != 2:
+        raise InputError(f"m and n must both be (N, K), got {m.shape} and {n.shape}")
+    Qm, Rm = np.linalg.qr(m)
+    Qn, Rn = np.linalg.qr(n)
+    Uc, S, Vct = np.linalg.svd(Rm @ Rn.T)
+    return RankTwoFlow((Qm @ Uc) * S, (Qn @ Vct.T).T, b, nonlinearity)
 
 
 def _grid_local_minima(speed: np.ndarray) -> list[tuple[int, int]]:
