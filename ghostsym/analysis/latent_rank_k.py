@@ -55,6 +55,9 @@ VISITED_STARTS = 128
 #: Iteration limits of the descent on E and of Newton on F.
 DESCENT_MAX_ITER = 200
 NEWTON_MAX_ITER = 60
+#: Newton on F: a seed is done when ‖F‖ is below this; step halvings tried per iteration.
+NEWTON_FIELD_TOL = 1e-14
+NEWTON_BACKTRACKS = 8
 #: Converged when ‖JᵀF‖ ≤ this (absolute; F is O(1) in the cube).
 GRADIENT_TOL = 1e-10
 #: Accept a speed minimum when min eig ∇²E ≥ −this·max(1, ‖∇²E‖) (positive semidefinite).
@@ -140,26 +143,36 @@ def _descend(batch: _Batch, X, max_iter=DESCENT_MAX_ITER, tol=GRADIENT_TOL):
 
 
 def _newton_on_field(batch: _Batch, X, max_iter=NEWTON_MAX_ITER):
-    """Newton on F = 0 with halving backtracking on ‖F‖ (fixed points only)."""
+    """Newton on F = 0 with halving backtracking on ‖F‖ (fixed points only).
+
+    A seed stops when ‖F‖ reaches rounding level or no step length lowers ‖F‖ (it has
+    stalled at a speed minimum that is not a fixed point; descent on E handles those).
+    """
     X = X.copy()
+    active = np.ones(len(X), dtype=bool)
     for _ in range(max_iter):
-        F, J, _, _ = batch.all(X)
+        idx = np.nonzero(active)[0]
+        if idx.size == 0:
+            break
+        F, J, _, _ = batch.all(X[idx])
         norm = np.linalg.norm(F, axis=1)
-        ok = np.isfinite(norm) & (norm > 1e-15)
-        if not np.any(ok):
+        ok = np.isfinite(norm) & (norm > NEWTON_FIELD_TOL)
+        active[idx[~ok]] = False
+        idx, F, J, norm = idx[ok], F[ok], J[ok], norm[ok]
+        if idx.size == 0:
             break
         try:
-            step = np.linalg.solve(J[ok], F[ok][..., None])[..., 0]
+            step = np.linalg.solve(J, F[..., None])[..., 0]
         except np.linalg.LinAlgError:
             step = np.stack(
-                [np.linalg.lstsq(j, f, rcond=None)[0] for j, f in zip(J[ok], F[ok], strict=True)]
+                [np.linalg.lstsq(j, f, rcond=None)[0] for j, f in zip(J, F, strict=True)]
             )
-        base = X[ok]
+        base = X[idx]
         best = base.copy()
-        best_norm = norm[ok]
+        best_norm = norm.copy()
         t = 1.0
-        pending = np.ones(base.shape[0], dtype=bool)
-        for _ in range(8):
+        pending = np.ones(idx.size, dtype=bool)
+        for _ in range(NEWTON_BACKTRACKS):
             trial = base - t * step
             tn = np.linalg.norm(batch.field(trial), axis=1)
             accept = pending & np.isfinite(tn) & (tn < best_norm)
@@ -169,7 +182,8 @@ def _newton_on_field(batch: _Batch, X, max_iter=NEWTON_MAX_ITER):
             if not np.any(pending):
                 break
             t *= 0.5
-        X[ok] = best
+        X[idx] = best
+        active[idx[pending]] = False  # stalled
     return X
 
 
