@@ -46,7 +46,7 @@ import numpy as np
 
 from ..errors import InputError
 from .latent_flow import RankTwoFlow, phi_derivatives, phi_sup_bounds
-from .speed_minima import ClassifiedPoint, classify_point, deduplicate
+from .speed_minima import FIXED_POINT_SPEED_TOL, ClassifiedPoint, classify_point, deduplicate
 
 #: Sobol seeds in the fixed-point box (a power of two keeps the Sobol set balanced).
 SOBOL_STARTS = 512
@@ -58,8 +58,10 @@ NEWTON_MAX_ITER = 60
 #: Newton on F: a seed is done when ‖F‖ is below this; step halvings tried per iteration.
 NEWTON_FIELD_TOL = 1e-14
 NEWTON_BACKTRACKS = 8
-#: Converged when ‖JᵀF‖ ≤ this (absolute; F is O(1) in the cube).
+#: The descent stops when ‖JᵀF‖ ≤ this (absolute; F is O(1) in the box) ...
 GRADIENT_TOL = 1e-10
+#: ... and an end point is accepted as a critical point of E when ‖JᵀF‖ ≤ this.
+ACCEPT_GRADIENT_TOL = 1e-8
 #: Accept a speed minimum when min eig ∇²E ≥ −this·max(1, ‖∇²E‖) (positive semidefinite).
 HESSIAN_PSD_TOL = 1e-7
 #: Levenberg–Marquardt damping: initial value, growth on rejection, shrink on acceptance.
@@ -279,8 +281,8 @@ def analyze_rank_k(
             eig = np.linalg.eigvalsh(H)
             scale = np.maximum(1.0, np.abs(eig).max(axis=1))
             psd = eig[:, 0] >= -HESSIAN_PSD_TOL * scale
-            fixed = speed <= 1e-9
-            good = (gnorm <= max(GRADIENT_TOL * 100, 1e-9)) & (psd | fixed)
+            fixed = speed <= FIXED_POINT_SPEED_TOL
+            good = (gnorm <= ACCEPT_GRADIENT_TOL) & (psd | fixed)
             # one representative per point: the lowest speed first
             order = np.argsort(speed[good])
             candidates = ends[good][order]
