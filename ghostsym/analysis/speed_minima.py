@@ -29,6 +29,8 @@ by orders of magnitude for the networks of the paper.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,6 +60,48 @@ ADAM_MERGE_TOL = 1e-3
 #: Newton polishing of each end point: at most this many steps, Tikhonov damping.
 POLISH_STEPS = 20
 POLISH_DAMPING = 1e-14
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Run the small (N ≈ 100) dense linear algebra of the search on one BLAS thread.
+
+    OpenBLAS threads help nothing at this size and, on a loaded machine, make every
+    solve/eigvals tens of times slower (spin-waiting threads). Without ``threadpoolctl`` we
+    set the thread count of the OpenBLAS libraries already loaded (found in
+    /proc/self/maps, as threadpoolctl does) and restore it afterwards; elsewhere a no-op.
+    """
+    saved = []
+    try:
+        with open("/proc/self/maps") as fh:
+            paths = {ln.split()[-1] for ln in fh if "openblas" in ln.lower() and "/" in ln}
+    except OSError:
+        paths = set()
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for get, put in _BLAS_THREAD_SYMBOLS:
+            if hasattr(lib, get) and hasattr(lib, put):
+                getter, setter = getattr(lib, get), getattr(lib, put)
+                saved.append((setter, int(getter())))
+                setter(1)
+                break
+    try:
+        yield
+    finally:
+        for setter, count in saved:
+            setter(count)
+
+
+#: (get, set) thread-count symbols of OpenBLAS builds (numpy's 64-bit, scipy's, plain).
+_BLAS_THREAD_SYMBOLS = (
+    ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
+    ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
+    ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
+    ("openblas_get_num_threads", "openblas_set_num_threads"),
+)
 
 
 @dataclass
@@ -291,6 +335,13 @@ def find_speed_minima(
     global minima of q and always kept). Each kept point records ``distance`` = min distance
     to any start (REFERENCE.md §5.2) and ``basin`` = how many starts ended there.
     """
+    with single_threaded_blas():
+        return _find_speed_minima(
+            W, b, starts, nonlinearity, dedup_tol, gradient_tol, max_iter, adam_steps
+        )
+
+
+def _find_speed_minima(W, b, starts, nonlinearity, dedup_tol, gradient_tol, max_iter, adam_steps):
     energy = SpeedEnergy(W, b, nonlinearity)
     starts = np.atleast_2d(np.asarray(starts, dtype=float))
     if starts.shape[1] != energy.W.shape[0]:
