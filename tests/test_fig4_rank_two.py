@@ -168,6 +168,13 @@ def test_trajectory_slows_at_its_own_ghost_for_the_normal_form_time(constructed)
     assert p["normal_form_steps"] == pytest.approx(
         math.pi / (2 * 0.5 * math.sqrt(ghost1d.r)), rel=1e-6
     )
+    # the visit's own prediction from its entry/exit slow coordinates agrees as well
+    assert abs(p["visit_steps"] - p["normal_form_visit_steps"]) <= 1.5
+    # a trial that ends inside the bottleneck is predicted for the part it traversed
+    cut = traj[: p["t"] + 1]
+    q = ghost_passages(flow, cut, ghosts, alpha=0.5)[0]
+    assert not q["complete_visit"] and q["visit_steps"] < p["visit_steps"]
+    assert abs(q["visit_steps"] - q["normal_form_visit_steps"]) <= 1.5
     # a trajectory that stays away from the ghosts passes none
     far = flow.latent_map(np.array([1.0, ks - 1.0]), 40, alpha=0.5)
     assert ghost_passages(flow, far, ghosts) == []

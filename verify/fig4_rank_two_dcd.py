@@ -366,17 +366,27 @@ def run(ctx):
             for g in sorted(gset):
                 ps = ghost_a["cues"][s]["passages"][g]
                 ghost = ghost_a["ghosts"][g]
-                complete = [p["steps_within_half_width"] for p in ps if p["complete_visit"]]
+                visits = [p for p in ps if np.isfinite(p["normal_form_visit_steps"])]
+                errors = [abs(p["visit_steps"] - p["normal_form_visit_steps"]) for p in visits]
                 transverse = float(np.min(np.real(ghost.eigenvalues)))
                 examples.append(
                     {
                         "cue": s,
                         "ghost": g,
+                        "median_step": float(np.median([p["t"] for p in ps])) + task.cue,
                         "median_distance": float(np.median([p["distance"] for p in ps])),
                         "half_width": ps[0]["half_width"],
-                        "complete_visits": len(complete),
-                        "measured_steps": float(np.median(complete)) if complete else None,
-                        "normal_form_steps": ps[0]["normal_form_steps"],
+                        "visits": len(visits),
+                        "median_visit_steps": float(np.median([p["visit_steps"] for p in visits]))
+                        if visits
+                        else None,
+                        "median_predicted_steps": float(
+                            np.median([p["normal_form_visit_steps"] for p in visits])
+                        )
+                        if visits
+                        else None,
+                        "median_error_steps": float(np.median(errors)) if errors else None,
+                        "full_crossing_steps": ps[0]["normal_form_steps"],
                         "tolerance_steps": 1.0 + 1.0 / (model.alpha * abs(transverse)),
                     }
                 )
@@ -399,20 +409,18 @@ def run(ctx):
         )
     )
     # --- time in the bottleneck against the normal form (MATH.md §2) ----------------------
-    timed = [e for e in details.get("passages", []) if e["measured_steps"] is not None]
+    timed = [e for e in details.get("passages", []) if e["visits"]]
     outcomes.append(
         Outcome(
-            analytic=[round(e["normal_form_steps"], 2) for e in timed] or None,
-            measured=[e["measured_steps"] for e in timed] or None,
+            analytic=[round(e["median_predicted_steps"], 2) for e in timed] or None,
+            measured=[e["median_visit_steps"] for e in timed] or None,
             tolerance=[round(e["tolerance_steps"], 2) for e in timed] or None,
-            why="steps inside |κ − κ_g| ≤ √(c0/c2) vs π/(2α√r) from ds/dt = c0 + c2 s²: one "
-            "step of sampling plus one transverse relaxation time 1/(α|λ₂|) (trials enter the "
-            "bottleneck off the slow curve); median over each cue's complete visits",
+            why="steps of each trial's visit of |κ − κ_g| ≤ √(c0/c2) against ds/dt = c0 + c2 s² "
+            "from the visit's entry and exit slow coordinates (MATH.md §2); median error per "
+            "cue within one step of sampling plus one transverse relaxation time 1/(α|λ₂|) "
+            "(trials are kicked into the bottleneck off the slow curve)",
             passed=bool(timed)
-            and all(
-                abs(e["measured_steps"] - e["normal_form_steps"]) <= e["tolerance_steps"]
-                for e in timed
-            ),
+            and all(e["median_error_steps"] <= e["tolerance_steps"] for e in timed),
             figure=figure,
             label="ghost-timing",
             details={"passages": details.get("passages", [])},

@@ -820,8 +820,12 @@ def ghost_passages(
     lies within ``reach`` × the bottleneck half-width w = √(c0/c2) of κ_g. For each passage:
     the ghost's index, the time t of that speed minimum, its distance, the trajectory's speed
     and the ghost's, the steps of the visit of the disk |κ − κ_g| ≤ w that contains t
-    (``complete_visit``: it starts and ends inside the trajectory), and the normal-form
-    prediction for crossing |s| ≤ w, (2/√r)·atan(1)/α = π/(2α√r) steps (Euler leak α).
+    (``complete_visit``: it starts and ends inside the trajectory), the normal-form
+    prediction for crossing |s| ≤ w, (2/√r)·atan(1)/α = π/(2α√r) steps (Euler leak α), and
+    for the visit itself: ``visit_steps`` between its first and last samples against
+    ``normal_form_visit_steps`` = [atan(s_out/w) − atan(s_in/w)]/(α√r) from the slow
+    coordinates s = vᵀ(κ − κ_g) of those samples (trials kicked into the middle of the
+    bottleneck by the cue, or ending inside it, are predicted for what they traverse).
     ``ghosts`` are classified points carrying :func:`ghost_reduction` extras.
     """
     trajectory = np.asarray(trajectory, dtype=float)
@@ -847,6 +851,15 @@ def ghost_passages(
             while stop < inside.size - 1 and inside[stop + 1]:
                 stop += 1
         visit = stop - start + 1 if inside[t] else 0
+        # normal-form time between the visit's first and last samples: with u = s/w,
+        # du/dt = √r(1 + u²), so t = [atan u_out − atan u_in]/√r (τ units; /α for steps)
+        direction = g.extras.get("slow_direction")
+        predicted_visit = math.nan
+        if visit >= 2 and direction is not None and r > 0:
+            s_coord = (trajectory - np.asarray(g.x)) @ np.asarray(direction, dtype=float)
+            u_in = float(np.clip(s_coord[start] / width, -1.0, 1.0))
+            u_out = float(np.clip(s_coord[stop] / width, -1.0, 1.0))
+            predicted_visit = (math.atan(u_out) - math.atan(u_in)) / (math.sqrt(r) * alpha)
         out.append(
             {
                 "ghost": index,
@@ -857,6 +870,8 @@ def ghost_passages(
                 "ghost_speed": float(g.speed),
                 "steps_within_half_width": int(visit),
                 "complete_visit": bool(inside[t] and start > 0 and stop < inside.size - 1),
+                "visit_steps": int(stop - start) if inside[t] else 0,
+                "normal_form_visit_steps": predicted_visit,
                 "normal_form_steps": (math.pi / (2 * alpha * math.sqrt(r)) if r > 0 else math.inf),
             }
         )
