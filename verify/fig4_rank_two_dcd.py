@@ -140,6 +140,7 @@ def _analyse(model, task, params, epoch, seed):
     sim = simulate(model, params, task, seed=seed, epoch=epoch)
     kappa = np.asarray(sim["states"]) @ flow.P.T  # (S+1, B, 2)
     targets = np.asarray(sim["targets"])[:, -1]  # +1 / −1 per trial
+    outputs = np.asarray(sim["outputs"])  # (B, S), ŷ_t read from x_t (pre-update)
     cue_end = task.cue
     stable = [p for p in res["points"] if p.kind == "fixed-point" and p.stability == "stable"]
     ghosts = [p for p in res["points"] if p.kind == "ghost"]
@@ -166,6 +167,11 @@ def _analyse(model, task, params, epoch, seed):
             "ghost_fraction": {g: len(v) / trials.size for g, v in per_ghost.items()},
             "passages": per_ghost,
             "example": kappa[:, trials[0]],
+            "output": (
+                outputs[trials].mean(axis=0),
+                outputs[trials].std(axis=0) / math.sqrt(trials.size),
+                np.asarray(sim["targets"])[trials[0]],
+            ),
         }
     return {
         "epoch": epoch,
@@ -290,8 +296,16 @@ def run(ctx):
         # zoom on the trajectories and the points near them (far-off points are still found)
         near = [p for p in a["points"] if np.max(np.abs(p.x)) <= PANEL_MAX]
         h = min(PANEL_MAX, auto_half_width(near, trajs))
+        outs = {"cue +1": a["cues"][1.0]["output"], "cue −1": a["cues"][-1.0]["output"]}
         portraits.append(
-            Portrait(a["flow"], a["points"], trajs, f"({roman(i)}) epoch {a['epoch']}", h)
+            Portrait(
+                a["flow"],
+                a["points"],
+                trajs,
+                f"({roman(i)}) epoch {a['epoch']}",
+                h,
+                outputs=outs,
+            )
         )
     figure = plot_portraits(
         portraits,

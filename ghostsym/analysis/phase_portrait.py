@@ -61,7 +61,11 @@ def roman(i: int) -> str:
 
 @dataclass
 class Portrait:
-    """One panel: a flow, its classified points and trajectories (label, array (T, 2))."""
+    """One panel: a flow, its classified points and trajectories (label, array (T, 2)).
+
+    ``outputs`` (optional, Fig. 4C): per trajectory label, (mean ŷ_t, s.e.m., target y_t)
+    arrays over the trial, drawn under the portrait by :func:`plot_portraits`.
+    """
 
     flow: object
     points: Sequence = ()
@@ -69,6 +73,7 @@ class Portrait:
     title: str = ""
     half_width: float = 3.0
     extras: dict = field(default_factory=dict)
+    outputs: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def speed_map(flow, half_width: float, grid: int = PORTRAIT_GRID):
@@ -195,6 +200,20 @@ def auto_half_width(points=(), trajectories=(), minimum: float = 1.5, margin: fl
     return margin * max(extent)
 
 
+def draw_outputs(ax, portrait: Portrait):
+    """Mean output ± s.e.m. per trajectory label against the target (Fig. 4C)."""
+    for i, (label, (mean, sem, target)) in enumerate(portrait.outputs.items()):
+        colour = TRAJECTORY_COLOURS[i % len(TRAJECTORY_COLOURS)]
+        t = np.arange(len(mean))
+        ax.fill_between(t, mean - sem, mean + sem, color=colour, alpha=0.3, lw=0)
+        ax.plot(t, mean, color=colour, lw=1.4, label=label)
+        ax.plot(t, target, color=colour, lw=0.9, ls="--")
+    ax.axhline(0.0, color="0.6", lw=0.6)
+    ax.set_xlabel("step")
+    ax.set_ylabel("output ŷ")
+    ax.set_ylim(-1.15, 1.15)
+
+
 def plot_portraits(
     portraits: Sequence[Portrait],
     path,
@@ -204,18 +223,25 @@ def plot_portraits(
     title: str = "",
     grid: int = PORTRAIT_GRID,
 ) -> Path:
-    """Phase portraits side by side, under the loss curve when ``history`` is given."""
+    """Phase portraits side by side, under the loss curve when ``history`` is given and
+    above the output traces when the portraits carry ``outputs``."""
     n = max(1, len(portraits))
-    fig = _figure(figsize=(3.3 * n + 0.8, 3.6 + (2.4 if history is not None else 0.0)))
+    with_outputs = any(p.outputs for p in portraits)
+    heights = ([2.2] if history is not None else []) + [3.6] + ([1.8] if with_outputs else [])
+    fig = _figure(figsize=(3.3 * n + 0.8, sum(heights)))
+    rows = (
+        list(fig.subfigures(len(heights), 1, height_ratios=heights)) if len(heights) > 1 else [fig]
+    )
     if history is not None:
-        top, bottom = fig.subfigures(2, 1, height_ratios=(2.2, 3.6))
+        top = rows.pop(0)
         draw_history(top.subplots(), history, marker_epochs)
-        if title:
-            top.suptitle(title, fontsize=10)
-    else:
-        bottom = fig
-        if title:
-            fig.suptitle(title, fontsize=10)
+    bottom = rows.pop(0)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    if with_outputs:
+        out_axes = np.atleast_1d(rows.pop(0).subplots(1, n, sharey=True))
+        for ax, portrait in zip(out_axes, portraits, strict=False):
+            draw_outputs(ax, portrait)
     axes = np.atleast_1d(bottom.subplots(1, n))
     mesh = None
     legend: dict = {}
