@@ -102,10 +102,12 @@ def test_known_ghost_found_from_visited_states():
 def test_saddle_node_pair_and_saddles_of_q():
     """With the opposite lift, f₀ crosses zero twice: a stable fixed point and a saddle,
     and between them |f₀| has a maximum — a critical point of q with F ≠ 0 that is not a
-    speed minimum and must not be reported (started exactly there, Adam cannot move)."""
+    speed minimum and must not be reported."""
     W, b = _ghost_network(-5e-3)
     top = _ghost_location(W, b, -5e-3)  # f₀′ = 0: the maximum of |f₀| between the two roots
     assert np.linalg.norm(SpeedEnergy(W, b).gradient(top)) < 1e-12
+    # without the Adam stage, Newton from there stays there: only the ∇²q ⪰ 0 test drops it
+    assert find_speed_minima(W, b, top[None, :], adam_steps=0) == []
     points = find_speed_minima(W, b, top[None, :])
     assert not any(np.linalg.norm(p.x - top) < 1e-6 for p in points)
     rng = np.random.default_rng(5)
