@@ -223,7 +223,17 @@ def test_phase_portrait_figure(constructed, tmp_path):
     assert h >= 1.25 * max(np.max(np.abs(traj)), kstar) - 1e-12
     history = {"loss": np.linspace(1, 0.1, 300), "grad_norm": np.abs(np.sin(np.arange(300)))}
     path = plot_portraits(
-        [Portrait(flow, res["points"], [("cue +1", traj)], "constructed", h)] * 2,
+        [
+            Portrait(
+                flow,
+                res["points"],
+                [("cue +1", traj)],
+                "constructed",
+                h,
+                outputs={"cue +1": (np.tanh(traj[:, 1]), 0.1 * np.ones(41), np.ones(41))},
+            )
+        ]
+        * 2,
         tmp_path / "portraits.png",
         history=history,
         marker_epochs=[0, 150],
