@@ -17,12 +17,12 @@ def spec(ctx) -> dict:
     # the onset at its lowest "trapped" candidate rate.
     rank1_lr, rank1_epochs = ctx.pick(
         ([0.003, 0.006, 0.012, 0.024, 0.048, 0.1], 8000),
-        ({"logspace": [-3, -0.5, 11]}, 30000),
+        ({"logspace": [-3, -0.5, 11]}, 40000),
         ({"logspace": [-4, -1, 30]}, 200001),
     )
     full_lr, full_epochs = ctx.pick(
         ([0.1, 0.3, 1.0, 3.0, 10.0, 30.0], 2500),
-        ({"logspace": [-2, 1.5, 8]}, 10000),
+        ({"logspace": [-2, 1.5, 15]}, 20000),
         ({"logspace": [-4, 1, 30]}, 200001),
     )
     seeds = ctx.pick(3, 10, 10)

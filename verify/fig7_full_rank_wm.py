@@ -17,7 +17,7 @@ TASKS = {"dmts": "dmts", "dcd": "dcd-fig7"}  # Fig. 7 timings (REFERENCE.md §1.
 def spec(ctx) -> dict:
     lr, seeds, epochs = ctx.pick(
         ({"logspace": [-2, 1, 5]}, 2, 1500),
-        ({"logspace": [-3, 1, 12]}, 6, 6000),
+        ({"logspace": [-3, 1, 13]}, 10, 10000),
         ({"logspace": [-3, 1, 20]}, 20, 20000),
     )
     return {

@@ -13,12 +13,15 @@ PHASE1 = 6000  # epochs at c = 10 (REFERENCE.md §8.2)
 PHASE2 = 100  # epochs after the change of c
 BASELINE_C = 10.0
 STUCK_WINDOW = 50  # stuck at the switch: accuracy <= 0.5 for epochs 5950-5999 (§8.2)
+#: The confidences of the paper's phase 2, logspace(-3, 1, 30).
+PAPER_CS = [float(c) for c in np.logspace(-3, 1, 30)]
 
 
 def spec(ctx) -> dict:
-    cs = ctx.pick([0.1, 0.3], [0.001, 0.004, 0.02, 0.1, 0.3, 1.0, 3.0], {"logspace": [-3, 1, 30]})
-    cs = cs if isinstance(cs, dict) else [*cs, BASELINE_C]
-    seeds = ctx.pick(8, 60, 100)
+    # full: the ten confidences the paper plots, c_all[2::3] of logspace(-3, 1, 30), which
+    # end at the baseline c = 10 (REFERENCE.md §8.2); paper: all thirty.
+    cs = ctx.pick([0.1, 0.3, BASELINE_C], PAPER_CS[2::3], {"logspace": [-3, 1, len(PAPER_CS)]})
+    seeds = ctx.pick(8, 100, 100)
     return {
         "sweep": {"kind": "rnn"},
         "base": {
