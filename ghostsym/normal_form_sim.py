@@ -5,7 +5,10 @@ The bridge from a normal form (a SymPy expression, or a
 :mod:`ghostsym.numerics.normal_form_template`: codegen emits ``f``, ``∂f/∂x`` and ``∂f/∂r``
 (and, when given, the c → ∞ loss and its r-derivative) and the template supplies the
 integrators, the exact discrete adjoint and the trainers — so a new normal form needs no
-hand-written numerics::
+hand-written numerics. ``train_r(gradient="analytic")`` is the one trainer driven by the
+c → ∞ gradient (Eq. 21): closed-form kernels, or, for a loss without closed form, an
+escape-time table (see :class:`ghostsym.analysis.normal_form_numerics.NormalFormNumerics`,
+whose ``simulator`` chooses)::
 
     import sympy as sp
     from ghostsym.normal_form_sim import NormalFormSimulator

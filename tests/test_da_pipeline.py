@@ -107,6 +107,11 @@ def test_generated_gradient_descent_matches_python_reference():
     te = math.pi / (2 * math.sqrt(10 * rs))
     assert math.isclose(run.loss[0, 0], T - te, rel_tol=1e-12)
     assert not num.at(T).trapped(run)[0]
+    # The sweeps' canonical simulator (symbolic.curvature's loss) runs the very same descent.
+    from ghostsym.normal_form_sim import canonical_simulator
+
+    same = canonical_simulator().train_r(10 * rs, alpha, epochs=500, gradient="analytic", T=T)
+    np.testing.assert_array_equal(run.r, same.r)
 
 
 def test_table_gradient_descent_matches_closed_form_descent():
