@@ -10,7 +10,7 @@ trials only add noise to the loss curve, as measured when choosing this setting.
 
 The run directory (checkpoints, history, config) is written under ``OUT/runs/`` and reused
 when the check is run again with the same configuration. At every checkpoint the input-free
-latent flow F(κ) = −κ + P tanh(Mκ + b) (SVD of W, REFERENCE.md §4.3) is analysed with
+latent flow F(κ) = −κ + P tanh(Mκ + b) (SVD of W = m nᵀ, REFERENCE.md §4.3) is analysed with
 :func:`ghostsym.analysis.latent_flow.analyze_rank_two` (grid minima of ‖F‖, Newton on
 ½‖F‖², minima of the speed only, MATH.md §1; ghosts with their normal-form c0, c2, r), and
 the network's own trajectories κ_t = P x_t (10 trials per cue, like the authors' ghost check)
@@ -29,6 +29,8 @@ Outcomes (every number measured in this run):
   the same at the final checkpoint is reported as ``bistable-final``;
 * ``cue-specific-ghosts`` — at a checkpoint after the bifurcation both cues' trials slow down
   in ghost bottlenecks, and the two cues pass different ghosts (Fig. 4B right);
+* ``ghost-timing`` — the steps the trials spend in those bottlenecks against the normal form
+  ds/dt = c0 + c2 s² of each ghost (MATH.md §2), from where they enter and leave;
 * ``order`` — the bifurcation (stable fixed points 1 → 2) falls on the first of the two
   sharpest loss drops and the cue-specific ghosts on the second (Fig. 4A (i)-(iii)).
 """
@@ -57,10 +59,12 @@ SETTINGS = {
 }
 #: Trials per cue simulated at each checkpoint (the authors' ghost check uses 10).
 ANALYSIS_TRIALS = 10
-#: Square [−h, h]² searched for fixed points and ghosts; grid points per axis (spacing 0.04:
-#: the trained networks' fixed points and ghosts lie ≥ 0.1 apart).
+#: Square [−h, h]² searched for fixed points and ghosts: h = HALF_WIDTH, widened to
+#: HALF_WIDTH_MARGIN × the largest |κ| the trials visit (attractors lie where they go); grid
+#: spacing GRID_SPACING (the trained networks' fixed points and ghosts lie ≥ 0.1 apart).
 HALF_WIDTH = 4.0
-GRID = 201
+HALF_WIDTH_MARGIN = 1.25
+GRID_SPACING = 0.04
 #: "Learns": the ternary accuracy counts all 22 steps; ≤ 3 of 22 steps per trial off on
 #: average (the output crosses the ±0.33 band gradually over 2–3 steps around the cue and
 #: the response onset) and the loss below a fifth of the always-0 output's (10/22 = 0.4545).
@@ -74,10 +78,10 @@ MAJORITY = 0.8
 #: coincidence tolerance of an event with a loss drop (in smoothing windows, plus one
 #: checkpoint spacing).
 SMOOTH_FRACTION = 0.01
+COINCIDENCE_WINDOWS = 4
 #: Largest half-width of a phase-portrait panel (the authors' close-ups use [−1, 1], their
 #: overviews [−5, 5]).
 PANEL_MAX = 5.0
-COINCIDENCE_WINDOWS = 4
 #: Learning drops start from the always-0 plateau: drops are looked for once the smoothed
 #: loss is within this factor of the always-0 loss (before, the initial output bias decays).
 PLATEAU_MARGIN = 1.05
@@ -136,9 +140,10 @@ def _train(ctx, cfg):
 def _analyse(model, task, params, epoch, seed):
     """Flow, classified points, trajectories and their relation at one checkpoint."""
     flow = rank_two_latent_from_factors(params["m"], params["n"], params["b"], model.activation)
-    res = analyze_rank_two(flow, half_width=HALF_WIDTH, grid=GRID)
     sim = simulate(model, params, task, seed=seed, epoch=epoch)
     kappa = np.asarray(sim["states"]) @ flow.P.T  # (S+1, B, 2)
+    h = max(HALF_WIDTH, HALF_WIDTH_MARGIN * float(np.max(np.abs(kappa))))
+    res = analyze_rank_two(flow, half_width=h, grid=int(2 * h / GRID_SPACING) + 1)
     targets = np.asarray(sim["targets"])[:, -1]  # +1 / −1 per trial
     outputs = np.asarray(sim["outputs"])  # (B, S), ŷ_t read from x_t (pre-update)
     cue_end = task.cue
