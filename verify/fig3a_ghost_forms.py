@@ -41,7 +41,7 @@ DROP_ONSET_FRACTION = 0.10
 #: End of the drop: the loss is below this fraction of its initial value.
 DROP_END_FRACTION = 0.10
 #: The gradient peak must exceed the plateau's gradient norm by at least this factor to count
-#: as an abrupt rise (the plateau gradient is measured at the window's first epoch).
+#: as an abrupt rise (the plateau gradient: the median gradient norm before the drop onset).
 GRADIENT_RISE_FACTOR = 10.0
 
 
@@ -194,7 +194,7 @@ def run(ctx):
                 "steepest_descent_epoch": steepest,
                 "grad_peak_epoch": peak,
                 "grad_peak": float(grad[peak]),
-                "grad_at_window_start": float(grad[lo]),
+                "plateau_grad_median": float(np.median(grad[:onset])),
                 "global_grad_max_epoch": int(np.argmax(grad)),
                 "global_grad_max": float(np.max(grad)),
                 "ghost_birth_epoch": ghost_birth,
@@ -258,11 +258,11 @@ def run(ctx):
         )
         return outcomes
     peak = marks["gradient peak"]
-    rise = float(grad[peak] / max(grad[window[0]], 1e-300))
+    rise = float(grad[peak] / max(float(np.median(grad[:onset])), 1e-300))
     outcomes.append(
         Outcome(
             analytic=f"gradient peak of the drop within [onset {onset}, end {drop_end}] "
-            f"and ≥ {GRADIENT_RISE_FACTOR:g}× the plateau gradient",
+            f"and ≥ {GRADIENT_RISE_FACTOR:g}× the plateau's median gradient",
             measured=f"epoch {peak}, {rise:.0f}× (steepest loss descent at epoch "
             f"{marks['steepest descent']})",
             tolerance=f"≥ {GRADIENT_RISE_FACTOR:g}×",
