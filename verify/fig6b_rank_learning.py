@@ -33,11 +33,14 @@ def spec(ctx) -> dict:
     15-24 that took no part in choosing it.
     """
     if ctx.profile == "paper":
-        grid = {"lr": {"logspace": [-3, 0, 10]}, "seed": {"range": [0, 10]}}
         return {
             "sweep": {"kind": "rnn", "store_every": 10, "store_tail": 200},
             "base": {"model": "lowrank", "task": "da", "optimizer": "sgd", "epochs": 500000},
-            "grid": {"rank": [1, 2, 3, 4, 5, 10, 30, 50, 100], **grid},
+            "grid": {
+                "seed": {"range": [0, 10]},
+                "lr": {"logspace": [-3, 0, 10]},
+                "rank": [1, 2, 3, 4, 5, 10, 30, 50, 100],
+            },
         }
     ranks, speed, trap = ctx.pick(
         ([1, 3, 10, 100], ([0.03], [0, 3], 3000), ([LARGE_LR], [15, 25], 4000)),
@@ -46,9 +49,8 @@ def spec(ctx) -> dict:
     return {
         "sweep": {"kind": "rnn", "store_every": 10, "store_tail": 200},
         "base": {"model": "lowrank", "task": "da", "optimizer": "sgd"},
-        "grid": {"rank": ranks},
-        "cases": [
-            {"epochs": epochs, "grid": {"lr": lrs, "seed": {"range": seeds}}}
+        "cases": [  # seeds outermost: an interrupted sweep holds whole replicates
+            {"epochs": epochs, "grid": {"seed": {"range": seeds}, "lr": lrs, "rank": ranks}}
             for lrs, seeds, epochs in (speed, trap)
         ],
     }

@@ -23,7 +23,7 @@ def spec(ctx) -> dict:
     return {
         "sweep": {"kind": "rnn", "store_every": 10, "store_tail": 200},
         "base": {"model": "full", "optimizer": "sgd", "epochs": epochs, "grad_norm": ["W"]},
-        "grid": {"task": list(TASKS.values()), "lr": lr, "seed": {"range": [0, seeds]}},
+        "grid": {"seed": {"range": [0, seeds]}, "task": list(TASKS.values()), "lr": lr},
     }
 
 

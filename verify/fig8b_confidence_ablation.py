@@ -32,7 +32,7 @@ def spec(ctx) -> dict:
             "epochs": PHASE1 + PHASE2,
             "intervention_epoch": PHASE1,
         },
-        "grid": {"intervention_c": cs, "seed": {"range": [0, seeds]}},
+        "grid": {"seed": {"range": [0, seeds]}, "intervention_c": cs},
     }
 
 

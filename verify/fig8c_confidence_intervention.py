@@ -41,7 +41,7 @@ def spec(ctx) -> dict:
             "intervention_epoch": phase,
             "grad_norm": ["W"],
         },
-        "grid": {"intervention_c": cs, "seed": {"range": [0, seeds]}},
+        "grid": {"seed": {"range": [0, seeds]}, "intervention_c": cs},
     }
 
 
