@@ -431,8 +431,16 @@ def run(ctx):
     timed = [e for e in details.get("passages", []) if e["visits"]]
     outcomes.append(
         Outcome(
-            analytic=[round(e["median_predicted_steps"], 2) for e in timed] or None,
-            measured=[e["median_visit_steps"] for e in timed] or None,
+            analytic="median |visit steps − normal-form steps| <= tolerance, per cue",
+            measured={
+                f"cue {e['cue']:+.0f}": {
+                    "visit_steps": e["median_visit_steps"],
+                    "normal_form_steps": round(e["median_predicted_steps"], 2),
+                    "median_error": round(e["median_error_steps"], 2),
+                }
+                for e in timed
+            }
+            or None,
             tolerance=[round(e["tolerance_steps"], 2) for e in timed] or None,
             why="steps of each trial's visit of |κ − κ_g| ≤ √(c0/c2) against ds/dt = c0 + c2 s² "
             "from the visit's entry and exit slow coordinates (MATH.md §2); median error per "
