@@ -178,3 +178,13 @@ def test_quadrature_descent_without_closed_form_matches_reference(cubic):
         assert np.array_equal(run.r[k] < rn, ref < rn)
     assert not a.trapped(run)[0] and a.trapped(run)[1]
     assert np.all(run.grad[1][run.r[1] < rn] == 0.0)
+
+
+def test_checked_normal_forms_defaults_dedupe_and_refusal():
+    from ghostsym.analysis.normal_form_numerics import CANONICAL_ONLY, checked_normal_forms
+
+    forms = checked_normal_forms({"normal_forms": ["r + x**2", "x**2+r"]}, CANONICAL_ONLY)
+    assert [text for text, _ in forms] == ["x**2 + r"]  # one normal form, the first text
+    assert forms[0][1] is checked_normal_forms(None, CANONICAL_ONLY)[0][1]  # cached numerics
+    with pytest.raises(NotDerivableError, match="no ghost"):
+        checked_normal_forms({"normal_forms": ["x + r"]}, CANONICAL_ONLY)

@@ -30,7 +30,6 @@ evaluate closed forms and to build kernels.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ from scipy import integrate, optimize
 
 from .. import codegen
 from ..errors import GhostsymError, NotDerivableError
-from ..normal_form_sim import NormalFormSimulator, TrainingRun
+from ..normal_form_sim import DEFAULT_T, NormalFormSimulator, TrainingRun
 from ..symbolic import da
 from ..symbolic.normal_forms import NormalForm
 
@@ -111,8 +110,7 @@ class NormalFormNumerics:
                 codegen.Kernel("escape_time_rho", (rho,), te),
                 codegen.Kernel("escape_time_drho", (rho,), sympy.diff(te, rho)),
             ]
-        digest = hashlib.sha256(sympy.srepr(nf.expr).encode()).hexdigest()[:8]
-        self.module = codegen.build_module(kernels, label=f"normal_form_{digest}")
+        self.module = codegen.build_module(kernels, label=f"normal_form_{nf.label()}")
         self.field = self.module.field
         self.field_dr = self.module.field_dr
         self._tables: dict[float, tuple[np.ndarray, np.ndarray]] = {}
@@ -525,13 +523,15 @@ _NUMERICS_CACHE: dict = {}
 
 
 def _cached_numerics(nf: NormalForm) -> NormalFormNumerics:
-    key = (sympy.srepr(nf.expr), sympy.srepr(nf.x0), sympy.srepr(nf.threshold))
+    # SymPy objects as the key: srepr is not stable (it lists a symbol's assumptions once
+    # they have been computed), equality and hashing are.
+    key = (nf.expr, nf.state, nf.param, nf.x0, nf.threshold)
     if key not in _NUMERICS_CACHE:
         _NUMERICS_CACHE[key] = NormalFormNumerics(nf)
     return _NUMERICS_CACHE[key]
 
 
-def analyse_normal_form(nf="x**2 + r", T: float = 100.0) -> DAAnalysis:
+def analyse_normal_form(nf="x**2 + r", T: float = DEFAULT_T) -> DAAnalysis:
     """:meth:`NormalFormNumerics.at` for ``nf`` (text or NormalForm), cached per process."""
     if isinstance(nf, str):
         nf = NormalForm.parse(nf)
