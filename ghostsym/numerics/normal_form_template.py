@@ -11,8 +11,8 @@ generated kernels, which it uses as free globals:
 When the c → ∞ loss has no closed form, training with the analytical gradient (mode
 ``GRAD_TABLE``) reads the escape time from a table instead: log t_esc on a uniform grid of
 log ρ (ρ = σ(r − r_c), the distance past the fold) with the exact slopes d log t_esc / d log ρ,
-interpolated by cubic Hermite polynomials (:func:`escape_time_from_table`); the loss and its
-gradient then follow from t_esc as in Eqs. 16–21 (:func:`da_loss_gradient_from_escape`).
+interpolated by cubic Hermite polynomials; the loss and its gradient then follow from t_esc
+as in Eqs. 16–21 (:func:`analytic_loss_gradient_table`).
 
 Discretisation (REFERENCE.md §2.2, §13 item 5). ``n_steps`` steps of size ``dt`` from
 ``x_0``; scheme 0 = explicit Euler, 1 = Heun (RK2), 2 = classical RK4. After every step the
@@ -222,38 +222,25 @@ def hermite(u, grid, values, slopes):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def escape_time_from_table(r, table, geometry):
-    """(t_esc, dt_esc/dρ) from the table: rows log ρ, log t_esc, d log t_esc / d log ρ.
+def analytic_loss_gradient_table(r, T, table, geometry):
+    """The c → ∞ (L, ∂L/∂r) of Eqs. 16–21 from the escape-time table (mode ``GRAD_TABLE``).
 
-    ``geometry`` = (r_c, σ, ρ_min): ρ = σ(r − r_c); at or below ρ_min (below the table, past
-    the point of no return) the escape time is taken as infinite.
+    ``table`` rows: log ρ, log t_esc, d log t_esc / d log ρ; ``geometry`` = (r_c, σ, ρ_min),
+    ρ = σ(r − r_c). L = T − t_esc (early), t_esc − T (late) or T (never: t_esc ≥ 2T, or
+    ρ ≤ ρ_min below the table), with ∂L/∂r = ∓σ dt_esc/dρ and exactly 0 in the no-learning zone.
     """
-    rho = geometry[1] * (r - geometry[0])
+    sigma = geometry[1]
+    rho = sigma * (r - geometry[0])
     if rho <= geometry[2]:
-        return math.inf, 0.0
+        return T, 0.0
     lt, dlt = hermite(math.log(rho), table[0], table[1], table[2])
     te = math.exp(lt)
-    return te, te * dlt / rho
-
-
-@numba.njit(cache=True, error_model="numpy")
-def da_loss_gradient_from_escape(te, dte_drho, T, sigma):
-    """(L, ∂L/∂r) of Eqs. 16–21 from t_esc: T − t_esc (early), t_esc − T (late), T (never).
-
-    dρ/dr = σ; beyond the point of no return (t_esc ≥ 2T) the gradient is exactly zero.
-    """
+    dte = te * dlt / rho
     if te < T:
-        return T - te, -dte_drho * sigma
+        return T - te, -dte * sigma
     if te < 2.0 * T:
-        return te - T, dte_drho * sigma
+        return te - T, dte * sigma
     return T, 0.0
-
-
-@numba.njit(cache=True, error_model="numpy")
-def analytic_loss_gradient_table(r, T, table, geometry):
-    """The c → ∞ (L, ∂L/∂r) read from an escape-time table (mode ``GRAD_TABLE``)."""
-    te, dte = escape_time_from_table(r, table, geometry)
-    return da_loss_gradient_from_escape(te, dte, T, geometry[1])
 
 
 @numba.njit(cache=True, error_model="numpy")
