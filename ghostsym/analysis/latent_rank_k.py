@@ -52,6 +52,11 @@ from .speed_minima import FIXED_POINT_SPEED_TOL, ClassifiedPoint, classify_point
 SOBOL_STARTS = 512
 #: Visited latent states used as seeds at most (evenly subsampled).
 VISITED_STARTS = 128
+#: One Newton iteration costs O(K²N) per seed, so above this rank both seed counts shrink
+#: like (SEED_BUDGET_RANK/K)², down to MIN_STARTS each (a space-filling set cannot fill a
+#: high-dimensional box anyway; visited states and continuation carry the search there).
+SEED_BUDGET_RANK = 10
+MIN_STARTS = 16
 #: Iteration limits of the descent on E and of Newton on F.
 DESCENT_MAX_ITER = 200
 NEWTON_MAX_ITER = 60
@@ -242,22 +247,32 @@ def sobol_starts(k: int, half_width, n: int = SOBOL_STARTS, seed: int = SOBOL_SE
     return (2.0 * _unit_sobol(k, n, seed) - 1.0) * np.asarray(half_width, dtype=float)
 
 
+def seed_counts(rank: int) -> tuple[int, int]:
+    """(Sobol seeds, visited-state seeds at most) for a latent dimension (see SEED_BUDGET_RANK)."""
+    scale = min(1.0, (SEED_BUDGET_RANK / max(rank, 1)) ** 2)
+    return (
+        max(MIN_STARTS, round(SOBOL_STARTS * scale)),
+        max(MIN_STARTS, round(VISITED_STARTS * scale)),
+    )
+
+
 def analyze_rank_k(
     flow: RankTwoFlow,
     starts=None,
     *,
-    n_sobol: int = SOBOL_STARTS,
+    n_sobol: int | None = None,
     half_width: float | None = None,
     seed: int = SOBOL_SEED,
 ) -> RankKAnalysis:
     """Fixed points, ghosts and slow points of F(κ) = −κ + Pφ(Mκ + b) in any dimension K.
 
     ``starts``: extra seeds (S, K) in latent coordinates (visited states, continuation);
-    ``n_sobol`` Sobol seeds fill the box that holds every fixed point (:func:`fixed_point_box`,
-    or ``half_width``: a scalar or K half-widths).
+    ``n_sobol`` Sobol seeds (default :func:`seed_counts`) fill the box that holds every fixed
+    point (:func:`fixed_point_box`, or ``half_width``: a scalar or K half-widths).
     Points are sorted by speed.
     """
     K = flow.M.shape[1]
+    n_sobol = seed_counts(K)[0] if n_sobol is None else int(n_sobol)
     h = fixed_point_box(flow) if half_width is None else half_width
     h = np.broadcast_to(np.asarray(h, dtype=float), (K,)).copy()
     if not np.all(np.isfinite(h) & (h > 0)):
@@ -347,7 +362,7 @@ def track_rank_k(
     nonlinearity: str = "tanh",
     visited: Mapping[int, np.ndarray] | None = None,
     *,
-    n_sobol: int = SOBOL_STARTS,
+    n_sobol: int | None = None,
     rank: int | None = None,
     progress=None,
 ):
@@ -378,7 +393,8 @@ def track_rank_k(
         if visited is not None and epoch in visited:
             states = np.asarray(visited[epoch], dtype=float)
             states = states.reshape(-1, states.shape[-1])
-            extra.append(_subsample(states[np.all(np.isfinite(states), axis=1)], VISITED_STARTS))
+            finite = states[np.all(np.isfinite(states), axis=1)]
+            extra.append(_subsample(finite, seed_counts(K)[1]))
         if previous_states is not None:
             extra.append(previous_states)
         starts = np.concatenate(extra) @ flow.P.T if extra else None
@@ -407,8 +423,8 @@ def track_rank_k(
     track.extras["search"] = {
         "method": "shifted-Newton descent on E = ½‖F‖² and Newton on F from Sobol, visited "
         "and continuation seeds (not certified)",
-        "sobol_starts": n_sobol,
-        "visited_starts_max": VISITED_STARTS,
+        "sobol_starts": seed_counts(rank)[0] if n_sobol is None else n_sobol,
+        "visited_starts_max": seed_counts(rank)[1],
         "fixed_point_box": {e: a.half_width for e, a in analyses.items()},
         "slow_point_counts": [len(analyses[e].slow_points) for e in sorted(analyses)],
     }
@@ -513,6 +529,7 @@ __all__: Sequence[str] = (
     "latent_flow_of",
     "minima_summary",
     "plot_latent_minima",
+    "seed_counts",
     "sobol_starts",
     "states_of",
     "track_rank_k",
