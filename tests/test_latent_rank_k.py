@@ -245,3 +245,11 @@ def test_analyze_rank_three_bad_checkpoint(run_cli, rank_three_run, tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr
     assert "epoch 10" in lines[0] and "['n']" in lines[0]
+
+
+def test_seed_counts_shrink_with_rank():
+    from ghostsym.analysis.latent_rank_k import MIN_STARTS, SOBOL_STARTS, seed_counts
+
+    assert seed_counts(3)[0] == SOBOL_STARTS
+    assert seed_counts(20)[0] < SOBOL_STARTS
+    assert seed_counts(100) == (MIN_STARTS, MIN_STARTS)
