@@ -7,13 +7,14 @@ sum of squares without ½ — the minima are the same). Exact derivatives:
 * Hessian-vector product ∇²q·v = Jᵀ(J v) + Wᵀ(F ⊙ φ''(z) ⊙ (W v));
 * Hessian ∇²q = JᵀJ + Wᵀ diag(F ⊙ φ''(z)) W.
 
-:func:`find_speed_minima` works in three stages from the states the network visited
+:func:`find_speed_minima` works in stages from the states the network visited
 (REFERENCE.md §5.2): (1) Adam on all starts at once, vectorised (the authors' optimiser and
 learning rate, fewer iterations), which carries every start into the basin of a minimum;
-(2) SciPy's ``trust-exact`` with the exact gradient and Hessian from each distinct Adam end
-point, which converges to the critical point of q to machine precision (the authors take one
-damped Newton step instead); (3) a damped Newton polish. End points are deduplicated and
-classified with :func:`classify_point`:
+(2) from each distinct Adam end point, damped Newton with the exact Hessian (the authors take
+one such step), falling back to SciPy's globally convergent ``trust-exact`` (exact gradient
+and Hessian) when Newton stalls, to ‖∇q‖ ≤ ``GRADIENT_TOL``; (3) critical points with F ≠ 0
+whose Hessian is not positive semidefinite are saddles of q, not speed minima, and are
+dropped. The rest are deduplicated and classified with :func:`classify_point`:
 
 * **fixed point**: ‖F‖ ≤ ``FIXED_POINT_SPEED_TOL``; subtype from the Jacobian spectrum
   (stable: all Re λ < 0, unstable: all > 0, saddle otherwise);
