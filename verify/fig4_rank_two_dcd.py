@@ -433,7 +433,7 @@ def run(ctx):
         Outcome(
             analytic="median |visit steps − normal-form steps| <= tolerance, per cue",
             measured={
-                f"cue {e['cue']:+.0f}": {
+                f"cue {e['cue']:+.0f}, ghost {e['ghost']}": {
                     "visit_steps": e["median_visit_steps"],
                     "normal_form_steps": round(e["median_predicted_steps"], 2),
                     "median_error": round(e["median_error_steps"], 2),
