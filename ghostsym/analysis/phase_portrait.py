@@ -167,16 +167,17 @@ def draw_history(ax, history: Mapping[str, np.ndarray], marker_epochs: Sequence[
     loss = np.asarray(history.get("loss", []), dtype=float)
     stride = max(1, loss.size // MAX_HISTORY_POINTS)
     epochs = np.arange(loss.size)[::stride]
-    for key, colour, label in (
-        ("loss", "C0", "loss / max"),
+    for key, colour, label in (  # the spiky gradient first, the loss drawn over it
         ("grad_norm", "C3", "gradient norm / max"),
+        ("loss", "C0", "loss / max"),
     ):
         values = np.asarray(history.get(key, []), dtype=float)
         if values.size == 0:
             continue
         peak = np.nanmax(values) if np.any(np.isfinite(values)) else 1.0
         scaled = values[::stride] / (peak if peak > 0 else 1.0)
-        ax.plot(epochs, np.where(scaled > 0, scaled, np.nan), color=colour, lw=0.7, label=label)
+        lw = 1.2 if key == "loss" else 0.5
+        ax.plot(epochs, np.where(scaled > 0, scaled, np.nan), color=colour, lw=lw, label=label)
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     for i, e in enumerate(marker_epochs):
