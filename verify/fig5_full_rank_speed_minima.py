@@ -98,9 +98,11 @@ def analyse_epoch(cfg, params, epoch: int) -> dict:
     energy = SpeedEnergy(W, b, cfg.model.activation)
     mask = _input_off_mask(np.asarray(sim["inputs"]))
     trials = []
+    trial_speeds = []
     for i, states in enumerate(traj):
         idx = np.flatnonzero(mask[i])
         speeds = np.linalg.norm(np.array([energy.field(x) for x in states[idx]]), axis=1)
+        trial_speeds.append((idx, speeds))
         slowest = int(idx[np.argmin(speeds)])
         dists = [float(np.linalg.norm(states[slowest] - p.x)) for p in points]
         nearest = int(np.argmin(dists)) if dists else None
@@ -130,6 +132,10 @@ def analyse_epoch(cfg, params, epoch: int) -> dict:
                 "leading_real_parts": re[:3].tolist(),
                 "distance_to_states": p.extras["distance"],
                 "trials_slowed": [i for i, t in enumerate(trials) if t["nearest_minimum"] == j],
+                "closest_approach": [
+                    _closest_approach(traj[i], idx, speeds, p.x)
+                    for i, (idx, speeds) in enumerate(trial_speeds)
+                ],
             }
         )
     counts = {k: sum(_key(p) == k for p in points) for k in _MARKERS}
@@ -142,6 +148,18 @@ def analyse_epoch(cfg, params, epoch: int) -> dict:
         "trajectories": traj,
         "trials": trials,
         "ghosts": ghosts,
+    }
+
+
+def _closest_approach(states, idx, speeds, x) -> dict:
+    """A trial's nearest input-off state to ``x``: step, distance, and its speed relative to
+    the trial's median input-off speed (reported, not tested)."""
+    d = np.linalg.norm(states[idx] - x, axis=1)
+    k = int(np.argmin(d))
+    return {
+        "step": int(idx[k]),
+        "distance": float(d[k]),
+        "speed_over_median": float(speeds[k] / np.median(speeds)),
     }
 
 
