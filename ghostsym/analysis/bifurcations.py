@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .latent_flow import analyze_rank_one, analyze_rank_two, rank_two_latent
+from .latent_flow import analyze_rank_one, analyze_rank_two, rank_two_latent_from_factors
 
 
 @dataclass
@@ -137,7 +137,7 @@ def analyze_checkpoint(params: Mapping[str, np.ndarray], epoch: int = 0, nonline
             ghosts,
         )
     if rank == 2:
-        res = analyze_rank_two(rank_two_latent(m @ n.T, b, 2, nonlinearity))
+        res = analyze_rank_two(rank_two_latent_from_factors(m, n, b, nonlinearity))
         fps = [p for p in res["points"] if p.kind == "fixed-point"]
         ghosts = [
             {"kappa": p.x.tolist(), "speed": p.speed, "r": 0.5 * p.speed**2}
@@ -273,7 +273,9 @@ def analyze_run(run_dir, out_dir, max_checkpoints: int = 200) -> dict:
                 str(plots.plot_rank_one_flows(flows, out_dir / "latent_flow.png", threshold))
             )
         else:
-            flow = rank_two_latent(final["m"] @ final["n"].T, final["b"], 2, model.activation)
+            flow = rank_two_latent_from_factors(
+                final["m"], final["n"], final["b"], model.activation
+            )
             res = analyze_rank_two(flow)
             doc["figures"].append(
                 str(plots.plot_phase_portrait(flow, res, out_dir / "phase_portrait.png"))

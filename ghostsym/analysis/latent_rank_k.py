@@ -45,7 +45,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .latent_flow import RankTwoFlow, phi_derivatives, phi_sup_bounds
+from .latent_flow import (
+    RankTwoFlow,
+    phi_derivatives,
+    phi_sup_bounds,
+    rank_two_latent_from_factors,
+)
 from .speed_minima import FIXED_POINT_SPEED_TOL, ClassifiedPoint, classify_point, deduplicate
 
 #: Sobol seeds in the fixed-point box (a power of two keeps the Sobol set balanced).
@@ -335,14 +340,7 @@ def latent_flow_of(params: Mapping[str, np.ndarray], nonlinearity: str = "tanh")
     b = np.asarray(params["b"], dtype=float)
     if not all(np.all(np.isfinite(v)) for v in (m, n, b)):
         raise InputError("checkpoint has non-finite low-rank parameters (a diverged run?)")
-    if m.ndim == 1:
-        m, n = m[:, None], n[:, None]
-    if m.shape != n.shape:
-        raise InputError(f"m and n must have the same shape, got {m.shape} and {n.shape}")
-    qm, rm = np.linalg.qr(m)
-    qn, rn = np.linalg.qr(n)
-    u, sv, vt = np.linalg.svd(rm @ rn.T)
-    return RankTwoFlow((qm @ u) * sv, (qn @ vt.T).T, b, nonlinearity)
+    return rank_two_latent_from_factors(m, n, b, nonlinearity)
 
 
 def states_of(flow: RankTwoFlow, kappa) -> np.ndarray:
