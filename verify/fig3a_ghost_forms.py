@@ -20,9 +20,14 @@ checkpoint per epoch. Definitions:
 
 Outcomes: the network learns; exactly one fixed point at every analysed epoch (no
 bifurcation); the gradient peak of the drop lies in the drop; a ghost forms and persists with
-small r on the latent path κ0 → κ*; and the order — the paper (abstract, Fig. 3A) says the
-ghost precedes the abrupt transition, so that outcome passes only if ghost birth < drop
-onset, and it reports the measured order either way.
+small r on the latent path κ0 → κ*; the ghost's birth coincides with the drop at the
+resolution of the paper's own flow snapshots (Results text and REFERENCE.md §3.2: "coinciding
+with an abrupt loss decay"); and the strict order — the abstract says ghost points *precede*
+abrupt transitions, so that outcome passes only if ghost birth < drop onset, and it reports
+the measured order either way. (Measured at one-epoch resolution for seeds 0, 1, 2 and 40:
+the ghost is born 300–500 epochs *after* the onset, when the single fixed point has already
+crossed the threshold and the loss is at ~2 % — a finding the paper's 1000-epoch snapshots
+could not resolve.)
 """
 
 import numpy as np
@@ -46,6 +51,9 @@ DROP_END_FRACTION = 0.10
 #: The gradient peak must exceed the plateau's gradient norm by at least this factor to count
 #: as an abrupt rise (the plateau gradient: the median gradient norm before the drop onset).
 GRADIENT_RISE_FACTOR = 10.0
+#: The paper's Fig. 3A script stores the latent flow every 1000 epochs (REFERENCE.md §3.2): its
+#: "the ghost emerges coinciding with the abrupt loss decay" is a statement at that resolution.
+PAPER_FLOW_SPACING = 1000
 
 
 class _Resumer:
@@ -311,6 +319,24 @@ def run(ctx):
             figure=fig_flows,
             label="ghost-forms",
             details={**details, "final_ghost": final_ghost, "kappa0_final": kappa0},
+        )
+    )
+    coincide_ok = ghost_birth is not None and abs(ghost_birth - onset) <= PAPER_FLOW_SPACING
+    outcomes.append(
+        Outcome(
+            analytic=f"|ghost birth − drop onset| ≤ {PAPER_FLOW_SPACING} epochs",
+            measured=None
+            if ghost_birth is None
+            else f"ghost birth {ghost_birth}, drop onset {onset} "
+            f"(difference {ghost_birth - onset:+d} epochs, plateau {onset} epochs)",
+            tolerance=f"{PAPER_FLOW_SPACING} epochs",
+            why="the paper's claim that the ghost's emergence coincides with the abrupt loss "
+            f"decay is made from flows stored every {PAPER_FLOW_SPACING} epochs (REFERENCE.md "
+            "§3.2), so coincidence means within one of its snapshot intervals",
+            passed=bool(coincide_ok),
+            figure=fig_window,
+            label="ghost-at-drop",
+            details=details,
         )
     )
     birth_ok = ghost_birth is not None and ghost_birth < onset
