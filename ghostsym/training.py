@@ -52,6 +52,7 @@ import numpy as np
 
 from . import __version__
 from .errors import DivergenceError, InputError
+from .numerics.blas import single_threaded_blas
 from .numerics.rnn import READOUTS, RNNModel, init_params, layout, masks, pack, unpack
 from .numerics.tasks import Task, task_preset
 from .progress import NoProgress
@@ -840,7 +841,8 @@ def train_many(
     progress = progress or NoProgress()
     progress.start(batch.epochs, f"{len(configs)} networks")
     try:
-        batch.run(progress, save_checkpoints)
+        with single_threaded_blas():  # parallel across networks, not inside BLAS
+            batch.run(progress, save_checkpoints)
     finally:
         progress.close()
     seconds = time.perf_counter() - start

@@ -1,7 +1,6 @@
 """Fig. 5 instruments: the full-rank speed-minimum search on networks with known structure,
 exact Hessian, the saddle-of-q filter, and the Fig. 5 check's bookkeeping."""
 
-import ctypes
 import importlib.util
 import math
 from pathlib import Path
@@ -9,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ghostsym.analysis import speed_minima as sm
 from ghostsym.analysis.speed_minima import SpeedEnergy, classify_point, find_speed_minima
 
 N = 12
@@ -149,24 +147,6 @@ def test_classification_with_complex_transverse_pairs(block, kind):
     J[0, 0] = 1e-12
     J[1:, 1:] = block
     assert classify_point(np.zeros(3), [0.2, 0.0, 0.0], J).kind == kind
-
-
-def test_single_threaded_blas_restores_thread_count():
-    libs = []
-    with open("/proc/self/maps") as fh:
-        paths = {ln.split()[-1] for ln in fh if "openblas" in ln.lower() and "/" in ln}
-    for path in paths:
-        lib = ctypes.CDLL(path)
-        for get, _ in sm._BLAS_THREAD_SYMBOLS:
-            if hasattr(lib, get):
-                libs.append(getattr(lib, get))
-                break
-    if not libs:
-        pytest.skip("no OpenBLAS loaded")
-    before = [g() for g in libs]
-    with sm.single_threaded_blas():
-        assert [g() for g in libs] == [1] * len(libs)
-    assert [g() for g in libs] == before
 
 
 # -- the Fig. 5 check's bookkeeping -----------------------------------------------------------

@@ -30,14 +30,13 @@ by orders of magnitude for the networks of the paper.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import optimize
 
 from ..errors import InputError
+from ..numerics.blas import single_threaded_blas
 
 #: ‖F‖ at or below this: a fixed point.
 FIXED_POINT_SPEED_TOL = 1e-6
@@ -61,48 +60,6 @@ ADAM_MERGE_TOL = 1e-3
 #: Newton polishing of each end point: at most this many steps, Tikhonov damping.
 POLISH_STEPS = 20
 POLISH_DAMPING = 1e-14
-
-
-@contextlib.contextmanager
-def single_threaded_blas():
-    """Run the small (N ≈ 100) dense linear algebra of the search on one BLAS thread.
-
-    OpenBLAS threads help nothing at this size and, on a loaded machine, make every
-    solve/eigvals tens of times slower (spin-waiting threads). Without ``threadpoolctl`` we
-    set the thread count of the OpenBLAS libraries already loaded (found in
-    /proc/self/maps, as threadpoolctl does) and restore it afterwards; elsewhere a no-op.
-    """
-    saved = []
-    try:
-        with open("/proc/self/maps") as fh:
-            paths = {ln.split()[-1] for ln in fh if "openblas" in ln.lower() and "/" in ln}
-    except OSError:
-        paths = set()
-    for path in sorted(paths):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for get, put in _BLAS_THREAD_SYMBOLS:
-            if hasattr(lib, get) and hasattr(lib, put):
-                getter, setter = getattr(lib, get), getattr(lib, put)
-                saved.append((setter, int(getter())))
-                setter(1)
-                break
-    try:
-        yield
-    finally:
-        for setter, count in saved:
-            setter(count)
-
-
-#: (get, set) thread-count symbols of OpenBLAS builds (numpy's 64-bit, scipy's, plain).
-_BLAS_THREAD_SYMBOLS = (
-    ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
-    ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
-    ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
-    ("openblas_get_num_threads", "openblas_set_num_threads"),
-)
 
 
 @dataclass
