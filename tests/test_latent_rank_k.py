@@ -18,6 +18,7 @@ from ghostsym.analysis.latent_flow import (
 from ghostsym.analysis.latent_rank_k import (
     analyze_rank_k,
     fixed_point_box,
+    ghost_entry,
     latent_flow_of,
     states_of,
     track_rank_k,
@@ -138,6 +139,19 @@ def test_constructed_ghost_is_classified_as_ghost():
     assert ghost.speed == pytest.approx(abs(g.r_g), rel=1e-6)
     eig = np.sort(np.real(ghost.eigenvalues))
     assert abs(eig[-1]) < 1e-6 and eig[:2] == pytest.approx([-0.5, -0.5], abs=1e-9)
+
+
+def test_tracked_ghost_r_is_the_canonical_r_of_rank_one():
+    """The r tracked over checkpoints means the same at every rank: c0·c2 of the normal form,
+    which for the decoupled ghost block is the certified rank-one a_g·r_g."""
+    ghost_blk = _ghost_block()
+    g = _roots(ghost_blk).ghosts[0]
+    stable = (1.0, 0.5, 0.0)
+    flow = _block_flow([ghost_blk, stable, stable])
+    entry = ghost_entry(flow, analyze_rank_k(flow).ghosts[0])
+    assert entry["r"] == pytest.approx(g.r, rel=1e-6)
+    assert entry["energy"] == pytest.approx(0.5 * g.r_g**2, rel=1e-6)
+    assert abs(entry["r"] - entry["energy"]) > 0.1 * g.r  # not the same quantity
 
 
 def test_mixed_transverse_stability_is_a_slow_point_not_a_ghost():

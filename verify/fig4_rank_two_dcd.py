@@ -5,8 +5,9 @@ the latent w_outᵀnᵀx + b_out, seed 0) is trained with SGD on delayed cue dis
 2 steps, delay 10, response 10). Profiles: ``paper`` is the authors' run (500 trials per cue,
 lr 1e-3, 100,000 epochs); ``full`` the same batch and learning rate for the first 20,000
 epochs (the paper's markers (i)-(iv)); ``quick`` 10 trials per cue at lr 3e-3 for 6,000
-epochs — the learning rate and the epochs trade off (lr × epochs is 18 in both), and fewer
-trials only add noise to the loss curve, as measured when choosing this setting.
+epochs — the learning rate and the epochs trade off (lr × epochs is 18 in quick, 20 in
+full), and fewer trials only add noise to the loss curve, as measured when choosing this
+setting.
 
 The run directory (checkpoints, history, config) is written under ``OUT/runs/`` and reused
 when the check is run again with the same configuration. At every checkpoint the input-free
@@ -333,7 +334,7 @@ def run(ctx):
             analytic=f"accuracy >= {ACCURACY_MIN:.3f}, loss <= {LOSS_FRACTION} x {baseline:.3f}",
             measured={"accuracy": final_acc, "loss": final_loss},
             tolerance={"accuracy": ACCURACY_MIN, "loss": LOSS_FRACTION * baseline},
-            why="ternary accuracy over all 22 steps: at most 2 steps per trial off (graded "
+            why="ternary accuracy over all 22 steps: at most 3 steps per trial off (graded "
             "onset); loss well below the always-0 plateau 10/22 (median of the last window, "
             "the SGD loss is spiky)",
             passed=bool(final_acc >= ACCURACY_MIN and final_loss <= LOSS_FRACTION * baseline),

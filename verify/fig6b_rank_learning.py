@@ -93,11 +93,12 @@ def run(ctx):
 
     trapped = {k: sum(r.trapped for r in at(k, large)) for k in ranks}
     count = {k: len(at(k, large)) for k in ranks}
-    frac = {k: trapped[k] / count[k] for k in ranks}
+    # a rank without finished large-lr runs (an interrupted sweep) cannot be compared
+    frac = {k: trapped[k] / count[k] if count[k] else float("nan") for k in ranks}
     table = [[trapped[lo], count[lo] - trapped[lo]], [trapped[hi], count[hi] - trapped[hi]]]
     p_value = float(fisher_exact(table, alternative="greater").pvalue)
     rho_trap = spearmanr(ranks, [frac[k] for k in ranks]).statistic
-    passed_trap = bool(p_value < ALPHA and rho_trap < 0)
+    passed_trap = bool(all(count.values()) and p_value < ALPHA and rho_trap < 0)
     per_lr = {
         f"lr={lr:.3g}": {f"K={k}": int(sum(r.trapped for r in at(k, [lr]))) for k in ranks}
         for lr in large

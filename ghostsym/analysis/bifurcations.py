@@ -28,6 +28,7 @@ import numpy as np
 
 from ..errors import InputError
 from .latent_flow import analyze_rank_one, analyze_rank_two, rank_two_latent_from_factors
+from .latent_rank_k import ghost_entry
 
 
 @dataclass
@@ -137,13 +138,10 @@ def analyze_checkpoint(params: Mapping[str, np.ndarray], epoch: int = 0, nonline
             ghosts,
         )
     if rank == 2:
-        res = analyze_rank_two(rank_two_latent_from_factors(m, n, b, nonlinearity))
+        flow = rank_two_latent_from_factors(m, n, b, nonlinearity)
+        res = analyze_rank_two(flow)
         fps = [p for p in res["points"] if p.kind == "fixed-point"]
-        ghosts = [
-            {"kappa": p.x.tolist(), "speed": p.speed, "r": 0.5 * p.speed**2}
-            for p in res["points"]
-            if p.kind == "ghost"
-        ]
+        ghosts = [ghost_entry(flow, p) for p in res["points"] if p.kind == "ghost"]
         return CheckpointFlow(
             int(epoch), len(fps), [p.stability for p in fps], [p.x.tolist() for p in fps], ghosts
         )

@@ -31,7 +31,8 @@ its stability), ghost (one Jacobian eigenvalue ≈ 0, the others Re λ < 0) or s
 
 Unlike the certified rank-one search, this search is not a proof: a fixed point whose
 basins no seed reaches can be missed (tests check constructed flows with known fixed points).
-The ghost "r" reported per checkpoint is E = ½‖F‖² at the ghost, as for rank two.
+The ghost "r" reported per checkpoint is the canonical r = c0·c2 of the ghost's normal form
+(MATH.md §2, as for ranks one and two), next to its energy E = ½‖F‖².
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ import numpy as np
 from ..errors import InputError
 from .latent_flow import (
     RankTwoFlow,
+    ghost_reduction,
     phi_derivatives,
     phi_sup_bounds,
     rank_two_latent_from_factors,
@@ -85,6 +87,18 @@ DEDUP_TOL_REL = 1e-6
 SOBOL_SEED = 0
 #: Safety factor on the fixed-point box.
 BOX_SAFETY = 1.05
+
+
+def ghost_entry(flow: RankTwoFlow, point) -> dict:
+    """A ghost as tracked over checkpoints: position, speed, energy ½‖F‖² and the canonical
+    r = c0·c2 of its normal-form reduction (NaN where the reduction does not exist)."""
+    red = point.extras if "r" in point.extras else ghost_reduction(flow, point.x)
+    return {
+        "kappa": point.x.tolist(),
+        "speed": point.speed,
+        "energy": 0.5 * point.speed**2,
+        "r": float(red.get("r", np.nan)),
+    }
 
 
 def fixed_point_box(flow: RankTwoFlow) -> np.ndarray:
@@ -409,10 +423,7 @@ def track_rank_k(
                 len(fps),
                 [p.stability for p in fps],
                 [p.x.tolist() for p in fps],
-                [
-                    {"kappa": p.x.tolist(), "speed": p.speed, "r": 0.5 * p.speed**2}
-                    for p in res.ghosts
-                ],
+                [ghost_entry(flow, p) for p in res.ghosts],
             )
         )
         if progress is not None:

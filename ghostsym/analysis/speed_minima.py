@@ -285,13 +285,14 @@ def find_speed_minima(
     """Minimise q = ½‖−x + φ(Wx + b)‖² (Eq. 39) from each start; dedupe; classify.
 
     Stages: vectorised Adam (:func:`adam_descent`, ``adam_steps`` steps; 0 skips it), then
-    SciPy ``trust-exact`` with the exact gradient and Hessian from each distinct Adam end
-    point (ends within ``ADAM_MERGE_TOL`` are refined once), then damped Newton
-    (:func:`_newton_polish`). End points whose ‖∇q‖ stays above ``gradient_tol`` are dropped
-    (not critical points), and so are critical points with F ≠ 0 where ∇²q is not positive
-    semidefinite (saddles of q, not slow points; ``HESSIAN_PSD_TOL``; fixed points are
-    global minima of q and always kept). Each kept point records ``distance`` = min distance
-    to any start (REFERENCE.md §5.2) and ``basin`` = how many starts ended there.
+    from each distinct Adam end point (ends within ``ADAM_MERGE_TOL`` are refined once)
+    damped Newton with the exact Hessian (:func:`_newton_polish`), falling back to SciPy
+    ``trust-exact`` (exact gradient and Hessian) when Newton stalls. End points whose ‖∇q‖
+    stays above ``gradient_tol`` are dropped (not critical points), and so are critical
+    points with F ≠ 0 where ∇²q is not positive semidefinite (saddles of q, not slow points;
+    ``HESSIAN_PSD_TOL``; fixed points are global minima of q and always kept). Each kept
+    point records ``distance`` = min distance to any start (REFERENCE.md §5.2) and
+    ``basin`` = how many starts ended there.
     """
     with single_threaded_blas():
         return _find_speed_minima(
