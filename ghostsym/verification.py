@@ -106,6 +106,17 @@ class Context:
         stem = self.check_id if name is None else f"{self.check_id}-{name}"
         return fig_dir / f"{_file_safe(stem)}.png"
 
+    def save_figure(self, fig, outcomes=(), name: str | None = None, dpi: int = 110) -> Path:
+        """Write ``fig`` to :meth:`figure_path`, close it, and attach the path to ``outcomes``."""
+        import matplotlib.pyplot as plt
+
+        path = self.figure_path(name)
+        fig.savefig(path, dpi=dpi)
+        plt.close(fig)
+        for outcome in outcomes:
+            outcome.figure = path
+        return path
+
     def pick(self, quick, full, paper=None):
         """Choose a setting by profile (``paper`` defaults to ``full``)."""
         return {"quick": quick, "full": full, "paper": full if paper is None else paper}[

@@ -165,3 +165,22 @@ def test_unwritable_output_directory(run_cli, verify_dir, tmp_path):
     )
     assert res.returncode == 1
     assert res.stderr.count("\n") == 1 and "cannot write to output directory" in res.stderr
+
+
+def test_save_figure_writes_closes_and_attaches(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ghostsym.verification import Context, Outcome
+
+    ctx = Context(profile="quick", out_dir=tmp_path, check_id="demo-check")
+    outcomes = [Outcome(1, 1, 0, "why", True, label=k) for k in ("a", "b")]
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    path = ctx.save_figure(fig, outcomes, name="panel")
+    assert path == tmp_path / "figures" / "demo-check-panel.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [o.figure for o in outcomes] == [path, path]
+    assert not plt.fignum_exists(fig.number)

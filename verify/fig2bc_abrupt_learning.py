@@ -120,9 +120,5 @@ def run(ctx):
         ax2.set_ylabel("r / r*")
         ax2.set_xlabel("epoch")
     fig.tight_layout()
-    path = ctx.figure_path()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    for o in outcomes:
-        o.figure = path
+    ctx.save_figure(fig, outcomes)
     return outcomes

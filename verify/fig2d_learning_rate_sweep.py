@@ -132,9 +132,5 @@ def run(ctx):
         ax.set(xscale="log", xlabel="lr / α*", ylabel="fraction trapped (r < r_n)")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    path = ctx.figure_path()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    for o in outcomes:
-        o.figure = path
+    ctx.save_figure(fig, outcomes)
     return outcomes

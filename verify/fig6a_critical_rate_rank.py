@@ -78,9 +78,7 @@ def run(ctx):
     axes[0].legend()
     fig.suptitle("critical learning rate (shaded: estimate ± u over seeds)")
     fig.tight_layout()
-    path = ctx.figure_path()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = ctx.save_figure(fig)
     return Outcome(
         analytic="full / rank-one critical rate ≈ 100 (paper)",
         measured={

@@ -134,9 +134,7 @@ def run(ctx):
     axes[2].set(xlabel="rank K", ylabel="fraction trapped (stuck or diverged)", ylim=(-0.05, 1.05))
     axes[2].legend(fontsize=7)
     fig.tight_layout()
-    path = ctx.figure_path()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = ctx.save_figure(fig)
     details = {"sweep": str(results.results_dir)}
     return [
         Outcome(

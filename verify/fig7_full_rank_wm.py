@@ -86,9 +86,5 @@ def run(ctx):
             )
         )
     fig.tight_layout()
-    path = ctx.figure_path()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    for o in outcomes:
-        o.figure = path
+    ctx.save_figure(fig, outcomes)
     return outcomes

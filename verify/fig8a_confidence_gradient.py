@@ -110,9 +110,5 @@ def run(ctx):
         ax.set(xlabel="1 + epoch", ylabel="r / r* (log; r < 0 not shown)")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    path = ctx.figure_path()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    for o in outcomes:
-        o.figure = path
+    ctx.save_figure(fig, outcomes)
     return outcomes

@@ -80,9 +80,7 @@ def run(ctx):
     axes[1].semilogx(cs, [rate[c] for c in cs], "o-")
     axes[1].set(xlabel="new confidence c", ylabel="recovery rate", ylim=(-0.05, 1.05))
     fig.tight_layout()
-    path = ctx.figure_path()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = ctx.save_figure(fig)
     return Outcome(
         analytic="recovery for lowered c, none at c = 10 (paper)",
         measured={f"c={c:.3g}": rate[c] for c in cs} | {"stuck networks": len(stuck_seeds)},

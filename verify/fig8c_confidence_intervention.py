@@ -98,9 +98,7 @@ def run(ctx):
     ax.set(xlabel="epoch", ylabel="accuracy (mean over seeds)", ylim=(0, 1))
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path = ctx.figure_path()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = ctx.save_figure(fig)
     return Outcome(
         analytic="gain for moderate c, none for c = inf, less for c = 0.1 (paper)",
         measured={f"gain c={c:g}": gain[c] for c in cs} | {f"final c={c:g}": final[c] for c in cs},

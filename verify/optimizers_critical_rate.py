@@ -105,9 +105,5 @@ def run(ctx):
         ax.set(xlabel="scaled learning rate", ylabel="fraction trapped", title=f"dx/dt = {text}")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    path = ctx.figure_path()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    for o in outcomes:
-        o.figure = path
+    ctx.save_figure(fig, outcomes)
     return outcomes

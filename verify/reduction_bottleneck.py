@@ -206,11 +206,7 @@ def run(ctx):
     axes[1].legend(fontsize=7)
     fig.suptitle(f"Passage through the ghost's bottleneck (window ±{HALF_WIDTH})")
     fig.tight_layout()
-    path = ctx.figure_path()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    for o in outcomes:
-        o.figure = path
+    ctx.save_figure(fig, outcomes, dpi=120)
 
     worst = max(sym_rel)
     outcomes.append(

@@ -138,9 +138,7 @@ def run(ctx):
     axes[1].legend(fontsize=8)
     fig.suptitle("Theta neuron: exact period and the reduction's truncation error")
     fig.tight_layout()
-    path = ctx.figure_path()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    path = ctx.save_figure(fig, dpi=120)
 
     common = {"I": currents}
     return [
