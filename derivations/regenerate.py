@@ -7,7 +7,7 @@ from SymPy expressions; never edit one by hand — change the derivation and rer
 import sys
 from pathlib import Path
 
-from ghostsym.commands.derive import write_documents
+from ghostsym.cli.derive import write_documents
 
 if __name__ == "__main__":
     for path in write_documents(Path(__file__).resolve().parent, pdf="--pdf" in sys.argv[1:]):

@@ -1,3 +1,5 @@
 """ghostsym: the ghost mechanism of abrupt learning, derived and verified."""
 
-__version__ = "0.1.0"
+from ghostsym.config import VERSION
+
+__version__ = VERSION

@@ -3,6 +3,9 @@
 import os
 from pathlib import Path
 
+#: The package version (pyproject.toml reads it from here).
+VERSION = "0.1.0"
+
 #: Environment variable that overrides where generated numba kernels are written.
 KERNEL_CACHE_ENV = "GHOSTSYM_CACHE_DIR"
 

@@ -11,6 +11,8 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 @pytest.fixture
 def run_cli():
@@ -18,7 +20,9 @@ def run_cli():
     import subprocess
 
     def run(*args, cwd=None, env=None, timeout=600):
-        full_env = dict(os.environ, **(env or {}))
+        # The checkout under test, wherever the subprocess runs (a git worktree included).
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+        full_env = dict(os.environ, PYTHONPATH=path, **(env or {}))
         return subprocess.run(
             [sys.executable, "-m", "ghostsym.cli", *map(str, args)],
             capture_output=True,

@@ -7,9 +7,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ghostsym.sweep_report import Criteria  # noqa: E402
-from ghostsym.sweep_verify import check_sweep, first_epoch_below, history  # noqa: E402
+from ghostsym.sweeps.report import Criteria  # noqa: E402
 from ghostsym.verification import Outcome, check  # noqa: E402
+from ghostsym.verification.sweeps import check_sweep, first_epoch_below, history  # noqa: E402
 
 LEARN_DROP = 0.1  # "learned the jump": loss below 10 % of its initial value
 #: Large rates: lr >= 0.1, i.e. 0.1, 0.215, 0.464, 1 of the paper's grid logspace(-3, 0, 10).

@@ -7,9 +7,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ghostsym.sweep_report import critical_rates  # noqa: E402
-from ghostsym.sweep_verify import check_sweep  # noqa: E402
+from ghostsym.sweeps.report import critical_rates  # noqa: E402
 from ghostsym.verification import Outcome, check  # noqa: E402
+from ghostsym.verification.sweeps import check_sweep  # noqa: E402
 
 TASKS = {"dmts": "dmts", "dcd": "dcd-fig7"}  # Fig. 7 timings (REFERENCE.md §1.7)
 

@@ -6,8 +6,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ghostsym.sweep_verify import check_sweep, history  # noqa: E402
 from ghostsym.verification import Outcome, check  # noqa: E402
+from ghostsym.verification.sweeps import check_sweep, history  # noqa: E402
 
 PHASE1 = 6000  # epochs at c = 10 (REFERENCE.md §8.2)
 PHASE2 = 100  # epochs after the change of c

@@ -10,8 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ghostsym.sweep_verify import check_sweep, history  # noqa: E402
 from ghostsym.verification import Outcome, check  # noqa: E402
+from ghostsym.verification.sweeps import check_sweep, history  # noqa: E402
 
 LOWEST_C = 0.1
 

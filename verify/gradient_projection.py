@@ -3,7 +3,7 @@
 The Fig. 3A network (rank one, DA, lr 0.003, seed 40) is trained until its ghost has formed.
 From there, K further full-batch SGD steps Δθ = −α∇_θL (exact BPTT of the RNN engine) are
 taken; for each, the predicted Δr = (∇_θ r)ᵀΔθ (∇_θ r from the generated explicit + implicit
-kernels of ghostsym.latent) is compared with the Δr measured by following the critical point
+kernels of ghostsym.codegen.latent) is compared with the Δr measured by following the critical point
 κ_g (Newton on f' = 0) to the new parameters. Two statements are checked: the prediction
 tracks the measurement step by step (correlation), and the prediction is first-order exact:
 a step ten times shorter from the same point has a ten times smaller relative error (the

@@ -26,9 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from .latent_flow import analyze_rank_one, analyze_rank_two, rank_two_latent_from_factors
-from .latent_rank_k import ghost_entry
+from ghostsym.analysis.latent_flow import (
+    analyze_rank_one,
+    analyze_rank_two,
+    rank_two_latent_from_factors,
+)
+from ghostsym.analysis.latent_rank_k import ghost_entry
+from ghostsym.errors import InputError
 
 
 @dataclass
@@ -163,7 +167,7 @@ def track_checkpoints(checkpoints: Mapping[int, Mapping[str, np.ndarray]], nonli
 
 def track_run(run_dir, epochs=None):
     """(track, run record) for a run directory; ``epochs`` selects checkpoints (default all)."""
-    from ..training import load_run
+    from ghostsym.training import load_run
 
     record = load_run(Path(run_dir))
     available = record.checkpoint_epochs
@@ -187,7 +191,7 @@ def track_run(run_dir, epochs=None):
 def _load_run(run_dir: Path):
     import zipfile
 
-    from ..training import load_run
+    from ghostsym.training import load_run
 
     if not run_dir.exists():
         raise InputError(f"run directory {str(run_dir)!r} does not exist")
@@ -223,8 +227,8 @@ def analyze_run(run_dir, out_dir, max_checkpoints: int = 200) -> dict:
     import json
     import zipfile
 
-    from ..latex import write_atomic
-    from . import plots
+    from ghostsym.analysis import plots
+    from ghostsym.io import write_atomic
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if max_checkpoints < 1:
@@ -283,8 +287,8 @@ def analyze_run(run_dir, out_dir, max_checkpoints: int = 200) -> dict:
         doc["figures"] += extra.pop("figures")
         doc.update(extra)
     else:
-        from ..training import simulate
-        from .speed_minima import find_speed_minima
+        from ghostsym.analysis.speed_minima import find_speed_minima
+        from ghostsym.training import simulate
 
         W = final.get("W")
         if W is None:
@@ -313,7 +317,7 @@ def analyze_run(run_dir, out_dir, max_checkpoints: int = 200) -> dict:
 
 def _visited_states(record, params):
     """States of one forward pass of the run's task (trials × time × N), or None."""
-    from ..training import simulate
+    from ghostsym.training import simulate
 
     try:
         states = simulate(record.config.model, params, record.config.task, seed=record.config.seed)
@@ -326,8 +330,13 @@ def _analyze_rank_k(record, checkpoints, out_dir: Path, history) -> dict:
     """Rank K ≥ 3: speed minima of the K-dimensional latent flow at every checkpoint
     (:mod:`ghostsym.analysis.latent_rank_k`), the training track and the minima of the final
     network in the (κ₁, κ₂) and PCA planes."""
-    from . import plots
-    from .latent_rank_k import latent_flow_of, minima_summary, plot_latent_minima, track_rank_k
+    from ghostsym.analysis import plots
+    from ghostsym.analysis.latent_rank_k import (
+        latent_flow_of,
+        minima_summary,
+        plot_latent_minima,
+        track_rank_k,
+    )
 
     model = record.config.model
     visited = {e: _visited_states(record, p) for e, p in checkpoints.items()}

@@ -41,7 +41,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import optimize
 
-from ..errors import InputError, NotDerivableError
+from ghostsym.errors import InputError, NotDerivableError
 
 #: Number of initial cells of the certified root search.
 ROOT_GRID_CELLS = 4096
@@ -77,7 +77,7 @@ def phi_derivatives(name: str = "tanh", order: int = 3) -> Callable:
     """
     import sympy
 
-    from ..symbolic.nonlinearities import derivatives
+    from ghostsym.symbolic.nonlinearities import derivatives
 
     z = sympy.Symbol("z", real=True)
     exprs = derivatives(name, z, order)
@@ -116,13 +116,13 @@ def phi_sup_bounds(name: str = "tanh", order: int = 4) -> tuple[float, ...]:
 
 
 def _latent_kernels():
-    """The generated rank-one kernels of :mod:`ghostsym.latent` (None if unavailable).
+    """The generated rank-one kernels of :mod:`ghostsym.codegen.latent` (None if unavailable).
 
     Those kernels are the primary evaluator; :func:`phi_derivatives` is the fallback (and is
     still used to bound sup|φ^{(k)}|).
     """
     try:
-        from .. import latent
+        from ghostsym.codegen import latent
     except ImportError:
         return None
     return latent if hasattr(latent, "latent_flow_derivatives") else None
@@ -587,7 +587,7 @@ class RankTwoFlow:
 
     def field_functions(self):
         """The flow as :class:`ghostsym.analysis.slow_points.FieldFunctions` (exact F, J, H)."""
-        from .slow_points import FieldFunctions
+        from ghostsym.analysis.slow_points import FieldFunctions
 
         return FieldFunctions(self.field, self.jacobian, self.second, hess_q_fn=self.energy_hessian)
 
@@ -676,7 +676,7 @@ def ghost_reduction(flow: RankTwoFlow, x) -> dict:
     π/√r (τ units) and the bottleneck half-width √(c0/c2) (where the speed has doubled).
     Empty dict when the reduction does not exist (NotDerivableError).
     """
-    from .slow_points import reduce_to_canonical
+    from ghostsym.analysis.slow_points import reduce_to_canonical
 
     try:
         red = reduce_to_canonical(flow.field_functions(), np.asarray(x, dtype=float))
@@ -709,7 +709,7 @@ def analyze_rank_two(flow: RankTwoFlow, half_width: float | None = None, grid: i
     Returns a dict: ``points`` (classified fixed points, ghosts, slow points),
     ``speed_saddles``, ``grid_axis``, ``speed`` and ``field`` (the grid maps), ``half_width``.
     """
-    from .speed_minima import classify_point, deduplicate
+    from ghostsym.analysis.speed_minima import classify_point, deduplicate
 
     if flow.rank != 2:
         raise InputError(f"analyze_rank_two needs a rank-two flow, got rank {flow.rank}")

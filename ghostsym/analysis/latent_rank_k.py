@@ -45,15 +45,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from .latent_flow import (
+from ghostsym.analysis.latent_flow import (
     RankTwoFlow,
     ghost_reduction,
     phi_derivatives,
     phi_sup_bounds,
     rank_two_latent_from_factors,
 )
-from .speed_minima import FIXED_POINT_SPEED_TOL, ClassifiedPoint, classify_point, deduplicate
+from ghostsym.analysis.speed_minima import (
+    FIXED_POINT_SPEED_TOL,
+    ClassifiedPoint,
+    classify_point,
+    deduplicate,
+)
+from ghostsym.errors import InputError
 
 #: Sobol seeds in the fixed-point box (a power of two keeps the Sobol set balanced).
 SOBOL_STARTS = 512
@@ -385,7 +390,7 @@ def track_rank_k(
     ``visited[epoch]``: network states (any leading shape, last axis N) used as seeds after
     projection κ = Px. The minima of each checkpoint seed the next one (continuation).
     """
-    from .bifurcations import BifurcationTrack, CheckpointFlow
+    from ghostsym.analysis.bifurcations import BifurcationTrack, CheckpointFlow
 
     if not checkpoints:
         raise InputError("no checkpoints to analyse")

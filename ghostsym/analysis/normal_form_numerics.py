@@ -10,7 +10,8 @@ its symbolic DA derivation (:func:`ghostsym.symbolic.da.analyze`) and provides
   and the exponents at a given T, each with the method used ("closed form" or "numeric":
   root finding on the quadrature, exponents as d ln α*/d ln T by central differences);
 * :attr:`~NormalFormNumerics.simulator` — the normal form's
-  :class:`~ghostsym.normal_form_sim.NormalFormSimulator` (simulation, exact adjoint, trainers),
+  :class:`~ghostsym.codegen.normal_form_sim.NormalFormSimulator` (simulation, exact adjoint,
+  trainers),
   whose ``train_r(gradient="analytic")`` — the one implementation of gradient descent on r
   with the derived c → ∞ gradient — uses the closed-form loss kernels when the pipeline
   derived them and :meth:`~NormalFormNumerics.escape_time_table` (a cubic-Hermite table of
@@ -39,11 +40,11 @@ import numpy as np
 import sympy
 from scipy import integrate, optimize
 
-from .. import codegen
-from ..errors import GhostsymError, NotDerivableError
-from ..normal_form_sim import DEFAULT_T, NormalFormSimulator, TrainingRun
-from ..symbolic import da
-from ..symbolic.normal_forms import NormalForm
+from ghostsym import codegen
+from ghostsym.codegen.normal_form_sim import DEFAULT_T, NormalFormSimulator, TrainingRun
+from ghostsym.errors import GhostsymError, NotDerivableError
+from ghostsym.symbolic import da
+from ghostsym.symbolic.normal_forms import NormalForm
 
 #: Relative accuracy asked of every quadrature of the escape time.
 QUAD_RTOL = 1e-11

@@ -49,7 +49,7 @@ def plot_rank_one_flows(flows: Sequence[tuple[str, object]], path, threshold: fl
     Matches Fig. 3B/3D: dashed f = 0, dashed threshold κ* (orange), markers at fixed points
     (filled stable, open unstable, squares saddle-node) and ghosts (red diamonds at (κ_g, r_g)).
     """
-    from .latent_flow import RankOneFlow, analyze_rank_one
+    from ghostsym.analysis.latent_flow import RankOneFlow, analyze_rank_one
 
     fig = _figure(figsize=(6.5, 4.2))
     ax = fig.subplots()
@@ -137,7 +137,7 @@ def plot_phase_portrait(flow, result: Mapping, path, trajectories=None, title: s
 
 def plot_pca_minima(trajectories, points, path, mean=None, basis=None, title: str = ""):
     """Trajectories (trials × time × N) projected on their first two PCs with minima marked."""
-    from .speed_minima import pca_basis
+    from ghostsym.analysis.speed_minima import pca_basis
 
     trajectories = np.asarray(trajectories, dtype=float)
     if mean is None or basis is None:

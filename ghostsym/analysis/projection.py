@@ -2,7 +2,7 @@
 
 For a rank-one network with a ghost at κ_g, r = a_g·r_g depends on θ = (m, n, b) explicitly
 and through κ_g (implicit-function theorem). ∇_θ r comes from the generated kernels of
-:mod:`ghostsym.latent` (``canonical_r_gradient``); a parameter update Δθ moves r by
+:mod:`ghostsym.codegen.latent` (``canonical_r_gradient``); a parameter update Δθ moves r by
 Δr ≈ (∇_θ r)ᵀΔθ (Eq. 35), and under gradient descent Δθ = −α∇_θL.
 
 :func:`measure_step` compares that prediction with the Δr measured after the step by
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
-from .latent_flow import analyze_rank_one
+from ghostsym.analysis.latent_flow import analyze_rank_one
+from ghostsym.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def slowest_ghost(m, n, b) -> float:
 
 def canonical_r(m, n, b, kappa_g: float, nonlinearity: str = "tanh") -> tuple[float, float]:
     """(κ_g refined by Newton on f' = 0, r = a_g r_g there)."""
-    from .. import latent
+    from ghostsym.codegen import latent
 
     k = latent.refine_critical_point(m, n, b, kappa_g, nonlinearity)
     return k, latent.ghost_coefficients(m, n, b, k, nonlinearity=nonlinearity).r
@@ -49,7 +49,7 @@ def canonical_r(m, n, b, kappa_g: float, nonlinearity: str = "tanh") -> tuple[fl
 
 def predicted_delta_r(params: Mapping, delta: Mapping, kappa_g: float, nonlinearity="tanh"):
     """(∇_θ r)ᵀΔθ at the critical point κ_g (Eq. 35)."""
-    from .. import latent
+    from ghostsym.codegen import latent
 
     grad = latent.canonical_r_gradient(params["m"], params["n"], params["b"], kappa_g, nonlinearity)
     return float(latent.projected_delta_r(grad, delta["m"], delta["n"], delta["b"]))

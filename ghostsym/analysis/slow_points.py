@@ -45,8 +45,8 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from .. import codegen
-from ..errors import InputError, NotDerivableError
+from ghostsym import codegen
+from ghostsym.errors import InputError, NotDerivableError
 
 #: Classification labels.
 FIXED_POINT = "fixed point"
@@ -154,7 +154,7 @@ class CompiledField:
     def __init__(self, exprs, state, params=(), *, cache_dir=None):
         import sympy
 
-        from ..symbolic import reduction
+        from ghostsym.symbolic import reduction
 
         self.exprs = tuple(sympy.sympify(e) for e in exprs)
         self.state = tuple(state)
@@ -424,7 +424,7 @@ def reduce_symbolic_or_numeric(
     """
     import sympy
 
-    from ..symbolic import reduction
+    from ghostsym.symbolic import reduction
 
     if point is not None:
         red = reduction.reduce_symbolic(exprs, state, point)

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 
-from ..errors import InputError
-from ..numerics.blas import single_threaded_blas
+from ghostsym.errors import InputError
+from ghostsym.numerics.blas import single_threaded_blas
 
 #: ‖F‖ at or below this: a fixed point.
 FIXED_POINT_SPEED_TOL = 1e-6
@@ -125,7 +125,7 @@ class SpeedEnergy:
     """q(x) = ½‖−x + φ(Wx + b)‖² with exact gradient and Hessian-vector products (Eq. 39)."""
 
     def __init__(self, W, b, nonlinearity: str = "tanh"):
-        from .latent_flow import _latent_kernels, phi_derivatives
+        from ghostsym.analysis.latent_flow import _latent_kernels, phi_derivatives
 
         self.W = np.asarray(W, dtype=float)
         self.b = np.asarray(b, dtype=float).ravel()
@@ -135,7 +135,7 @@ class SpeedEnergy:
 
         latent = _latent_kernels()
         if latent is not None:
-            # generated kernels of ghostsym.latent (Eq. 39); the NumPy formulas below are
+            # generated kernels of ghostsym.codegen.latent (Eq. 39); the NumPy formulas below are
             # the fallback and the reference the tests compare against
             # (the optimiser may probe non-finite points; those get NaN, not an InputError)
             act, W, b = nonlinearity, self.W, self.b

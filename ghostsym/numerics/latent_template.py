@@ -1,6 +1,6 @@
 """Rank-one latent flow, ghost gradient and reference BPTT: sums over neurons in numba.
 
-Completed by :func:`ghostsym.latent.kernels` with functions generated from the derivations
+Completed by :func:`ghostsym.codegen.latent.kernels` with functions generated from the derivations
 in ``ghostsym.symbolic.latent`` and ``ghostsym.symbolic.bptt``; never imported on its own:
 
 * ``flow_linear(kappa) -> (−κ, −1, 0, 0)`` and ``flow_neuron(m_i, n_i, b_i, kappa)`` — the

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
+from ghostsym.errors import InputError
 
 READOUTS = ("latent", "latent_linear", "population", "fixed_confidence")
 OUTPUTS = ("sigmoid", "tanh")

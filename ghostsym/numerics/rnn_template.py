@@ -1,6 +1,6 @@
 """RNN engine template: forward pass, hand-written BPTT and whole training loops in numba.
 
-Completed by :func:`ghostsym.rnn_kernels.engine` with the generated functions ``act(h) ->
+Completed by :func:`ghostsym.codegen.rnn.engine` with the generated functions ``act(h) ->
 (φ, φ')``, ``out_sigmoid(z)`` and ``out_tanh(z) -> (g, g')``; never imported on its own.
 
 Network (column-vector convention, REFERENCE.md §0; Eq. 47):

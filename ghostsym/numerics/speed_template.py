@@ -1,6 +1,6 @@
 """Speed energy of a full-rank RNN (Eq. 39) in numba: q, ∇q = JᵀF, Hessian, HVP, Jacobian.
 
-Completed by :func:`ghostsym.latent.kernels` with ``speed_neuron(x_i, z_i) -> (F_i, φ′(z_i),
+Completed by :func:`ghostsym.codegen.latent.kernels` with ``speed_neuron(x_i, z_i) -> (F_i, φ′(z_i),
 φ″(z_i))`` generated from ``ghostsym.symbolic.latent_speed``; never imported on its own.
 F(x) = −x + φ(Wx + b), J = −I + diag(φ′(z))W, q = ½‖F‖², ∇q = JᵀF,
 ∇²q = JᵀJ + Wᵀ diag(F ⊙ φ″(z)) W.

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
+from ghostsym.errors import InputError
 
 TASKS = ("da", "dcd", "dmts")
 

@@ -15,9 +15,20 @@ from __future__ import annotations
 import sympy
 from sympy import IndexedBase, Sum, Symbol
 
-from .derivation import Derivation
-from .latent import N, a, b, i, kappa, latent_flow, m, n, neuron_derivative, scalarize
-from .nonlinearities import DEFAULT_NONLINEARITY, generic_phi, specialize
+from ghostsym.symbolic.derivation import Derivation
+from ghostsym.symbolic.latent import (
+    N,
+    a,
+    b,
+    i,
+    kappa,
+    latent_flow,
+    m,
+    n,
+    neuron_derivative,
+    scalarize,
+)
+from ghostsym.symbolic.nonlinearities import DEFAULT_NONLINEARITY, generic_phi, specialize
 
 T = Symbol("T", integer=True, positive=True)
 s = Symbol("s", integer=True, positive=True)

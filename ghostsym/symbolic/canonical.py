@@ -37,9 +37,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .da import analyze
-from .derivation import Derivation
-from .normal_forms import saddle_node
+from ghostsym.symbolic.da import analyze
+from ghostsym.symbolic.derivation import Derivation
+from ghostsym.symbolic.normal_forms import saddle_node
 
 KEY = "canonical"
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import sympy
 
-from ..errors import NotDerivableError
-from .derivation import Derivation
+from ghostsym.errors import NotDerivableError
+from ghostsym.symbolic.derivation import Derivation
 
 
 def _positive_root(eq, r):

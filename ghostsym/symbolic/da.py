@@ -41,8 +41,8 @@ from contextlib import contextmanager
 
 import sympy
 
-from .derivation import Derivation
-from .normal_forms import NormalForm
+from ghostsym.symbolic.derivation import Derivation
+from ghostsym.symbolic.normal_forms import NormalForm
 
 #: Seconds one symbolic attempt (solve, integrate, limit) may take before the pipeline
 #: falls back to keeping the expression unevaluated.

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import importlib
 
-from ..errors import InputError
-from .derivation import Derivation
+from ghostsym.errors import InputError
+from ghostsym.symbolic.derivation import Derivation
 
 DOCUMENTS: dict[str, str] = {
     "reduction": "ghostsym.symbolic.reduction:reduction_document",

@@ -14,7 +14,7 @@ Three derivation documents (MATH.md §6; paper Eqs. 24–37, 47, 49):
 Everything is written per neuron with indexed sums over i = 1..N (never N expanded terms)
 and for a *generic* nonlinearity φ (:func:`~ghostsym.symbolic.nonlinearities.generic_phi`);
 :func:`flow_kernel_expressions` and :func:`r_gradient_kernel_expressions` specialise the
-derived per-neuron terms to a named φ for code generation (``ghostsym.latent``).
+derived per-neuron terms to a named φ for code generation (``ghostsym.codegen.latent``).
 
 SymPy only.
 """
@@ -24,8 +24,8 @@ from __future__ import annotations
 import sympy
 from sympy import IndexedBase, Piecewise, Rational, Sum, Symbol
 
-from .derivation import Derivation
-from .nonlinearities import DEFAULT_NONLINEARITY, generic_phi, specialize
+from ghostsym.symbolic.derivation import Derivation
+from ghostsym.symbolic.nonlinearities import DEFAULT_NONLINEARITY, generic_phi, specialize
 
 # ---- symbols shared by the RNN documents -------------------------------------------------
 N = Symbol("N", integer=True, positive=True)

@@ -14,9 +14,9 @@ import sympy
 from sympy import IndexedBase, Rational, Sum, Symbol
 from sympy.simplify.simplify import sum_simplify
 
-from .derivation import Derivation
-from .latent import N, i, in_range, j, k
-from .nonlinearities import DEFAULT_NONLINEARITY, generic_phi, specialize
+from ghostsym.symbolic.derivation import Derivation
+from ghostsym.symbolic.latent import N, i, in_range, j, k
+from ghostsym.symbolic.nonlinearities import DEFAULT_NONLINEARITY, generic_phi, specialize
 
 W = IndexedBase("W")
 x = IndexedBase("x")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import sympy
 
-from ..errors import InputError
+from ghostsym.errors import InputError
 
 
 @dataclass(frozen=True)

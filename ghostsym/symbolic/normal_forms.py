@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import sympy
 
-from ..errors import InputError
+from ghostsym.errors import InputError
 
 #: Built-in normal forms by name: field as a function of the (state, parameter) symbols.
 BUILTIN = {
@@ -51,7 +51,7 @@ BUILTIN = {
 
 
 def _parse(text: str, symbols) -> sympy.Expr:
-    from .parsing import parse_expression
+    from ghostsym.symbolic.parsing import parse_expression
 
     return parse_expression(text, symbols)
 

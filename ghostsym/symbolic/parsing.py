@@ -44,7 +44,7 @@ from fractions import Fraction
 
 import sympy
 
-from ..errors import InputError
+from ghostsym.errors import InputError
 
 #: Default cap on the length of an expression (characters).
 MAX_LENGTH = 500

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 
 import sympy
 
-from ..errors import InputError, NotDerivableError
-from .derivation import Derivation
+from ghostsym.errors import InputError, NotDerivableError
+from ghostsym.symbolic.derivation import Derivation
 
 
 def _as_matrix(field) -> sympy.Matrix:

@@ -1,0 +1,7 @@
+"""``python -m ghostsym.cli``: the ``ghostsym`` command."""
+
+import sys
+
+from ghostsym.cli import main
+
+sys.exit(main())

@@ -1,0 +1,61 @@
+"""``ghostsym analyze RUN_DIR``: fixed points, ghosts and bifurcations of a saved training run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ghostsym.cli._common import positive_int, writable_directory
+
+#: Checkpoints analysed at most (evenly spaced, first and last always included).
+DEFAULT_MAX_CHECKPOINTS = 200
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "analyze",
+        help="analyse the latent dynamics of a saved training run",
+        description="For a run directory written by `ghostsym train`: fixed points, ghosts "
+        "and bifurcation events at every checkpoint (rank one: certified root search; rank "
+        "two: grid + Newton; rank K >= 3: seeded Newton search of the K-dimensional latent "
+        "flow), speed minima of the final network (full rank); writes analysis.json and "
+        "figures.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="run directory (has config.json)")
+    p.add_argument(
+        "--out", metavar="DIR", default=None, help="output directory (default: RUN_DIR/analysis)"
+    )
+    p.add_argument(
+        "--max-checkpoints",
+        type=positive_int,
+        default=DEFAULT_MAX_CHECKPOINTS,
+        metavar="K",
+        help=f"analyse at most K evenly spaced checkpoints (default {DEFAULT_MAX_CHECKPOINTS})",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ghostsym.analysis.bifurcations import analyze_run
+    from ghostsym.errors import InputError
+
+    run_dir = Path(args.run_dir).expanduser()
+    if not run_dir.is_dir():
+        raise InputError(f"run directory {str(run_dir)!r} does not exist or is not a directory")
+    if not (run_dir / "config.json").exists():
+        raise InputError(f"{str(run_dir)!r} is not a training run directory (no config.json)")
+    out = writable_directory(args.out if args.out is not None else run_dir / "analysis")
+    doc = analyze_run(run_dir, out, args.max_checkpoints)
+    if "bifurcations" in doc:
+        b = doc["bifurcations"]
+        print(
+            f"{len(b['epochs'])} checkpoints: fixed points per checkpoint in "
+            f"[{min(b['fixed_point_counts'])}, {max(b['fixed_point_counts'])}], "
+            f"{len(b['events'])} bifurcation event(s)"
+        )
+    if "speed_minima" in doc:
+        print(f"speed minima of the final network: {doc['speed_minima']['counts']}")
+    slowest = doc.get("rank_k", {}).get("slowest_ghost")
+    if slowest:
+        print(f"slowest ghost: speed {slowest['speed']:.3g} at epoch {slowest['epoch']}")
+    print(f"wrote {out / 'analysis.json'} and {len(doc['figures'])} figure(s)")
+    return 0

@@ -1,0 +1,94 @@
+"""``ghostsym verify``: run the verification checks and write the report."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from ghostsym.cli._common import nonnegative_int, writable_directory
+
+DEFAULT_OUT = "verify-report"
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "verify",
+        help="check every analytical prediction against numerics",
+        description="Run verification checks (one file per check in verify/); print a table, "
+        "write report.md, results.json and figures to --out; exit 1 if any check fails.",
+    )
+    p.add_argument("checks", nargs="*", metavar="CHECK", help="check ids (default: all)")
+    p.add_argument(
+        "--profile",
+        default="quick",
+        choices=("quick", "full", "paper"),
+        help="quick: minutes on 2 cores; full: about an hour; paper: the paper's "
+        "exact scale (cluster)",
+    )
+    p.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help=f"output directory (default: ./{DEFAULT_OUT})",
+    )
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="base random seed")
+    p.add_argument(
+        "--normal-form",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        dest="normal_forms",
+        help="also check this normal form f(x; r), e.g. 'x**4 + r' (repeatable); "
+        "without CHECK ids only the normal-form checks run",
+    )
+    p.add_argument("--list", action="store_true", help="list the checks and exit")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ghostsym import verification
+    from ghostsym.progress import NoProgress, TqdmProgress
+
+    checks = verification.discover()
+    if args.list:
+        for chk in checks.values():
+            print(f"{chk.id:32s} {chk.reference:18s} {chk.claim}")
+        return 0
+    selected = verification.select(
+        checks, args.checks, args.profile, normal_forms_only=bool(args.normal_forms)
+    )
+    if args.normal_forms:
+        from ghostsym.symbolic.parsing import parse_expression
+
+        for text in args.normal_forms:  # fail fast, before any check runs
+            parse_expression(text)
+    out_dir = writable_directory(args.out)
+    progress = NoProgress() if args.no_progress else TqdmProgress(unit="check")
+    start = time.perf_counter()
+
+    def show(row):
+        mark = "pass" if row.status == "pass" else "FAIL"
+        progress_write = getattr(getattr(progress, "_bar", None), "write", None)
+        line = f"[{mark}] {row.id} ({row.seconds:.1f} s)" + (f": {row.error}" if row.error else "")
+        (progress_write or (lambda s: print(s, file=sys.stderr)))(line)
+
+    rows = verification.run_checks(
+        selected,
+        profile=args.profile,
+        out_dir=out_dir,
+        seed=args.seed,
+        options={"normal_forms": list(args.normal_forms)},
+        progress=progress,
+        on_row=show,
+    )
+    seconds = time.perf_counter() - start
+    verification.write_report(rows, out_dir, profile=args.profile, seconds=seconds)
+    print(verification.table(rows))
+    n_fail = sum(r.status != "pass" for r in rows)
+    print(
+        f"\n{len(rows) - n_fail}/{len(rows)} checks passed in {seconds:.1f} s; "
+        f"report: {Path(out_dir) / 'report.md'}"
+    )
+    return 1 if n_fail else 0

@@ -1,0 +1,72 @@
+"""Bridge: the RNN engine's numba module, built from SymPy nonlinearities by code generation.
+
+The engine (:mod:`ghostsym.numerics.rnn_template`) calls three generated functions by name:
+
+``act(h) -> (φ(h), φ'(h))``
+    the neuronal nonlinearity φ (tanh by default, any name of
+    :data:`ghostsym.symbolic.nonlinearities.NONLINEARITIES`) and its derivative, from
+    ``sympy.diff`` (written as a polynomial in φ where the nonlinearity has a chain rule, so
+    it never overflows).
+``out_sigmoid(z)``, ``out_tanh(z)`` -> (g(z), g'(z))
+    the two readout functions g of Eqs. 36, 38 and 48.
+
+Before printing, every ``tanh(u)`` is rewritten as ``1 − 2/(exp(2u) + 1)`` (exact in real
+arithmetic, absolute error ≲ 3e-16 in floating point, overflow-safe in both directions), which
+numba compiles to an ``exp`` call that is ≈1.6× faster than libm's ``tanh``
+(PERFORMANCE.md). ``tests/codegen/test_rnn_kernels.py`` checks the generated functions against
+``np.tanh`` and the logistic function.
+
+This module imports SymPy (through codegen); the numerics never do.
+"""
+
+from __future__ import annotations
+
+import functools
+from types import ModuleType
+
+import sympy
+
+from ghostsym import codegen
+from ghostsym.symbolic import nonlinearities
+
+#: The engine's template module, completed with the generated functions.
+TEMPLATE = "ghostsym.numerics.rnn_template"
+
+#: Readout functions g available to the engine (generated as ``out_<name>``).
+OUTPUT_FUNCTIONS = ("sigmoid", "tanh")
+
+
+def fast_form(expr: sympy.Expr) -> sympy.Expr:
+    """Rewrite ``tanh(u)`` as ``1 − 2/(exp(2u) + 1)``: the same function, a faster kernel."""
+    return expr.replace(sympy.tanh, lambda u: 1 - 2 / (sympy.exp(2 * u) + 1))
+
+
+def value_and_slope(name: str, z: sympy.Symbol) -> tuple[sympy.Expr, sympy.Expr]:
+    """(φ(z), φ'(z)) of a named nonlinearity in the form printed into kernels."""
+    phi, dphi = nonlinearities.derivatives(name, z, 1)
+    return fast_form(phi), fast_form(dphi)
+
+
+def kernels(activation: str = nonlinearities.DEFAULT_NONLINEARITY) -> list[codegen.Kernel]:
+    """The generated functions the engine template expects."""
+    nonlinearities.check_nonlinearity(activation)
+    h, z = sympy.Symbol("h", real=True), sympy.Symbol("z", real=True)
+    out = [codegen.Kernel("act", (h,), value_and_slope(activation, h))]
+    for g in OUTPUT_FUNCTIONS:
+        out.append(codegen.Kernel(f"out_{g}", (z,), value_and_slope(g, z)))
+    return out
+
+
+@functools.cache
+def engine(activation: str = nonlinearities.DEFAULT_NONLINEARITY) -> ModuleType:
+    """The compiled RNN engine for a nonlinearity (built once, cached on disk by numba)."""
+    return codegen.build_module(kernels(activation), label=f"rnn_{activation}", template=TEMPLATE)
+
+
+def check_activation(name: str) -> str:
+    """``name`` if it is a known nonlinearity, else :class:`~ghostsym.errors.InputError`."""
+    return nonlinearities.check_nonlinearity(name)
+
+
+def known_activations() -> tuple[str, ...]:
+    return tuple(sorted(nonlinearities.NONLINEARITIES))

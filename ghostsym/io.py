@@ -1,0 +1,166 @@
+"""Writing files: atomically, with the user's permissions, and JSON that is always JSON.
+
+The one home of ghostsym's file writing. Every file ghostsym writes goes through
+:func:`write_atomic` (a temporary file in the target directory, then ``os.replace``), so a
+reader — or a run killed mid-write — never sees half a file. Temporary files are created
+private (``mkstemp``: mode 0600) and given the mode a plain ``open`` would have given them
+(0666 masked by the process umask) before they are renamed into place.
+
+Also here: :func:`to_jsonable` (NumPy scalars and arrays, non-finite floats as strings) and
+:func:`compile_pdf`, the TeX engine that turns derivation documents into PDFs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ghostsym.errors import GhostsymError
+
+#: TeX engines tried in order by :func:`compile_pdf`.
+TEX_ENGINES = ("pdflatex",)
+#: Seconds one compilation may take before it is reported as hung.
+TEX_TIMEOUT = 120
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(
+    path: Path, data: str | bytes, *, fsync: bool = False, skip_unchanged: bool = True
+) -> bool:
+    """Write ``data`` (text or bytes) to ``path`` atomically; return True if it changed.
+
+    The directory is created if needed. With ``skip_unchanged`` an identical file is left
+    untouched (its mtime too); ``fsync`` flushes the data to disk before the rename (for
+    files whose presence marks a completed run).
+    """
+    path = Path(path)
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    if skip_unchanged and path.is_file():
+        try:
+            if path.read_bytes() == raw:
+                return False
+        except OSError:
+            pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return True
+
+
+def to_jsonable(value):
+    """``value`` with NumPy scalars/arrays as Python numbers/lists, dict keys as strings,
+    non-finite floats as the strings "inf", "-inf", "nan" (strict JSON has no such numbers)
+    and any other object as its ``str``."""
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (np.floating, float)):
+        v = float(value)
+        return v if math.isfinite(v) else str(v)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
+
+
+def json_text(data, indent: int = 2) -> str:
+    """Strict JSON text of ``data`` (through :func:`to_jsonable`), ending in a newline."""
+    return json.dumps(to_jsonable(data), indent=indent, allow_nan=False) + "\n"
+
+
+def write_json(path: Path, data, *, indent: int = 2, fsync: bool = False) -> bool:
+    """Atomically write ``data`` as strict JSON (see :func:`json_text`)."""
+    return write_atomic(path, json_text(data, indent), fsync=fsync, skip_unchanged=False)
+
+
+def savez_atomic(path: Path, arrays: Mapping[str, np.ndarray], *, fsync: bool = False) -> None:
+    """Atomically write ``arrays`` as an uncompressed ``.npz`` file."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
+    write_atomic(path, buffer.getvalue(), fsync=fsync, skip_unchanged=False)
+
+
+def tex_engine() -> str:
+    for engine in TEX_ENGINES:
+        found = shutil.which(engine)
+        if found:
+            return found
+    raise GhostsymError(
+        "no TeX engine found (need pdflatex; on Debian: apt-get install texlive-latex-base "
+        "texlive-latex-recommended)"
+    )
+
+
+def _first_error(log: str) -> str:
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("!"):
+            context = " ".join(s.strip() for s in lines[i : i + 3] if s.strip())
+            return context[:300]
+    return "unknown LaTeX error (see the .log file)"
+
+
+def compile_pdf(tex_files: Iterable[Path], out_dir: Path | None = None) -> list[Path]:
+    """Compile each ``.tex`` file with pdflatex (twice, for references); return the PDFs.
+
+    Raises :class:`GhostsymError` naming the file and the first LaTeX error.
+    """
+    engine = tex_engine()
+    pdfs = []
+    for tex in map(Path, tex_files):
+        target_dir = Path(out_dir) if out_dir is not None else tex.parent
+        target_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="ghostsym-tex-") as build:
+            cmd = [
+                engine,
+                "-interaction=nonstopmode",
+                "-halt-on-error",
+                f"-output-directory={build}",
+                str(tex.resolve()),
+            ]
+            for _ in range(2):
+                try:
+                    proc = subprocess.run(
+                        cmd, capture_output=True, text=True, timeout=TEX_TIMEOUT, cwd=build
+                    )
+                except subprocess.TimeoutExpired:
+                    raise GhostsymError(f"{tex.name}: pdflatex timed out") from None
+                if proc.returncode != 0:
+                    log_path = Path(build) / (tex.stem + ".log")
+                    log = log_path.read_text(errors="replace") if log_path.exists() else proc.stdout
+                    raise GhostsymError(f"{tex.name}: LaTeX error: {_first_error(log)}")
+            pdf = target_dir / (tex.stem + ".pdf")
+            shutil.copyfile(Path(build) / (tex.stem + ".pdf"), pdf)
+            pdfs.append(pdf)
+    return pdfs

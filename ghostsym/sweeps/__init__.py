@@ -1,0 +1,1 @@
+"""Grids of trainings: specs, local and Dask execution, resumable storage, reports."""

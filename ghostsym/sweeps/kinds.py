@@ -1,0 +1,222 @@
+"""Built-in run kinds of ``ghostsym sweep``: functions that run one point of a grid.
+
+Each takes a flat dict of plain data and returns
+``{"history": {...}, "params": {...}, "summary": {...}}``; a failing run raises (a
+:class:`~ghostsym.errors.DivergenceError` names the epoch). ``<name>_validate(config)`` checks a
+point before anything is submitted. They are importable module-level functions so that a
+Dask worker imports them itself (and compiles any numba code there); nothing but plain data
+and the function's name is sent over the wire.
+
+* ``run_rnn``       -- one training of the RNN engine (:mod:`ghostsym.training`).
+* ``run_canonical`` -- gradient descent on the canonical model's r with the analytic loss of
+  REFERENCE.md §2.3 (Fig. 2D): a cheap run with a known critical learning rate
+  α* = 3π⁴/(32T⁵) (Eq. 23), used to test the sweep machinery and the report.
+* ``run_toy``       -- gradient descent on a quadratic, with optional sleep / failure: for
+  testing the machinery only.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from ghostsym.errors import DivergenceError, InputError
+
+# -- canonical model (REFERENCE.md §2.3, §2.5) -----------------------------------------------
+CANONICAL_DEFAULTS = {
+    "T": 100.0,  # delay of the DA task
+    "epochs": 10_000,
+    "r0_factor": 10.0,  # initial r = r0_factor r* ...
+    "r0_jitter": 0.1,  # ... + N(0, (r0_jitter r*)^2), drawn from the run's seed (Fig. 2D)
+}
+
+
+def run_canonical_validate(config: dict) -> None:
+    _require_number(config, "lr", positive=True)
+    _require_int(config, "seed", minimum=0)
+    cfg = {**CANONICAL_DEFAULTS, **config}
+    _require_number(cfg, "T", positive=True)
+    _require_int(cfg, "epochs", minimum=1)
+    _require_number(cfg, "r0_factor", positive=True)
+    _require_number(cfg, "r0_jitter", positive=False)
+
+
+def run_canonical(config: dict) -> dict:
+    """Gradient descent on r of ẋ = x² + r with the analytic DA loss (REFERENCE.md §2.3).
+
+    The loss, its gradient and r* come from the symbolic layer (``ghostsym.symbolic.canonical``)
+    and the descent runs in the numba trainer of :mod:`ghostsym.codegen.normal_form_sim`. Loss is
+    recorded normalised, L̃ = L/T (1 inside the no-learning zone r < r*/4); the update uses the
+    gradient of the un-normalised loss, as in the authors' script. The step readout's accuracy
+    over [0, 2T] is 1 − L̃/2 (0.5 in the no-learning zone).
+    """
+    from ghostsym.codegen.normal_form_sim import canonical_simulator
+    from ghostsym.symbolic.canonical import derive
+
+    run_canonical_validate(config)
+    cfg = {**CANONICAL_DEFAULTS, **config}
+    T, lr, epochs = float(cfg["T"]), float(cfg["lr"]), int(cfg["epochs"])
+    derivation = derive()
+    r_star = float(derivation.results["r_star"].subs(derivation.symbols["T"], T))
+    rng = np.random.default_rng(int(cfg["seed"]))
+    r0 = cfg["r0_factor"] * r_star + cfg["r0_jitter"] * r_star * float(rng.standard_normal())
+    run = canonical_simulator().train_r(r0, lr, epochs=epochs, gradient="analytic", T=T)
+    if run.diverged[0] >= 0:
+        epoch = int(run.diverged[0])
+        raise DivergenceError(f"r became non-finite at epoch {epoch}", epoch=epoch)
+    loss = run.loss[0, :epochs] / T
+    return {
+        "history": {
+            "loss": loss,
+            "grad_norm": np.abs(run.grad[0, :epochs]),
+            "accuracy": 1.0 - loss / 2,
+            "r": run.r[0, :epochs],
+        },
+        "params": {"r": np.array([run.r[0, epochs]])},
+        "summary": {"r_star": r_star, "chance_accuracy": 0.5},
+    }
+
+
+def run_toy_validate(config: dict) -> None:
+    _require_number(config, "lr", positive=True)
+    _require_int(config, "seed", minimum=0)
+    _require_int({"epochs": 100, **config}, "epochs", minimum=1)
+    _require_number({"sleep": 0.0, **config}, "sleep", positive=False)
+
+
+def run_toy(config: dict) -> dict:
+    """Gradient descent on ½‖w‖² in 8 dimensions from a seeded start (diverges for lr > 2).
+
+    Extra settings for tests: ``sleep`` (seconds, before training), ``fail`` (raise a
+    RuntimeError), ``log`` (append "start/end run_seed lr pid" lines to this file).
+    """
+    run_toy_validate(config)
+    import os
+
+    lr, epochs = float(config["lr"]), int(config.get("epochs", 100))
+    tag = f"seed={config['seed']} lr={config['lr']!r}"
+    log = config.get("log")
+    if log:
+        with open(log, "a") as fh:
+            fh.write(f"start {tag} {os.getpid()}\n")
+    if config.get("sleep"):
+        time.sleep(float(config["sleep"]))
+    if config.get("fail"):
+        raise RuntimeError(f"requested failure ({tag})")
+    w = np.random.default_rng(int(config["seed"])).standard_normal(8)
+    loss = np.empty(epochs)
+    grad = np.empty(epochs)
+    acc = np.empty(epochs)
+    for k in range(epochs):
+        loss[k] = 0.5 * float(w @ w)
+        grad[k] = math.sqrt(float(w @ w))
+        acc[k] = float(np.mean(np.abs(w) < 0.5))
+        if not math.isfinite(loss[k]) or loss[k] > 1e12:
+            raise DivergenceError(f"loss {loss[k]:.3g} at epoch {k}", epoch=k)
+        w = w - lr * w
+    if log:
+        with open(log, "a") as fh:
+            fh.write(f"end {tag} {os.getpid()}\n")
+    return {
+        "history": {"loss": loss, "grad_norm": grad, "accuracy": acc},
+        "params": {"w": w},
+        "summary": {"chance_accuracy": 0.5},
+    }
+
+
+# -- RNN engine --------------------------------------------------------------------------------
+#: Sweep settings that build one intervention of the RNN kind (e.g. an axis over the new
+#: confidence): at ``intervention_epoch`` set c to ``intervention_c`` (and/or κ* to
+#: ``intervention_kappa_star``), resetting the optimiser state if ``intervention_reset``.
+INTERVENTION_KEYS = (
+    "intervention_epoch",
+    "intervention_c",
+    "intervention_kappa_star",
+    "intervention_reset",
+)
+
+
+def rnn_training_config(config: dict):
+    """The :class:`ghostsym.training.TrainingConfig` of a sweep point (flat options of
+    :func:`ghostsym.training.build_config` plus :data:`INTERVENTION_KEYS`)."""
+    training = _training_module()
+    options = {k: v for k, v in config.items() if k not in INTERVENTION_KEYS}
+    interventions = list(options.pop("interventions", ()) or ())
+    if any(k in config for k in INTERVENTION_KEYS):
+        if "intervention_epoch" not in config:
+            raise InputError("intervention_c / intervention_kappa_star need intervention_epoch")
+        values = {
+            name: config[f"intervention_{name}"]
+            for name in ("c", "kappa_star")
+            if f"intervention_{name}" in config
+        }
+        if not values:
+            raise InputError("intervention_epoch needs intervention_c or intervention_kappa_star")
+        interventions.append(
+            training.Intervention(
+                config["intervention_epoch"],
+                values,
+                reset_optimizer=bool(config.get("intervention_reset", False)),
+            )
+        )
+    options["interventions"] = interventions
+    return training.build_config(**options)
+
+
+def run_rnn_validate(config: dict) -> None:
+    rnn_training_config(config)
+
+
+def run_rnn(config: dict) -> dict:
+    """One training of the RNN engine; histories ``loss``, ``grad_norm``, ``accuracy``.
+
+    ``params`` holds the final parameters and, for each checkpoint e, ``checkpoint_<e>.<name>``.
+    ``summary["chance_accuracy"]`` is the accuracy of the all-zero output (the no-learning
+    level of :mod:`ghostsym.sweeps.report`): the fraction of zero targets.
+    """
+    training = _training_module()
+    cfg = rnn_training_config(config)
+    result = training.train(cfg, throw=True)  # a divergence raises, naming the epoch
+    params = {k: np.asarray(v) for k, v in result.params_final.items()}
+    for epoch, ckpt in sorted(result.checkpoints.items()):
+        params.update({f"checkpoint_{epoch}.{k}": np.asarray(v) for k, v in ckpt.items()})
+    _u, y = cfg.task.arrays()
+    return {
+        "history": {k: np.asarray(v) for k, v in result.history.items()},
+        "params": params,
+        "summary": {
+            "chance_accuracy": float(np.mean(np.asarray(y) == 0)),
+            "train_seconds": result.seconds,
+        },
+    }
+
+
+def _training_module():
+    try:
+        from ghostsym import training
+    except ImportError as exc:
+        raise InputError(f"the RNN engine (ghostsym.training) is not available: {exc}") from None
+    return training
+
+
+# -- validation helpers ------------------------------------------------------------------------
+def _require_number(config: dict, key: str, *, positive: bool) -> None:
+    if key not in config:
+        raise InputError(f"missing setting {key!r}")
+    v = config[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise InputError(f"{key} must be a finite number, got {v!r}")
+    if positive and v <= 0:
+        raise InputError(f"{key} must be > 0, got {v!r}")
+    if not positive and v < 0:
+        raise InputError(f"{key} must be >= 0, got {v!r}")
+
+
+def _require_int(config: dict, key: str, *, minimum: int) -> None:
+    if key not in config:
+        raise InputError(f"missing setting {key!r}")
+    v = config[key]
+    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+        raise InputError(f"{key} must be an integer >= {minimum}, got {v!r}")

@@ -1,0 +1,745 @@
+"""Summaries of a stored sweep: tables, plots, stuck fractions and critical learning rates.
+
+Definitions (all evaluated on the stored histories; ``K`` = :attr:`Criteria.window`):
+
+* **final loss** = loss at the last epoch; **initial loss** = loss at epoch 0 (the initial
+  parameters); **final accuracy** = accuracy at the last epoch.
+* **learned**: median loss over the last K epochs < ``learned_ratio`` × initial loss
+  (REFERENCE.md §6.4 uses L[−1]/L[0] < 1e-2; the median over K epochs keeps one oscillation
+  spike from deciding it).
+* **stuck in a no-learning zone**: for each of the last K epochs, accuracy ≤ the no-learning
+  accuracy *and* gradient norm ≤ ``stuck_grad``. The no-learning accuracy is the score of
+  the all-zero output — 0.5 on DA, the fraction of zero targets on DCD/DMTS — taken from the
+  run's ``chance_accuracy`` summary (``stuck_accuracy`` overrides it). A slow plateau
+  (accuracy at chance but gradient still above the threshold) is *not* stuck. A run without an
+  accuracy history is stuck if its gradient stays below the threshold and it has not learned.
+* **critical learning rate** (per group of the other axes): for each seed, the learning rates
+  in increasing order are scanned for the first one at which the run is *trapped* (stuck or
+  diverged); the seed's critical rate is the geometric midpoint of that rate and the one
+  below it (the transition lies in between). Seeds trapped at every rate or at none are
+  censored (reported, not averaged). The estimate is the geometric mean over the seeds,
+  10^m with m the mean of log10 α*_s, and its range 10^(m ± u) with
+  u = sqrt(SEM² + Δ²/12): the SEM of log10 α*_s over seeds plus the s.d. of a position
+  uniform within one grid step Δ (in log10), since no estimate is finer than the grid.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ghostsym.errors import InputError
+from ghostsym.io import to_jsonable, write_atomic
+from ghostsym.sweeps.run import RUNS_DIR, RunData, load_run, read_index
+
+#: Default tail length K (epochs) for "learned" and "stuck" (issue 7: e.g. the last 50 epochs).
+DEFAULT_WINDOW = 50
+#: Default gradient-norm threshold of a no-learning zone. Stuck rank-one DA networks sit at
+#: ≤ 5e-9, while networks on a slow plateau keep ≈ 1e-3 … 5e-2 (REFERENCE.md §11). Rank-K
+#: DA networks with a trainable readout (Fig. 6B) start at 4e-2 … 0.7; in the no-learning
+#: zone (all-zero output, loss 1) we measured 1e-12 … 4e-3, mostly ≤ 1e-4 — the few above
+#: it count as not stuck, which only makes "stuck" conservative.
+DEFAULT_STUCK_GRAD = 1e-4
+#: Default "learned" threshold on final / initial loss (REFERENCE.md §6.4).
+DEFAULT_LEARNED_RATIO = 1e-2
+#: At most this many panels / curves in the learning-curve figure.
+MAX_PANELS = 12
+MAX_POINTS_PER_CURVE = 2000
+
+
+@dataclass
+class Criteria:
+    window: int = DEFAULT_WINDOW
+    stuck_grad: float = DEFAULT_STUCK_GRAD
+    stuck_accuracy: float | None = None
+    learned_ratio: float = DEFAULT_LEARNED_RATIO
+
+    def describe(self) -> str:
+        acc = (
+            "the no-learning accuracy (score of the all-zero output)"
+            if self.stuck_accuracy is None
+            else f"{self.stuck_accuracy:g}"
+        )
+        return (
+            f"stuck = for each of the last {self.window} epochs, accuracy <= {acc} and gradient "
+            f"norm <= {self.stuck_grad:g}; learned = median loss over the last {self.window} "
+            f"epochs < {self.learned_ratio:g} x initial loss"
+        )
+
+
+@dataclass
+class RunSummary:
+    """The numbers the report uses for one point of the sweep."""
+
+    run_id: str
+    axes: dict
+    status: str  # done | failed | pending | running | lost
+    reason: str | None = None
+    failure: str | None = None  # divergence | error (failed runs)
+    initial_loss: float = math.nan
+    final_loss: float = math.nan
+    min_loss: float = math.nan
+    final_accuracy: float = math.nan
+    max_accuracy: float = math.nan
+    tail_grad: float = math.nan  # max gradient norm over the last K epochs
+    mean_grad: float = math.nan  # mean gradient norm over all stored epochs
+    epochs: int = 0
+    learned: bool = False
+    stuck: bool = False
+
+    @property
+    def trapped(self) -> bool:
+        """Stuck in a no-learning zone, or diverged: the run is past its critical rate."""
+        return self.stuck or self.failure == "divergence"
+
+
+@dataclass
+class SweepResults:
+    results_dir: Path
+    meta: dict  # sweep.json (+ "status" from index.json)
+    runs: list[RunSummary] = field(default_factory=list)
+
+    @property
+    def axes(self) -> dict:
+        return self.meta.get("axes", {})
+
+    @property
+    def seed_axis(self) -> str | None:
+        a = self.meta.get("seed_axis", "seed")
+        return a if a in self.axes else None
+
+    @property
+    def rate_axis(self) -> str | None:
+        a = self.meta.get("rate_axis", "lr")
+        return a if a in self.axes else None
+
+    def group_axes(self, *, without_rate: bool = False) -> list[str]:
+        drop = {self.seed_axis} | ({self.rate_axis} if without_rate else set())
+        return [a for a in self.axes if a not in drop]
+
+
+# -- loading and classification --------------------------------------------------------------
+def load_results(results_dir: str | Path, criteria: Criteria | None = None) -> SweepResults:
+    """Read every point of the sweep in ``results_dir`` and classify the stored runs."""
+    criteria = criteria or Criteria()
+    root = Path(results_dir)
+    meta = read_index(root)
+    results = SweepResults(root, meta)
+    for point in meta.get("points", []):
+        run_id, axes = point["run_id"], point["axes"]
+        if (root / RUNS_DIR / run_id / "result.json").exists():
+            results.runs.append(summarise_run(load_run(root, run_id), axes, criteria))
+        else:
+            status = meta["status"].get(run_id, {}).get("status", "pending")
+            status = "pending" if status in ("running", "done", "failed") else status
+            results.runs.append(RunSummary(run_id, axes, status))
+    return results
+
+
+def summarise_run(run: RunData, axes: dict, criteria: Criteria) -> RunSummary:
+    res = run.result
+    s = RunSummary(run.run_id, axes, res["status"], res.get("reason"), res.get("failure"))
+    if s.status != "done":
+        return s
+    h = run.history
+    if "loss" not in h or len(h["loss"]) == 0:
+        return s
+    loss = np.asarray(h["loss"], dtype=float)
+    n = int(res.get("summary", {}).get("epochs_run", len(loss)))
+    epoch = np.asarray(h.get("epoch", np.arange(len(loss))))
+    tail = epoch >= n - criteria.window
+    if not tail.any():
+        tail = np.zeros(len(loss), bool)
+        tail[-1] = True
+    s.epochs = n
+    s.initial_loss, s.final_loss = float(loss[0]), float(loss[-1])
+    s.min_loss = float(np.nanmin(loss))
+    s.learned = bool(np.median(loss[tail]) < criteria.learned_ratio * s.initial_loss)
+    grad = np.asarray(h["grad_norm"], dtype=float) if "grad_norm" in h else None
+    if grad is not None:
+        s.tail_grad = float(np.max(grad[tail]))
+        s.mean_grad = float(np.mean(grad))
+    quiet = grad is not None and bool(np.all(grad[tail] <= criteria.stuck_grad))
+    if "accuracy" in h:
+        acc = np.asarray(h["accuracy"], dtype=float)
+        s.final_accuracy = float(acc[-1])
+        s.max_accuracy = float(np.nanmax(acc))
+        chance = criteria.stuck_accuracy
+        if chance is None:
+            chance = float(res.get("summary", {}).get("chance_accuracy", 0.5))
+        s.stuck = quiet and bool(np.all(acc[tail] <= chance + 1e-12))
+    else:
+        s.stuck = quiet and not s.learned
+    return s
+
+
+# -- aggregation ------------------------------------------------------------------------------
+def _key(axes: dict, names: list[str]) -> tuple:
+    return tuple(json.dumps(axes.get(n)) for n in names)
+
+
+def _label(axes: dict, names: list[str]) -> str:
+    return ", ".join(f"{n}={_fmt(axes.get(n))}" for n in names) or "all runs"
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _mean_sem(values) -> tuple[float, float]:
+    x = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
+    if len(x) == 0:
+        return math.nan, math.nan
+    sem = float(np.std(x, ddof=1) / np.sqrt(len(x))) if len(x) > 1 else math.nan
+    return float(np.mean(x)), sem
+
+
+def group_table(results: SweepResults) -> list[dict]:
+    """One row per combination of the non-seed axes: counts, means ± SEM over seeds."""
+    names = results.group_axes()
+    groups: dict[tuple, list[RunSummary]] = defaultdict(list)
+    for r in results.runs:
+        groups[_key(r.axes, names)].append(r)
+    rows = []
+    for runs in groups.values():
+        done = [r for r in runs if r.status == "done"]
+        failed = [r for r in runs if r.status == "failed"]
+        loss_m, loss_s = _mean_sem([r.final_loss for r in done])
+        acc_m, acc_s = _mean_sem([r.final_accuracy for r in done])
+        grad_m, grad_s = _mean_sem([r.mean_grad for r in done])
+        finished = len(done) + len(failed)
+        rows.append(
+            {
+                **{n: runs[0].axes.get(n) for n in names},
+                "runs": len(runs),
+                "done": len(done),
+                "failed": len(failed),
+                "diverged": sum(r.failure == "divergence" for r in failed),
+                "pending": len(runs) - finished,
+                "final_loss_mean": loss_m,
+                "final_loss_sem": loss_s,
+                "final_loss_median": float(np.median([r.final_loss for r in done]))
+                if done
+                else math.nan,
+                "final_accuracy_mean": acc_m,
+                "final_accuracy_sem": acc_s,
+                "mean_grad_norm_mean": grad_m,
+                "mean_grad_norm_sem": grad_s,
+                "fraction_learned": sum(r.learned for r in done) / len(done) if done else math.nan,
+                "fraction_stuck": sum(r.stuck for r in done) / len(done) if done else math.nan,
+                "fraction_trapped": sum(r.trapped for r in done + failed) / finished
+                if finished
+                else math.nan,
+            }
+        )
+    return rows
+
+
+def seed_critical_rate(rates, trapped) -> tuple[float, float, float, str | None]:
+    """(estimate, lower, upper, censored) of one seed's critical rate (module docstring)."""
+    order = np.argsort(rates)
+    rates = np.asarray(rates, dtype=float)[order]
+    trapped = np.asarray(trapped, dtype=bool)[order]
+    hits = np.flatnonzero(trapped)
+    if len(hits) == 0:
+        return math.nan, float(rates[-1]), math.inf, "above"
+    i = int(hits[0])
+    if i == 0:
+        return math.nan, 0.0, float(rates[0]), "below"
+    return float(np.sqrt(rates[i - 1] * rates[i])), float(rates[i - 1]), float(rates[i]), None
+
+
+def critical_rates(results: SweepResults) -> list[dict]:
+    """Critical learning rate per group of the axes other than rate and seed."""
+    rate, seed = results.rate_axis, results.seed_axis
+    if rate is None:
+        return []
+    names = results.group_axes(without_rate=True)
+    groups: dict[tuple, dict] = defaultdict(lambda: defaultdict(list))
+    for r in results.runs:
+        if r.status not in ("done", "failed") or not _positive(r.axes.get(rate)):
+            continue
+        s = r.axes.get(seed) if seed else None
+        groups[_key(r.axes, names)][json.dumps(s)].append(r)
+    rows = []
+    for by_seed in groups.values():
+        first = next(iter(by_seed.values()))[0]
+        per_seed, censored = [], {"above": 0, "below": 0}
+        for seed_key, runs in by_seed.items():
+            est, lo, hi, cens = seed_critical_rate(
+                [r.axes[rate] for r in runs], [r.trapped for r in runs]
+            )
+            per_seed.append(
+                {
+                    "seed": json.loads(seed_key),
+                    "estimate": est,
+                    "lower": lo,
+                    "upper": hi,
+                    "censored": cens,
+                }
+            )
+            if cens:
+                censored[cens] += 1
+        logs = np.log10([p["estimate"] for p in per_seed if p["censored"] is None])
+        rates_sorted = np.unique([r.axes[rate] for runs in by_seed.values() for r in runs])
+        spacing = float(np.median(np.diff(np.log10(rates_sorted)))) if len(rates_sorted) > 1 else 0
+        if len(logs):
+            m = float(np.mean(logs))
+            sem = float(np.std(logs, ddof=1) / np.sqrt(len(logs))) if len(logs) > 1 else 0.0
+            # A seed's transition lies somewhere in its grid bracket: add the s.d. of a
+            # uniform position within one bracket (the same for all seeds, so not / sqrt(n)).
+            u = math.sqrt(sem**2 + spacing**2 / 12)
+        else:
+            m, sem, u = math.nan, math.nan, math.nan
+        rows.append(
+            {
+                **{n: first.axes.get(n) for n in names},
+                "critical_rate": 10**m if np.isfinite(m) else math.nan,
+                "low": 10 ** (m - u) if np.isfinite(u) else math.nan,
+                "high": 10 ** (m + u) if np.isfinite(u) else math.nan,
+                "log10_mean": m,
+                "log10_sem": sem,
+                "log10_uncertainty": u,
+                "seeds_used": int(len(logs)),
+                "censored_above": censored["above"],
+                "censored_below": censored["below"],
+                "grid_log10_spacing": spacing,
+                "per_seed": per_seed,
+            }
+        )
+    return rows
+
+
+def _positive(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+
+
+# -- writing ------------------------------------------------------------------------------------
+@dataclass
+class Report:
+    out_dir: Path
+    markdown: Path
+    figures: list[Path]
+    groups: list[dict]
+    critical: list[dict]
+    text: str
+
+
+def write_report(
+    results_dir: str | Path, out_dir: str | Path | None = None, criteria: Criteria | None = None
+) -> Report:
+    """Write report.md, runs.csv, groups.csv, critical_rates.csv, summary.json and figures."""
+    criteria = criteria or Criteria()
+    results = load_results(results_dir, criteria)
+    out = Path(out_dir) if out_dir is not None else Path(results_dir) / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    groups = group_table(results)
+    critical = critical_rates(results)
+    _write_csv(out / "runs.csv", [_run_row(r) for r in results.runs])
+    _write_csv(out / "groups.csv", groups)
+    _write_csv(
+        out / "critical_rates.csv",
+        [{k: v for k, v in c.items() if k != "per_seed"} for c in critical],
+    )
+    payload = {"criteria": criteria.__dict__, "groups": groups, "critical_rates": critical}
+    write_atomic(out / "summary.json", json.dumps(_jsonable(payload), indent=1) + "\n")
+    figures = _plots(results, groups, critical, out)
+    text = _markdown(results, groups, critical, criteria, figures, out)
+    write_atomic(out / "report.md", text)
+    return Report(out, out / "report.md", figures, groups, critical, text)
+
+
+def _run_row(r: RunSummary) -> dict:
+    return {
+        "run_id": r.run_id,
+        **r.axes,
+        "status": r.status,
+        "epochs": r.epochs,
+        "initial_loss": r.initial_loss,
+        "final_loss": r.final_loss,
+        "min_loss": r.min_loss,
+        "final_accuracy": r.final_accuracy,
+        "max_accuracy": r.max_accuracy,
+        "tail_grad_norm": r.tail_grad,
+        "mean_grad_norm": r.mean_grad,
+        "learned": r.learned,
+        "stuck": r.stuck,
+        "reason": r.reason or "",
+    }
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        write_atomic(path, "")
+        return
+    cols = list(dict.fromkeys(k for row in rows for k in row))
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols)
+    w.writeheader()
+    for row in rows:
+        w.writerow({k: _cell(row.get(k)) for k in cols})
+    write_atomic(path, buf.getvalue())
+
+
+def _cell(v):
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return v
+
+
+_jsonable = to_jsonable
+
+
+def _pm(m: float, s: float, digits: int = 3) -> str:
+    if not np.isfinite(m):
+        return "–"
+    return f"{m:.{digits}g}" + (f" ± {s:.2g}" if np.isfinite(s) else "")
+
+
+def _markdown(results, groups, critical, criteria, figures, out) -> str:
+    meta = results.meta
+    counts = defaultdict(int)
+    for r in results.runs:
+        counts[r.status] += 1
+    names = results.group_axes()
+    lines = [
+        f"# Sweep report: {meta.get('name', '')}",
+        "",
+        f"Kind `{meta.get('kind')}`, {len(results.runs)} runs over "
+        + ", ".join(f"{k} ({len(v)})" for k, v in results.axes.items())
+        + ". Status: "
+        + ", ".join(f"{counts[s]} {s}" for s in ("done", "failed", "pending", "lost") if counts[s])
+        + ".",
+        "",
+        f"Definitions: {criteria.describe()}; trapped = stuck or diverged. Means ± SEM over "
+        f"{'the seed axis `' + results.seed_axis + '`' if results.seed_axis else 'runs'}.",
+        "",
+        "## Final values by " + (", ".join(names) or "run"),
+        "",
+        "| "
+        + " | ".join(
+            names
+            + [
+                "runs",
+                "failed",
+                "final loss",
+                "final accuracy",
+                "mean grad norm",
+                "learned",
+                "stuck",
+                "trapped",
+            ]
+        )
+        + " |",
+        "|" + "---|" * (len(names) + 8),
+    ]
+    for g in groups:
+        cells = [_fmt(g[n]) for n in names] + [
+            str(g["runs"]),
+            str(g["failed"]),
+            _pm(g["final_loss_mean"], g["final_loss_sem"]),
+            _pm(g["final_accuracy_mean"], g["final_accuracy_sem"]),
+            _pm(g["mean_grad_norm_mean"], g["mean_grad_norm_sem"]),
+            _frac(g["fraction_learned"]),
+            _frac(g["fraction_stuck"]),
+            _frac(g["fraction_trapped"]),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    if critical:
+        cnames = results.group_axes(without_rate=True)
+        lines += [
+            "",
+            f"## Critical learning rate (`{results.rate_axis}`)",
+            "",
+            "| "
+            + " | ".join(
+                cnames
+                + [
+                    "critical rate",
+                    "range (± u)",
+                    "seeds",
+                    "never trapped",
+                    "always trapped",
+                    "grid step",
+                ]
+            )
+            + " |",
+            "|" + "---|" * (len(cnames) + 6),
+        ]
+        for c in critical:
+            rng = f"{c['low']:.3g} – {c['high']:.3g}" if np.isfinite(c["low"]) else "–"
+            cells = [_fmt(c[n]) for n in cnames] + [
+                f"{c['critical_rate']:.3g}" if np.isfinite(c["critical_rate"]) else "–",
+                rng,
+                str(c["seeds_used"]),
+                str(c["censored_above"]),
+                str(c["censored_below"]),
+                f"×{10 ** c['grid_log10_spacing']:.3g}",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    failed = [r for r in results.runs if r.status == "failed"]
+    if failed:
+        lines += ["", "## Failed runs", ""]
+        for r in failed[:50]:
+            lines.append(f"- {_label(r.axes, list(r.axes))}: {r.reason}")
+        if len(failed) > 50:
+            lines.append(f"- … and {len(failed) - 50} more (runs.csv)")
+    if figures:
+        lines += ["", "## Figures", ""]
+        lines += [f"![{f.stem}]({f.relative_to(out)})" for f in figures]
+    return "\n".join(lines) + "\n"
+
+
+def _frac(x: float) -> str:
+    return f"{x:.2f}" if np.isfinite(x) else "–"
+
+
+# -- plots --------------------------------------------------------------------------------------
+def _plots(results: SweepResults, groups, critical, out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figures = []
+    x_axis = results.rate_axis or next(iter(results.group_axes()), None)
+    series = [a for a in results.group_axes() if a != x_axis]
+    done = [r for r in results.runs if r.status == "done"]
+    if x_axis is not None and done:
+        for quantity, ylabel, fname, log in (
+            ("final_loss", "final loss", "final_loss.png", True),
+            ("final_accuracy", "final accuracy", "final_accuracy.png", False),
+            ("mean_grad", "time-averaged gradient norm", "mean_grad_norm.png", True),
+        ):
+            vals = [getattr(r, quantity) for r in done]
+            if not np.any(np.isfinite(vals)):
+                continue
+            fig, ax = plt.subplots(figsize=(6, 4))
+            _axis_plot(ax, done, x_axis, series, quantity, log)
+            ax.set_xlabel(x_axis)
+            ax.set_ylabel(ylabel + " (mean ± SEM; dots: runs)")
+            figures.append(_save(fig, out / fname))
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for label, runs in _series(results.runs, series):
+            xs = sorted({json.dumps(r.axes.get(x_axis)) for r in runs})
+            xv, stuck, trapped = [], [], []
+            for xk in xs:
+                sel = [
+                    r
+                    for r in runs
+                    if json.dumps(r.axes.get(x_axis)) == xk and r.status in ("done", "failed")
+                ]
+                if not sel:
+                    continue
+                xv.append(json.loads(xk))
+                stuck.append(np.mean([r.stuck for r in sel]))
+                trapped.append(np.mean([r.trapped for r in sel]))
+            if _numeric(xv):
+                line = ax.plot(xv, stuck, "o-", label=f"stuck {label}")[0]
+                ax.plot(
+                    xv, trapped, "x--", color=line.get_color(), label=f"stuck or diverged {label}"
+                )
+        _set_xscale(ax, [r.axes.get(x_axis) for r in results.runs])
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_xlabel(x_axis)
+        ax.set_ylabel("fraction of runs")
+        ax.legend(fontsize=7)
+        figures.append(_save(fig, out / "stuck_fraction.png"))
+        figures.append(_learning_curves(results, x_axis, series, out / "learning_curves.png", plt))
+    if critical and any(np.isfinite(c["critical_rate"]) for c in critical):
+        figures.append(_critical_plot(results, critical, out / "critical_rate.png", plt))
+    return [f for f in figures if f is not None]
+
+
+def _series(runs, series_axes):
+    groups = defaultdict(list)
+    for r in runs:
+        groups[_key(r.axes, series_axes)].append(r)
+    return [(_label(v[0].axes, series_axes) if series_axes else "", v) for v in groups.values()]
+
+
+def _numeric(values) -> bool:
+    return bool(values) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+    )
+
+
+def _set_xscale(ax, values) -> None:
+    v = [x for x in values if _numeric([x])]
+    if v and min(v) > 0 and max(v) / min(v) > 20:
+        ax.set_xscale("log")
+
+
+def _axis_plot(ax, runs, x_axis, series, quantity, log) -> None:
+    for label, sel in _series(runs, series):
+        xs = [r.axes.get(x_axis) for r in sel]
+        ys = np.array([getattr(r, quantity) for r in sel], dtype=float)
+        if not _numeric(xs):
+            cats = list(dict.fromkeys(json.dumps(x) for x in xs))
+            xs = [cats.index(json.dumps(x)) for x in xs]
+        xs = np.asarray(xs, dtype=float)
+        line = ax.plot([], [], "o-", label=label or quantity)[0]
+        ax.scatter(xs, ys, s=6, alpha=0.35, color=line.get_color())
+        ux = np.unique(xs)
+        means = [_mean_sem(ys[xs == x]) for x in ux]
+        m = np.array([a for a, _ in means])
+        s = np.nan_to_num(np.array([b for _, b in means]))
+        line.set_data(ux, m)
+        ax.errorbar(ux, m, yerr=s, fmt="none", ecolor=line.get_color(), capsize=2)
+    _set_xscale(ax, [r.axes.get(x_axis) for r in runs])
+    if log and np.nanmin([getattr(r, quantity) for r in runs]) > 0:
+        ax.set_yscale("log")
+    if series:
+        ax.legend(fontsize=7)
+
+
+def _learning_curves(results, x_axis, series, path, plt):
+    done = [r for r in results.runs if r.status == "done"]
+    values = list(dict.fromkeys(json.dumps(r.axes.get(x_axis)) for r in done))
+    try:
+        values.sort(key=lambda v: float(json.loads(v)))
+    except (TypeError, ValueError):
+        pass
+    if len(values) > MAX_PANELS:
+        idx = np.unique(np.linspace(0, len(values) - 1, MAX_PANELS).round().astype(int))
+        values = [values[i] for i in idx]
+    if not values:
+        return None
+    ncol = min(4, len(values))
+    nrow = math.ceil(len(values) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.6 * nrow), squeeze=False)
+    labels = [lbl for lbl, _ in _series(done, series)]
+    cmap = plt.get_cmap("viridis")
+    colors = {lbl: cmap(i / max(1, len(labels) - 1)) for i, lbl in enumerate(labels)}
+    for ax, v in zip(axes.flat, values, strict=False):
+        positive = True
+        for label, sel in _series([r for r in done if json.dumps(r.axes.get(x_axis)) == v], series):
+            for r in sel:
+                h = load_run(results.results_dir, r.run_id).history
+                if "loss" not in h:
+                    continue
+                ep = np.asarray(h.get("epoch", np.arange(len(h["loss"])))) + 1
+                loss = np.asarray(h["loss"], dtype=float)
+                positive = positive and bool(np.nanmin(loss) > 0)
+                step = max(1, len(loss) // MAX_POINTS_PER_CURVE)
+                ax.plot(ep[::step], loss[::step], lw=0.7, alpha=0.7, color=colors.get(label))
+        ax.set_xscale("log")
+        if positive:
+            ax.set_yscale("log")
+        ax.set_title(f"{x_axis}={_fmt(json.loads(v))}", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(values) :]:
+        ax.axis("off")
+    if series and labels:
+        handles = [plt.Line2D([], [], color=colors[lbl], label=lbl) for lbl in labels]
+        fig.legend(handles=handles, fontsize=7, loc="lower right")
+    fig.supxlabel("epoch")
+    fig.supylabel("loss")
+    return _save(fig, path)
+
+
+def _critical_plot(results, critical, path, plt):
+    names = results.group_axes(without_rate=True)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    numeric_x = len(names) == 1 and _numeric([c[names[0]] for c in critical])
+    for i, c in enumerate(critical):
+        x = c[names[0]] if numeric_x else i
+        ests = [p["estimate"] for p in c["per_seed"] if p["censored"] is None]
+        ax.scatter([x] * len(ests), ests, s=10, alpha=0.4, color="gray")
+        if np.isfinite(c["critical_rate"]):
+            lo = c["critical_rate"] - (c["low"] if np.isfinite(c["low"]) else c["critical_rate"])
+            hi = (c["high"] if np.isfinite(c["high"]) else c["critical_rate"]) - c["critical_rate"]
+            ax.errorbar(
+                [x], [c["critical_rate"]], yerr=[[lo], [hi]], fmt="o", color="C3", capsize=3
+            )
+    if numeric_x:
+        ax.set_xlabel(names[0])
+        _set_xscale(ax, [c[names[0]] for c in critical])
+    else:
+        ax.set_xticks(range(len(critical)))
+        ax.set_xticklabels([_label(c, names) for c in critical], fontsize=7, rotation=20)
+    ax.set_yscale("log")
+    ax.set_ylabel(f"critical {results.rate_axis} (geometric mean ± SEM; dots: seeds)")
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def format_tables(report: Report, results_dir) -> str:
+    """Short plain-text version of the report for the terminal."""
+    lines = []
+    for g in report.groups:
+        keys = [k for k in g if k not in _GROUP_STAT_KEYS]
+        label = ", ".join(f"{k}={_fmt(g[k])}" for k in keys) or "all"
+        lines.append(
+            f"{label:40s} runs={g['runs']:<4d} failed={g['failed']:<3d} "
+            f"loss={_pm(g['final_loss_mean'], g['final_loss_sem'])}  "
+            f"acc={_pm(g['final_accuracy_mean'], g['final_accuracy_sem'])}  "
+            f"stuck={_frac(g['fraction_stuck'])}"
+        )
+    for c in report.critical:
+        keys = [k for k in c if k not in _CRIT_STAT_KEYS]
+        label = ", ".join(f"{k}={_fmt(c[k])}" for k in keys) or "all"
+        est = f"{c['critical_rate']:.3g}" if np.isfinite(c["critical_rate"]) else "–"
+        rng = f" ({c['low']:.3g} – {c['high']:.3g})" if np.isfinite(c["low"]) else ""
+        lines.append(
+            f"critical rate [{label}]: {est}{rng} from {c['seeds_used']} seeds "
+            f"(never trapped {c['censored_above']}, always trapped {c['censored_below']})"
+        )
+    return "\n".join(lines)
+
+
+_GROUP_STAT_KEYS = {
+    "runs",
+    "done",
+    "failed",
+    "diverged",
+    "pending",
+    "final_loss_mean",
+    "final_loss_sem",
+    "final_loss_median",
+    "final_accuracy_mean",
+    "final_accuracy_sem",
+    "mean_grad_norm_mean",
+    "mean_grad_norm_sem",
+    "fraction_learned",
+    "fraction_stuck",
+    "fraction_trapped",
+}
+_CRIT_STAT_KEYS = {
+    "critical_rate",
+    "low",
+    "high",
+    "log10_mean",
+    "log10_sem",
+    "log10_uncertainty",
+    "seeds_used",
+    "censored_above",
+    "censored_below",
+    "grid_log10_spacing",
+    "per_seed",
+}
+
+
+def check_results_dir(path) -> Path:
+    p = Path(path)
+    if not (p / "sweep.json").exists():
+        raise InputError(f"{str(p)!r} is not a sweep results directory (no sweep.json)")
+    return p

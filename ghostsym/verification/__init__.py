@@ -1,0 +1,403 @@
+"""The verification framework behind ``ghostsym verify``.
+
+A *check* compares one analytical prediction of the paper with a numerical measurement made
+in the same run. Checks live one per file in the repository's ``verify/`` directory::
+
+    from ghostsym.verification import Outcome, check
+
+    @check(id="escape-time",
+           claim="dx/dt = x^2 + r from x(0) = 0 escapes at t_esc = pi/(2 sqrt r).",
+           reference="Eq. 13")
+    def run(ctx):
+        ...                       # measure, using ctx.profile / ctx.rng / ctx.options
+        return Outcome(analytic=a, measured=m, tolerance=1e-6, why="…", passed=abs(m - a) <= …,
+                       figure=path)
+
+A check returns an :class:`Outcome` or a list of them (each with a distinct ``label``; the
+row id becomes ``id[label]``). An exception inside a check makes that check fail with the
+exception's message; the other checks still run.
+
+Rules every check follows (see README): the analytical value comes from the symbolic layer,
+the measured value from a numerical experiment in this run, the tolerance is stated with its
+reason, and ``passed`` is computed from them — never typed in.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ghostsym import config
+from ghostsym.errors import DivergenceError, GhostsymError, InputError
+from ghostsym.io import to_jsonable, write_atomic
+from ghostsym.progress import NoProgress
+
+PROFILES = ("quick", "full", "paper")
+
+
+@dataclass
+class Outcome:
+    """The result of one check (or of one labelled case of a check)."""
+
+    analytic: Any
+    measured: Any
+    tolerance: Any
+    why: str
+    passed: bool
+    figure: str | os.PathLike | None = None
+    label: str | None = None
+    details: dict = field(default_factory=dict)
+
+    @classmethod
+    def relative(cls, analytic: float, measured: float, rtol: float, why: str, **kwargs):
+        """Pass when ``|measured - analytic| <= rtol * |analytic|``."""
+        err = abs(measured - analytic) / abs(analytic) if analytic != 0 else abs(measured)
+        details = {"relative_error": err, **kwargs.pop("details", {})}
+        return cls(
+            analytic,
+            measured,
+            f"relative error <= {rtol:g}",
+            why,
+            bool(np.isfinite(err) and err <= rtol),
+            details=details,
+            **kwargs,
+        )
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    claim: str
+    reference: str
+    func: Callable
+    profiles: tuple[str, ...] = PROFILES
+    source: str = ""
+    normal_forms: bool = False
+
+
+@dataclass
+class Context:
+    """What a check gets: the profile, a seeded RNG, the output directory and options."""
+
+    profile: str
+    out_dir: Path
+    check_id: str
+    seed: int = 0
+    options: dict = field(default_factory=dict)
+    progress: Any = field(default_factory=NoProgress)
+
+    def __post_init__(self):
+        # One independent, reproducible stream per check.
+        self.rng = np.random.default_rng([self.seed, _stable_hash(self.check_id)])
+
+    def figure_path(self, name: str | None = None) -> Path:
+        fig_dir = self.out_dir / "figures"
+        fig_dir.mkdir(parents=True, exist_ok=True)
+        stem = self.check_id if name is None else f"{self.check_id}-{name}"
+        return fig_dir / f"{_file_safe(stem)}.png"
+
+    def save_figure(self, fig, outcomes=(), name: str | None = None, dpi: int = 110) -> Path:
+        """Write ``fig`` to :meth:`figure_path`, close it, and attach the path to ``outcomes``."""
+        import matplotlib.pyplot as plt
+
+        path = self.figure_path(name)
+        fig.savefig(path, dpi=dpi)
+        plt.close(fig)
+        for outcome in outcomes:
+            outcome.figure = path
+        return path
+
+    def pick(self, quick, full, paper=None):
+        """Choose a setting by profile (``paper`` defaults to ``full``)."""
+        return {"quick": quick, "full": full, "paper": full if paper is None else paper}[
+            self.profile
+        ]
+
+
+def _stable_hash(text: str) -> int:
+    h = 0
+    for ch in text.encode():
+        h = (h * 131 + ch) % (2**31 - 1)
+    return h
+
+
+def _file_safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+# -- registration and discovery ----------------------------------------------------------
+_REGISTRY: dict[str, Check] = {}
+
+
+def check(
+    *,
+    id: str,
+    claim: str,
+    reference: str,
+    profiles: Sequence[str] = PROFILES,
+    normal_forms: bool = False,
+):
+    """Decorator registering a verification check (see the module docstring).
+
+    ``normal_forms=True`` marks a check that also runs for the normal forms given with
+    ``ghostsym verify --normal-form EXPR`` (read from ``ctx.options["normal_forms"]``); when
+    such forms are given and no check ids are named, only these checks run.
+    """
+
+    def wrap(func):
+        if id in _REGISTRY and _REGISTRY[id].func.__code__ != func.__code__:
+            raise RuntimeError(f"duplicate verification check id {id!r}")
+        source = getattr(sys.modules.get(func.__module__), "__file__", "") or ""
+        _REGISTRY[id] = Check(id, claim, reference, func, tuple(profiles), source, normal_forms)
+        return func
+
+    return wrap
+
+
+def verify_dir() -> Path:
+    env = os.environ.get(config.VERIFY_DIR_ENV)
+    return Path(env) if env else config.repository_root() / "verify"
+
+
+def discover(directory: Path | None = None) -> dict[str, Check]:
+    """Import every ``verify/*.py`` file and return the registered checks by id, in file order."""
+    directory = Path(directory) if directory is not None else verify_dir()
+    if not directory.is_dir():
+        raise GhostsymError(f"verification directory not found: {directory}")
+    for path in sorted(directory.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        modname = f"ghostsym_verify_{path.stem}"
+        if modname in sys.modules:
+            continue
+        spec = importlib.util.spec_from_file_location(modname, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[modname] = module
+        spec.loader.exec_module(module)
+    return dict(_REGISTRY)
+
+
+def select(
+    checks: dict[str, Check], ids: Sequence[str], profile: str, normal_forms_only: bool = False
+) -> list[Check]:
+    if profile not in PROFILES:
+        raise InputError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    if ids:
+        unknown = [i for i in ids if i not in checks]
+        if unknown:
+            raise InputError(
+                f"unknown check id(s): {', '.join(unknown)}; known: {', '.join(sorted(checks))}"
+            )
+        return [checks[i] for i in dict.fromkeys(ids)]
+    return [
+        c
+        for c in checks.values()
+        if profile in c.profiles and (c.normal_forms or not normal_forms_only)
+    ]
+
+
+# -- running --------------------------------------------------------------------------------
+@dataclass
+class Row:
+    id: str
+    claim: str
+    reference: str
+    analytic: Any
+    measured: Any
+    tolerance: Any
+    why: str
+    status: str
+    seconds: float
+    figure: str | None
+    details: dict = field(default_factory=dict)
+    error: str | None = None
+
+    def as_json(self) -> dict:
+        return {k: _jsonable(v) for k, v in self.__dict__.items()}
+
+
+_jsonable = to_jsonable
+
+
+def run_check(chk: Check, ctx: Context) -> list[Row]:
+    start = time.perf_counter()
+    try:
+        result = chk.func(ctx)
+        outcomes = result if isinstance(result, list) else [result]
+        if not outcomes or not all(isinstance(o, Outcome) for o in outcomes):
+            raise TypeError(f"check {chk.id} must return an Outcome or a list of Outcomes")
+    except (GhostsymError, DivergenceError, FloatingPointError, ArithmeticError) as exc:
+        return [_error_row(chk, exc, time.perf_counter() - start)]
+    except Exception as exc:  # a check crashing is a failed check, not a crashed command
+        tb = traceback.format_exc(limit=-3)
+        return [_error_row(chk, exc, time.perf_counter() - start, tb)]
+    seconds = time.perf_counter() - start
+    rows = []
+    for o in outcomes:
+        rid = chk.id if o.label is None else f"{chk.id}[{o.label}]"
+        fig = None
+        if o.figure is not None:
+            fig = os.path.relpath(Path(o.figure), ctx.out_dir)
+        rows.append(
+            Row(
+                rid,
+                chk.claim,
+                chk.reference,
+                o.analytic,
+                o.measured,
+                o.tolerance,
+                o.why,
+                "pass" if bool(o.passed) else "fail",
+                seconds / len(outcomes),
+                fig,
+                o.details,
+            )
+        )
+    return rows
+
+
+def _error_row(chk: Check, exc: BaseException, seconds: float, tb: str | None = None) -> Row:
+    message = f"{type(exc).__name__}: {exc}"
+    return Row(
+        chk.id,
+        chk.claim,
+        chk.reference,
+        None,
+        None,
+        None,
+        "",
+        "fail",
+        seconds,
+        None,
+        {"traceback": tb} if tb else {},
+        error=message,
+    )
+
+
+def run_checks(
+    checks: Sequence[Check],
+    *,
+    profile: str,
+    out_dir: Path,
+    seed: int = 0,
+    options: dict | None = None,
+    progress=None,
+    on_row=None,
+) -> list[Row]:
+    """Run ``checks`` in order; ``on_row(row)`` is called as each result arrives."""
+    progress = progress if progress is not None else NoProgress()
+    rows: list[Row] = []
+    progress.start(len(checks), "verify")
+    for chk in checks:
+        progress.set_description(f"verify {chk.id}")
+        ctx = Context(
+            profile=profile,
+            out_dir=out_dir,
+            check_id=chk.id,
+            seed=seed,
+            options=dict(options or {}),
+        )
+        new = run_check(chk, ctx)
+        rows.extend(new)
+        if on_row is not None:
+            for row in new:
+                on_row(row)
+        progress.update(1)
+    progress.close()
+    return rows
+
+
+# -- reporting ------------------------------------------------------------------------------
+def format_value(value, digits: int = 5) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.{digits}g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={format_value(v, digits)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(format_value(v, digits) for v in value) + "]"
+    return str(value)
+
+
+def table(rows: Sequence[Row]) -> str:
+    header = ("check", "status", "analytic", "measured", "seconds")
+    body = [
+        (
+            r.id,
+            r.status.upper(),
+            _clip(format_value(r.analytic)),
+            _clip(format_value(r.measured) if r.error is None else r.error),
+            f"{r.seconds:.1f}",
+        )
+        for r in rows
+    ]
+    widths = [
+        max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(header)
+    ]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)) for b in body]
+    return "\n".join(lines)
+
+
+def _clip(text: str, n: int = 48) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def write_report(rows: Sequence[Row], out_dir: Path, *, profile: str, seconds: float) -> None:
+    """Write ``results.json`` and ``report.md`` (figures embedded) atomically."""
+    n_pass = sum(r.status == "pass" for r in rows)
+    payload = {
+        "profile": profile,
+        "passed": n_pass,
+        "failed": len(rows) - n_pass,
+        "seconds": seconds,
+        "checks": [r.as_json() for r in rows],
+    }
+    write_atomic(out_dir / "results.json", json.dumps(payload, indent=2) + "\n")
+    md = [
+        "# ghostsym verification report",
+        "",
+        f"Profile `{profile}`: {n_pass} of {len(rows)} checks passed in {seconds:.1f} s.",
+        "",
+        "| check | reference | status | analytic | measured | tolerance | seconds |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        measured = format_value(r.measured) if r.error is None else f"error: {r.error}"
+        md.append(
+            f"| {r.id} | {r.reference} | {'✅ pass' if r.status == 'pass' else '❌ fail'} | "
+            f"{_md(format_value(r.analytic))} | {_md(measured)} | {_md(format_value(r.tolerance))}"
+            f" | {r.seconds:.1f} |"
+        )
+    for r in rows:
+        md += ["", f"## {r.id}", "", f"**Claim** ({r.reference}): {r.claim}", ""]
+        md.append(f"- analytic: {format_value(r.analytic, 8)}")
+        md.append(f"- measured: {format_value(r.measured, 8)}")
+        md.append(f"- tolerance: {format_value(r.tolerance)} — {r.why}")
+        md.append(f"- status: **{r.status}** ({r.seconds:.2f} s)")
+        if r.error:
+            md.append(f"- error: `{r.error}`")
+        extra = {k: v for k, v in r.details.items() if k != "traceback"}
+        if extra:
+            md.append(f"- details: {_md(format_value(extra))}")
+        if r.figure:
+            md += ["", f"![{r.id}]({r.figure})"]
+    write_atomic(out_dir / "report.md", "\n".join(md) + "\n")
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,130 @@
+"""The grids of the sweep verification checks (verify/fig6a, fig6b, fig7, fig8b, fig8c).
+
+The ``paper`` profile must be the paper's exact grid (REFERENCE.md §6–§8): the same runs as
+the example specs in examples/sweeps/ and the numbers of the reference tables. The other
+profiles must at least parse and validate. No training runs here.
+"""
+
+import functools
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ghostsym.sweeps.spec import load_spec, parse_spec
+from ghostsym.verification import Context
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECKS = {
+    "fig6a_critical_rate_rank": ["fig6a_rank.toml"],
+    "fig6b_rank_learning": ["fig6b_rank_k.toml"],
+    "fig7_full_rank_wm": ["fig7_dcd.toml", "fig7_dmts.toml"],
+    "fig8b_confidence_ablation": ["fig8b_confidence_ablation.toml"],
+    "fig8c_confidence_intervention": ["fig8c_confidence_intervention.toml"],
+}
+
+
+def _module(stem):
+    name = f"ghostsym_verify_{stem}"  # the name verification.discover() uses
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "verify" / f"{stem}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@functools.cache
+def _parsed(stem, profile):
+    ctx = Context(profile=profile, out_dir=Path("unused"), check_id=stem)  # spec() writes nothing
+    return parse_spec(_module(stem).spec(ctx), default_name=stem)
+
+
+def _spec(stem, profile, _tmp_path=None):
+    return _parsed(stem, profile)
+
+
+@pytest.mark.parametrize("stem", sorted(CHECKS))
+def test_paper_profile_is_the_example_grid(stem, tmp_path):
+    paper = _spec(stem, "paper", tmp_path)
+    example_ids = set()
+    for toml in CHECKS[stem]:
+        example_ids |= {p.run_id for p in load_spec(ROOT / "examples" / "sweeps" / toml).points}
+    assert {p.run_id for p in paper.points} == example_ids
+
+
+@pytest.mark.parametrize("stem", sorted(CHECKS))
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_smaller_profiles_are_subsets_in_size(stem, profile, tmp_path):
+    spec = _spec(stem, profile, tmp_path)
+    paper = _spec(stem, "paper", tmp_path)
+    assert 0 < len(spec.points) <= len(paper.points)
+    epochs = max(p.config["epochs"] for p in spec.points)
+    assert epochs <= max(p.config["epochs"] for p in paper.points)
+
+
+def _values(spec, key):
+    return sorted({p.config[key] for p in spec.points})
+
+
+def test_paper_grids_match_reference(tmp_path):
+    # REFERENCE.md §6.1-6.2: 30 rates each, seeds 0-9, 200,001 epochs
+    s = _spec("fig6a_critical_rate_rank", "paper", tmp_path)
+    rank1 = [p.config for p in s.points if p.config["model"] == "rank1"]
+    full = [p.config for p in s.points if p.config["model"] == "full"]
+    assert np.allclose(sorted({c["lr"] for c in rank1}), np.logspace(-4, -1, 30))
+    assert np.allclose(sorted({c["lr"] for c in full}), np.logspace(-4, 1, 30))
+    assert len(rank1) == len(full) == 300
+    assert {c["epochs"] for c in rank1 + full} == {200001}
+    # §6.4: K in {1,2,3,4,5,10,30,50,100}, lr logspace(-3, 0, 10), seeds 0-9, 500,000 epochs
+    s = _spec("fig6b_rank_learning", "paper", tmp_path)
+    assert _values(s, "rank") == [1, 2, 3, 4, 5, 10, 30, 50, 100]
+    assert np.allclose(_values(s, "lr"), np.logspace(-3, 0, 10))
+    assert _values(s, "seed") == list(range(10)) and _values(s, "epochs") == [500000]
+    assert len(s.points) == 900
+    # §7.1: DMTS (38 steps) and DCD (32 steps), 20 rates logspace(-3, 1, 20), 20 seeds
+    s = _spec("fig7_full_rank_wm", "paper", tmp_path)
+    assert _values(s, "task") == ["dcd-fig7", "dmts"]
+    assert np.allclose(_values(s, "lr"), np.logspace(-3, 1, 20))
+    assert _values(s, "seed") == list(range(20)) and _values(s, "epochs") == [20000]
+    assert len(s.points) == 800
+    # §8.2: lr 0.02, 6000 epochs at c = 10 then 100 at each of logspace(-3, 1, 30), 100 seeds
+    s = _spec("fig8b_confidence_ablation", "paper", tmp_path)
+    assert np.allclose(_values(s, "intervention_c"), np.logspace(-3, 1, 30))
+    assert _values(s, "seed") == list(range(100)) and len(s.points) == 3000
+    assert _values(s, "epochs") == [6100] and _values(s, "intervention_epoch") == [6000]
+    assert _values(s, "lr") == [0.02]
+    # §8.4: batch 20, Adam 0.1, noise 1e-3, sigma_fr 0.1, 10,000 + 10,000, c in {.1,.5,1,3,inf}
+    s = _spec("fig8c_confidence_intervention", "paper", tmp_path)
+    c = s.points[0].config
+    assert (c["trials_per_condition"], c["optimizer"], c["lr"]) == (10, "adam", 0.1)
+    assert (c["noise_sd"], c["rate_sd"], c["epochs"], c["intervention_epoch"]) == (
+        0.001,
+        0.1,
+        20000,
+        10000,
+    )
+    assert _values(s, "intervention_c") == [0.1, 0.5, 1.0, 3.0, math.inf]
+    assert _values(s, "seed") == list(range(100)) and len(s.points) == 500
+
+
+def test_fig8c_full_uses_the_paper_setting(tmp_path):
+    """Full shrinks only the number of seeds (REFERENCE.md §8.4)."""
+    full = _spec("fig8c_confidence_intervention", "full", tmp_path)
+    paper = _spec("fig8c_confidence_intervention", "paper", tmp_path)
+    strip = lambda cfg: {k: v for k, v in cfg.items() if k != "seed"}  # noqa: E731
+    assert {str(strip(p.config)) for p in full.points} == {
+        str(strip(p.config)) for p in paper.points
+    }
+    assert len(full.points) < len(paper.points)
+
+
+def test_fig6b_quick_trapping_seeds_are_fresh(tmp_path):
+    """The quick trapping rate was chosen from seeds 0-14; quick confirms it on others."""
+    module = _module("fig6b_rank_learning")
+    s = _spec("fig6b_rank_learning", "quick", tmp_path)
+    trap = [p.config for p in s.points if p.config["lr"] >= module.LARGE_LR]
+    assert trap and min(c["seed"] for c in trap) >= 15
