@@ -9,7 +9,8 @@ VERSION = "0.1.0"
 #: Environment variable that overrides where generated numba kernels are written.
 KERNEL_CACHE_ENV = "GHOSTSYM_CACHE_DIR"
 
-#: Environment variable that overrides where ``ghostsym verify`` looks for check files.
+#: Environment variable that overrides where ``ghostsym verify`` looks for check files
+#: (default: the installed ``ghostsym/_checks``, or ``verify/`` beside the package in a checkout).
 VERIFY_DIR_ENV = "GHOSTSYM_VERIFY_DIR"
 
 #: Keyword arguments of every numba-compiled function generated or written in ghostsym.
@@ -24,8 +25,3 @@ def kernel_cache_dir() -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "ghostsym" / "kernels"
-
-
-def repository_root() -> Path:
-    """The checkout that holds ``verify/`` and ``derivations/`` (editable install)."""
-    return Path(__file__).resolve().parent.parent

@@ -16,7 +16,8 @@ def register(subparsers) -> None:
         "verify",
         help="check every analytical prediction against numerics",
         description="Run verification checks (one file per check in verify/); print a table, "
-        "write report.md, results.json and figures to --out; exit 1 if any check fails.",
+        f"write report.md, results.json and figures to --out (default ./{DEFAULT_OUT} in the "
+        "working directory); exit 1 if any check fails.",
     )
     p.add_argument("checks", nargs="*", metavar="CHECK", help="check ids (default: all)")
     p.add_argument(
@@ -30,7 +31,7 @@ def register(subparsers) -> None:
         "--out",
         default=DEFAULT_OUT,
         metavar="DIR",
-        help=f"output directory (default: ./{DEFAULT_OUT})",
+        help=f"output directory (default: ./{DEFAULT_OUT} in the working directory)",
     )
     p.add_argument("--seed", type=nonnegative_int, default=0, help="base random seed")
     p.add_argument(

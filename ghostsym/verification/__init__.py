@@ -1,7 +1,8 @@
 """The verification framework behind ``ghostsym verify``.
 
 A *check* compares one analytical prediction of the paper with a numerical measurement made
-in the same run. Checks live one per file in the repository's ``verify/`` directory::
+in the same run. Checks live one per file in the repository's ``verify/`` directory (installed
+as ``ghostsym/_checks``; see :func:`verify_dir`)::
 
     from ghostsym.verification import Outcome, check
 
@@ -165,8 +166,15 @@ def check(
 
 
 def verify_dir() -> Path:
+    """Where the check files are: ``$GHOSTSYM_VERIFY_DIR`` if set; else, in a regular install,
+    ``ghostsym/_checks`` (the top-level ``verify/`` folder, installed there by pyproject.toml);
+    else — a checkout, editable install or not — ``verify/`` beside the ``ghostsym`` package."""
     env = os.environ.get(config.VERIFY_DIR_ENV)
-    return Path(env) if env else config.repository_root() / "verify"
+    if env:
+        return Path(env)
+    package = Path(__file__).resolve().parent.parent
+    installed = package / "_checks"
+    return installed if installed.is_dir() else package.parent / "verify"
 
 
 def discover(directory: Path | None = None) -> dict[str, Check]:

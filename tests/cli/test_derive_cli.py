@@ -1,6 +1,8 @@
 """``ghostsym derive`` through the command line, as a user runs it."""
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -58,6 +60,29 @@ def test_normal_form_text_and_latex_output(run_cli, tmp_path):
     assert "alpha_star_exponent = -4" in proc.stdout
     tex = list(tmp_path.glob("*.tex"))
     assert len(tex) == 1 and "\\begin{document}" in tex[0].read_text()
+
+
+def test_default_out_dir_is_derivations_in_the_working_directory(run_cli, tmp_path, repo_root):
+    committed = repo_root / "derivations" / "canonical.tex"
+    mtime = committed.stat().st_mtime_ns
+    proc = run_cli("derive", "canonical", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    written = tmp_path / "derivations" / "canonical.tex"
+    assert written.read_text() == committed.read_text()
+    assert proc.stdout.split() == [str(Path("derivations") / "canonical.tex")]
+    assert committed.stat().st_mtime_ns == mtime  # the checkout is not touched
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+def test_normal_form_pdf_default_out_dir_is_in_the_working_directory(run_cli, tmp_path):
+    proc = run_cli("derive", "--normal-form", "x**2 + r", "--pdf", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.suffix for p in (tmp_path / "derivations").iterdir()) == [".pdf", ".tex"]
+
+
+def test_help_states_the_default_out_dir(run_cli):
+    proc = run_cli("derive", "--help")
+    assert "default: ./derivations in the working directory" in " ".join(proc.stdout.split())
 
 
 def test_documents_to_out_dir(run_cli, tmp_path):

@@ -184,3 +184,38 @@ def test_save_figure_writes_closes_and_attaches(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [o.figure for o in outcomes] == [path, path]
     assert not plt.fignum_exists(fig.number)
+
+
+def test_default_out_dir_is_in_the_working_directory(run_cli, verify_dir, tmp_path):
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    res = run_cli(
+        "verify", "good", "--no-progress", cwd=cwd, env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)}
+    )
+    assert res.returncode == 0, res.stderr
+    assert (cwd / "verify-report" / "report.md").is_file()
+    assert "report: verify-report/report.md" in res.stdout
+
+
+def test_verify_dir_env_installed_checks_and_checkout(monkeypatch, tmp_path, repo_root):
+    import ghostsym.verification as v
+
+    monkeypatch.setenv("GHOSTSYM_VERIFY_DIR", str(tmp_path))
+    assert v.verify_dir() == tmp_path
+    monkeypatch.delenv("GHOSTSYM_VERIFY_DIR")
+    # A checkout (editable install or PYTHONPATH): verify/ beside the package.
+    assert v.verify_dir() == repo_root / "verify"
+    # A regular install: verify/ was installed as ghostsym/_checks (pyproject.toml).
+    package = tmp_path / "site-packages" / "ghostsym"
+    (package / "verification").mkdir(parents=True)
+    (package / "_checks").mkdir()
+    monkeypatch.setattr(v, "__file__", str(package / "verification" / "__init__.py"))
+    assert v.verify_dir() == package / "_checks"
+
+
+def test_missing_verification_directory_is_one_line(run_cli, tmp_path):
+    res = run_cli("verify", "--list", env={"GHOSTSYM_VERIFY_DIR": str(tmp_path / "none")})
+    assert res.returncode == 1
+    assert res.stderr.strip() == (
+        f"ghostsym verify: error: verification directory not found: {tmp_path / 'none'}"
+    )
