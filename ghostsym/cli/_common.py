@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import tempfile
 from pathlib import Path
 
 from ghostsym.errors import InputError
@@ -49,9 +50,8 @@ def writable_directory(path: str | os.PathLike) -> Path:
     directory = Path(path).expanduser()
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        probe = directory / ".ghostsym-write-test"
-        probe.write_text("")
-        probe.unlink()
+        with tempfile.TemporaryFile(dir=directory):  # a probe that leaves nothing behind
+            pass
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise InputError(f"cannot write to output directory {str(directory)!r}: {reason}") from None

@@ -6,8 +6,9 @@ import sys
 import time
 from pathlib import Path
 
-from ghostsym.cli._common import nonnegative_int, writable_directory
+from ghostsym.cli._common import nonnegative_int
 
+#: Kept in step with ghostsym.verification.DEFAULT_OUT (not imported: --help stays light).
 DEFAULT_OUT = "verify-report"
 
 
@@ -52,22 +53,11 @@ def run(args) -> int:
     from ghostsym import verification
     from ghostsym.progress import NoProgress, TqdmProgress
 
-    checks = verification.discover()
     if args.list:
-        for chk in checks.values():
+        for chk in verification.discover().values():
             print(f"{chk.id:32s} {chk.reference:18s} {chk.claim}")
         return 0
-    selected = verification.select(
-        checks, args.checks, args.profile, normal_forms_only=bool(args.normal_forms)
-    )
-    if args.normal_forms:
-        from ghostsym.symbolic.parsing import parse_expression
-
-        for text in args.normal_forms:  # fail fast, before any check runs
-            parse_expression(text)
-    out_dir = writable_directory(args.out)
     progress = NoProgress() if args.no_progress else TqdmProgress(unit="check")
-    start = time.perf_counter()
 
     def show(row):
         mark = "pass" if row.status == "pass" else "FAIL"
@@ -75,21 +65,21 @@ def run(args) -> int:
         line = f"[{mark}] {row.id} ({row.seconds:.1f} s)" + (f": {row.error}" if row.error else "")
         (progress_write or (lambda s: print(s, file=sys.stderr)))(line)
 
-    rows = verification.run_checks(
-        selected,
+    start = time.perf_counter()
+    rows = verification.verify(
+        args.checks,
         profile=args.profile,
-        out_dir=out_dir,
+        out_dir=args.out,
         seed=args.seed,
-        options={"normal_forms": list(args.normal_forms)},
+        normal_forms=args.normal_forms,
         progress=progress,
         on_row=show,
     )
     seconds = time.perf_counter() - start
-    verification.write_report(rows, out_dir, profile=args.profile, seconds=seconds)
     print(verification.table(rows))
     n_fail = sum(r.status != "pass" for r in rows)
     print(
         f"\n{len(rows) - n_fail}/{len(rows)} checks passed in {seconds:.1f} s; "
-        f"report: {Path(out_dir) / 'report.md'}"
+        f"report: {Path(args.out) / 'report.md'}"
     )
     return 1 if n_fail else 0

@@ -11,6 +11,7 @@ SymPy only: this module must not import numerical libraries.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +75,27 @@ def _latex(obj) -> str:
         # Only plain symbol names are allowed as strings (rendered through a Symbol).
         return sympy.latex(sympy.Symbol(obj))
     return sympy.latex(obj)
+
+
+#: Text-mode LaTeX used in prose, and its Markdown (the prose's math stays ``$...$``).
+_MARKDOWN_PROSE = (
+    (re.compile(r"\\textbf\{([^{}]*)\}"), r"**\1**"),
+    (re.compile(r"\\emph\{([^{}]*)\}"), r"*\1*"),
+    (re.compile(r"\\texttt\{([^{}]*)\}"), r"`\1`"),
+    (re.compile(r"\\S(?![A-Za-z])\s*"), "§"),
+    (re.compile(r"(?<!-)---(?!-)"), "—"),
+    (re.compile(r"(?<!-)--(?!-)"), "–"),
+    (re.compile(r"(?<!\\)~"), "\u00a0"),
+)
+
+
+def _markdown_prose(text: str) -> str:
+    """LaTeX prose as Markdown; inline math (``$...$``) is left for the notebook's MathJax."""
+    pieces = re.split(r"(\$[^$]*\$)", text)
+    for i in range(0, len(pieces), 2):  # the text between the math
+        for pattern, replacement in _MARKDOWN_PROSE:
+            pieces[i] = pattern.sub(replacement, pieces[i])
+    return "".join(pieces)
 
 
 @dataclass
@@ -158,6 +180,30 @@ class Derivation:
             "\\begin{document}\n"
             "\\maketitle\n\n" + self.body_latex() + "\n\\end{document}\n"
         )
+
+    # -- notebook display (IPython's rich display protocol) ---------------------------------
+    def _repr_latex_(self) -> str:
+        """The document body as a LaTeX fragment (title, abstract, prose and equations).
+
+        What a notebook frontend that typesets LaTeX, or ``nbconvert`` to LaTeX/PDF, shows.
+        """
+        return f"\\section*{{{self.title}}}\n\n" + self.body_latex()
+
+    def _repr_markdown_(self) -> str:
+        """The document as Markdown with ``$``/``$$`` math (what Jupyter renders in a browser)."""
+        parts = [f"### {_markdown_prose(self.title)}"]
+        if self.abstract:
+            parts.append(f"*{_markdown_prose(self.abstract.strip())}*")
+        for step in self.steps:
+            if step.kind == "section":
+                parts.append(f"#### {_markdown_prose(step.text)}")
+            elif step.kind == "text":
+                parts.append(_markdown_prose(step.text))
+            else:
+                body = step.latex()
+                body = body.removeprefix("\\begin{equation*}\n").removesuffix("\n\\end{equation*}")
+                parts.append(f"$$\n{body.strip()}\n$$")
+        return "\n\n".join(parts) + "\n"
 
     def to_text(self) -> str:
         lines = [self.title, "=" * len(self.title)]

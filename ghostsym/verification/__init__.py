@@ -29,6 +29,7 @@ import importlib.util
 import json
 import os
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -41,9 +42,11 @@ import numpy as np
 from ghostsym import config
 from ghostsym.errors import DivergenceError, GhostsymError, InputError
 from ghostsym.io import to_jsonable, write_atomic
-from ghostsym.progress import NoProgress
+from ghostsym.progress import NoProgress, as_meter
 
 PROFILES = ("quick", "full", "paper")
+#: Where :func:`verify` writes its report, relative to the working directory.
+DEFAULT_OUT = "verify-report"
 
 
 @dataclass
@@ -302,8 +305,11 @@ def run_checks(
     progress=None,
     on_row=None,
 ) -> list[Row]:
-    """Run ``checks`` in order; ``on_row(row)`` is called as each result arrives."""
-    progress = progress if progress is not None else NoProgress()
+    """Run ``checks`` in order; ``on_row(row)`` is called as each result arrives.
+
+    ``progress``: True (a bar), False/None (silent) or a meter (:func:`ghostsym.progress.as_meter`).
+    """
+    progress = as_meter(progress, unit="check")
     rows: list[Row] = []
     progress.start(len(checks), "verify")
     for chk in checks:
@@ -323,6 +329,64 @@ def run_checks(
         progress.update(1)
     progress.close()
     return rows
+
+
+def verify(
+    checks: Sequence[str] = (),
+    *,
+    profile: str = "quick",
+    out_dir: str | os.PathLike = DEFAULT_OUT,
+    seed: int = 0,
+    normal_forms: Sequence[str] = (),
+    progress=False,
+    on_row: Callable[[Row], None] | None = None,
+    directory: Path | None = None,
+) -> list[Row]:
+    """Run verification checks as ``ghostsym verify`` does; return their rows.
+
+    ``checks`` are check ids (default: every check of ``profile``; with ``normal_forms`` and
+    no ids, only the normal-form checks). ``report.md``, ``results.json`` and ``figures/`` are
+    written to ``out_dir`` (relative to the working directory). ``normal_forms`` are extra
+    fields f(x; r) for the normal-form checks (e.g. ``["x**4 + r"]``); ``progress`` is
+    True, False or a meter; ``directory`` overrides where the check files are
+    (:func:`verify_dir`). Bad input (an unknown id or profile, a malformed normal form, an
+    unwritable ``out_dir``) raises :class:`~ghostsym.errors.InputError` before any check runs.
+    """
+    from ghostsym.symbolic.parsing import parse_expression
+
+    if isinstance(checks, str):
+        checks = [checks]
+    selected = select(
+        discover(directory), list(checks), profile, normal_forms_only=bool(normal_forms)
+    )
+    for text in normal_forms:  # fail fast, before any check runs
+        parse_expression(text)
+    out = output_directory(out_dir)
+    start = time.perf_counter()
+    rows = run_checks(
+        selected,
+        profile=profile,
+        out_dir=out,
+        seed=seed,
+        options={"normal_forms": list(normal_forms)},
+        progress=progress,
+        on_row=on_row,
+    )
+    write_report(rows, out, profile=profile, seconds=time.perf_counter() - start)
+    return rows
+
+
+def output_directory(path: str | os.PathLike) -> Path:
+    """Create ``path`` if needed and make sure files can be written there (else InputError)."""
+    directory = Path(path).expanduser()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InputError(f"cannot write to output directory {str(directory)!r}: {reason}") from None
+    return directory
 
 
 # -- reporting ------------------------------------------------------------------------------
@@ -367,6 +431,7 @@ def _clip(text: str, n: int = 48) -> str:
 
 def write_report(rows: Sequence[Row], out_dir: Path, *, profile: str, seconds: float) -> None:
     """Write ``results.json`` and ``report.md`` (figures embedded) atomically."""
+    out_dir = Path(out_dir)
     n_pass = sum(r.status == "pass" for r in rows)
     payload = {
         "profile": profile,
