@@ -27,6 +27,7 @@ DOCUMENTS: dict[str, str] = {
 
 
 def names() -> list[str]:
+    """The keys of the registered derivation documents, in the order they are written."""
     return list(DOCUMENTS)
 
 
