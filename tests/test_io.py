@@ -1,0 +1,117 @@
+"""ghostsym.io.write_atomic: the one writer — atomic, umask-honouring, no debris."""
+
+import json
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from ghostsym import io as gio
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test (and restore it)."""
+    old = os.umask(0o022)
+    os.umask(old)
+
+    def set_mask(mask):
+        os.umask(mask)
+
+    yield set_mask
+    os.umask(old)
+
+
+def _mode(path):
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+@pytest.mark.parametrize("data", ["text ü\n", b"\x00\x01bytes"])
+def test_new_file_gets_the_mode_a_plain_open_would_give(tmp_path, umask, mask, mode, data):
+    umask(mask)
+    path = tmp_path / "sub" / "dir" / "out.dat"  # parents are created
+    assert gio.write_atomic(path, data) is True
+    assert _mode(path) == mode
+    expected = data.encode() if isinstance(data, str) else data
+    assert path.read_bytes() == expected
+    with open(tmp_path / "plain", "wb"):
+        pass
+    assert _mode(tmp_path / "plain") == mode
+
+
+def test_replacing_a_file_takes_the_umask_not_the_old_mode(tmp_path, umask):
+    umask(0o022)
+    path = tmp_path / "f.txt"
+    path.write_text("old")
+    path.chmod(0o600)
+    gio.write_atomic(path, "new")
+    assert path.read_text() == "new" and _mode(path) == 0o644
+
+
+@pytest.mark.parametrize("writer", ["json", "npz"])
+def test_json_and_npz_writers_honour_the_umask(tmp_path, umask, writer):
+    umask(0o022)
+    if writer == "json":
+        path = tmp_path / "a.json"
+        gio.write_json(path, {"x": np.float64(np.nan), "y": np.arange(2)})
+        assert json.loads(path.read_text()) == {"x": "nan", "y": [0, 1]}
+    else:
+        path = tmp_path / "a.npz"
+        gio.savez_atomic(path, {"a": np.arange(3)})
+        with np.load(path) as data:
+            assert data["a"].tolist() == [0, 1, 2]
+    assert _mode(path) == 0o644
+
+
+def test_skip_unchanged_keeps_the_file_and_its_mtime(tmp_path):
+    path = tmp_path / "f.txt"
+    gio.write_atomic(path, "same")
+    os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    inode = path.stat().st_ino
+    assert gio.write_atomic(path, "same") is False
+    assert path.stat().st_mtime_ns == 1_000_000_000 and path.stat().st_ino == inode
+    assert gio.write_atomic(path, b"same") is False  # bytes compare equal to the text
+    # Without skip_unchanged the file is rewritten; with new content it always is.
+    assert gio.write_atomic(path, "same", skip_unchanged=False) is True
+    assert path.stat().st_mtime_ns != 1_000_000_000
+    assert gio.write_atomic(path, "changed") is True and path.read_text() == "changed"
+
+
+def _listing(directory):
+    return sorted(p.name for p in directory.iterdir())
+
+
+@pytest.mark.parametrize("fail_at", ["fsync", "replace", "interrupt"])
+def test_no_temporary_file_is_left_on_failure(tmp_path, monkeypatch, fail_at):
+    path = tmp_path / "f.txt"
+    path.write_text("original")
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt if fail_at == "interrupt" else OSError(28, "No space left")
+
+    monkeypatch.setattr(gio.os, "replace" if fail_at == "replace" else "fsync", boom)
+    with pytest.raises(KeyboardInterrupt if fail_at == "interrupt" else OSError):
+        gio.write_atomic(path, "new", fsync=True)
+    assert _listing(tmp_path) == ["f.txt"]
+    assert path.read_text() == "original"  # a reader never sees a half-written file
+
+
+def test_fsync_is_called_only_when_asked(tmp_path, monkeypatch):
+    calls = []
+    real = os.fsync
+    monkeypatch.setattr(gio.os, "fsync", lambda fd: (calls.append(fd), real(fd)))
+    gio.write_atomic(tmp_path / "a", "x")
+    assert calls == []
+    gio.write_atomic(tmp_path / "b", "x", fsync=True)
+    assert len(calls) == 1
+    assert _listing(tmp_path) == ["a", "b"]
+
+
+def test_umask_is_left_as_it_was(tmp_path, umask):
+    umask(0o027)
+    gio.write_atomic(tmp_path / "f", "x")
+    current = os.umask(0)
+    os.umask(current)
+    assert current == 0o027
