@@ -64,3 +64,52 @@ def test_a_meter_is_used_as_it_is():
 def test_anything_else_is_an_input_error(bad):
     with pytest.raises(InputError, match="progress must be"):
         as_meter(bad)
+
+
+def _public_functions_taking_progress():
+    import inspect
+
+    import ghostsym
+
+    for name in ghostsym.__all__:
+        value = getattr(ghostsym, name)
+        if inspect.isfunction(value) and "progress" in inspect.signature(value).parameters:
+            yield name, value
+
+
+def test_the_public_functions_taking_progress_are_found():
+    names = {name for name, _ in _public_functions_taking_progress()}
+    assert {"train", "train_many", "run_training", "run_sweep", "verify"} <= names
+
+
+@pytest.mark.parametrize("how", ["train", "train_many", "run_training"])
+def test_training_with_progress_true_shows_a_bar(how, tmp_path, capsys):
+    """The contract: ``progress=True`` works wherever a public function takes ``progress=``."""
+    import ghostsym as gs
+
+    config = gs.build_config(model="rank1", task="da", neurons=8, epochs=5)
+    if how == "train":
+        result = gs.train(config, progress=True)
+    elif how == "train_many":
+        (result,) = gs.train_many([config], progress=True)
+    else:
+        result = gs.run_training(config, tmp_path / "run", progress=True)
+    assert result.history["loss"].shape == (5,)
+    assert "5/5" in capsys.readouterr().err
+
+
+def test_verify_with_progress_true_shows_a_bar(tmp_path, capsys):
+    import ghostsym as gs
+
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    (checks / "one.py").write_text(
+        "from ghostsym.verification import Outcome, check\n"
+        "@check(id='progress-demo', claim='1 = 1.', reference='Eq. 0')\n"
+        "def run(ctx):\n"
+        "    return Outcome(1, 1, 0, 'exact', True)\n"
+    )
+    rows = gs.verify(["progress-demo"], out_dir=tmp_path / "out", progress=True, directory=checks)
+    assert [r.status for r in rows] == ["pass"]
+    assert "1/1" in capsys.readouterr().err
+    assert (tmp_path / "out" / "report.md").is_file()
