@@ -219,3 +219,26 @@ def test_missing_verification_directory_is_one_line(run_cli, tmp_path):
     assert res.stderr.strip() == (
         f"ghostsym verify: error: verification directory not found: {tmp_path / 'none'}"
     )
+
+
+def test_library_verify_validates_before_writing(verify_dir, tmp_path):
+    from ghostsym.errors import InputError
+    from ghostsym.verification import verify
+
+    out = tmp_path / "never"
+    with pytest.raises(InputError, match="unknown check id"):
+        verify(["nope"], out_dir=out, directory=verify_dir)
+    with pytest.raises(InputError, match="unknown profile"):
+        verify(profile="huge", out_dir=out, directory=verify_dir)
+    assert not out.exists()
+    rows = verify("good", out_dir=out, directory=verify_dir)
+    assert [(r.id, r.status) for r in rows] == [("good", "pass")]
+    data = json.loads((out / "results.json").read_text())
+    assert data["passed"] == 1 and data["profile"] == "quick"
+
+
+def test_cli_default_out_is_the_library_default():
+    from ghostsym import verification
+    from ghostsym.cli import verify as cli_verify
+
+    assert cli_verify.DEFAULT_OUT == verification.DEFAULT_OUT == "verify-report"
