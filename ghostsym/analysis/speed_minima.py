@@ -39,6 +39,7 @@ from ghostsym.codegen import latent
 from ghostsym.codegen.fields import phi_functions
 from ghostsym.errors import InputError
 from ghostsym.numerics.blas import single_threaded_blas
+from ghostsym.numerics.optim import ADAM, optimizer_step
 
 #: Iteration limit of the SciPy minimiser per start, and its gradient target (far below the
 #: acceptance test, so that an accepted end point is not decided by where SciPy stopped).
@@ -48,6 +49,7 @@ TRUST_EXACT_GTOL = 1e-11
 #: learning rate, and the distance below which two Adam end points are refined only once.
 ADAM_STEPS = 1500
 ADAM_LR = 1e-2
+ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
 ADAM_MERGE_TOL = 1e-3
 #: Newton polishing of each end point: at most this many steps, Tikhonov damping.
 POLISH_STEPS = 20
@@ -183,18 +185,21 @@ def adam_descent(
 ) -> np.ndarray:
     """Adam on q from every row of ``starts`` at once (PyTorch's defaults β = (0.9, 0.999),
     ε = 1e-8; REFERENCE.md §5.2 minimises the mean of q over the starts with lr 1e-2 —
-    Adam is invariant to that 1/B scale up to ε, so each start moves as if alone)."""
+    Adam is invariant to that 1/B scale up to ε, so each start moves as if alone).
+
+    The update is ghostsym's one Adam, :func:`ghostsym.numerics.optim.optimizer_step`, on the
+    flattened starts (every entry is updated independently, so this is Adam per start)."""
     X = np.array(starts, dtype=float)
-    m1 = np.zeros_like(X)
-    m2 = np.zeros_like(X)
-    b1, b2, eps = 0.9, 0.999, 1e-8
+    starts = X.copy()
+    theta = X.reshape(-1)  # a view: the update writes into X
+    m1 = np.zeros_like(theta)
+    m2 = np.zeros_like(theta)
     for k in range(1, steps + 1):
         _, G = energy.batch(X)
-        m1 = b1 * m1 + (1 - b1) * G
-        m2 = b2 * m2 + (1 - b2) * G * G
-        X = X - lr * (m1 / (1 - b1**k)) / (np.sqrt(m2 / (1 - b2**k)) + eps)
-        if not np.all(np.isfinite(X)):  # cannot happen for bounded φ; keep the last finite
-            X = np.where(np.isfinite(X), X, starts)
+        grad = np.ascontiguousarray(G, dtype=float).reshape(-1)
+        check = optimizer_step(ADAM, theta, grad, lr, ADAM_BETA1, ADAM_BETA2, ADAM_EPS, m1, m2, k)
+        if check != 0.0:  # cannot happen for bounded φ; keep the last finite
+            X[...] = np.where(np.isfinite(X), X, starts)
     return X
 
 
