@@ -6,7 +6,7 @@ have no closed form (and for numerical fields such as RNN latent flows). Three s
 1. :func:`find_slow_points` minimises the kinetic energy q = 1/2 |F|^2 (Eq. 2) from each
    starting point (SciPy ``trust-exact`` with the exact gradient J^T F and Hessian
    J^T J + sum_i F_i H_i), polishes the end point with Newton's method on grad q = 0 (Eq. 5),
-   and merges end points closer than ``dedup_tol``.
+   and merges end points closer than the dedup radius (:mod:`ghostsym.analysis.search`).
 2. :func:`classify` labels a critical point of q from F, the Hessian of q and the spectrum of J
    with the one classification of :mod:`ghostsym.analysis.points` (``"fixed-point"``,
    ``"ghost"``, ``"slow-point"``, ``"not-a-minimum"``; tolerances in :class:`Tolerances`).
