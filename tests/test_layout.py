@@ -70,12 +70,7 @@ KNOWN_THIRD_PARTY = {
 
 #: Files still being moved to their layer (emptied by the end of the restructuring).
 TRANSITIONAL = {
-    "ghostsym/analysis/bifurcations.py",
-    "ghostsym/analysis/latent_flow.py",
-    "ghostsym/analysis/latent_rank_k.py",
     "ghostsym/analysis/normal_form_numerics.py",
-    "ghostsym/analysis/slow_points.py",
-    "ghostsym/analysis/speed_minima.py",
 }
 
 

@@ -33,7 +33,7 @@ could not resolve.)
 import numpy as np
 
 from ghostsym.analysis.bifurcations import BifurcationTrack, analyze_checkpoint
-from ghostsym.analysis.plots import plot_rank_one_flows, plot_training_track
+from ghostsym.analysis.plots import plot_rank_one_flows, plot_training_track, save_figure
 from ghostsym.training import build_config, train
 from ghostsym.verification import Outcome, check
 
@@ -93,7 +93,7 @@ def _plot_window(path, history, lo, hi, flows, marks, every):
     axes[1].set_ylabel("gradient norm")
     axes[1].set_yscale("log")
     ep = np.array(sorted(e for e in flows if lo <= e <= hi))
-    r = np.array([flows[e].slowest_ghost["r"] if flows[e].ghosts else np.nan for e in ep])
+    r = np.array([flows[e].slowest_ghost.r if flows[e].ghosts else np.nan for e in ep])
     axes[2].plot(ep, np.where(r > 0, r, np.nan), "D-", color="C3", ms=2.5, lw=0.8)
     axes[2].plot(ep[np.isnan(r)], np.zeros(np.isnan(r).sum()), "|", color="0.5", ms=6)
     axes[2].set_ylabel("ghost r = a_g r_g")
@@ -222,7 +222,7 @@ def run(ctx):
             details.update(
                 {
                     "loss_at_ghost_birth": float(loss[ghost_birth]),
-                    "ghost_at_birth": flows[ghost_birth].slowest_ghost,
+                    "ghost_at_birth": flows[ghost_birth].slowest_ghost.to_dict(),
                     # κ0 = x0·Σn (x0 = −0.3·1): the ghost should lie on the path κ0 → κ* = 1
                     "kappa0_at_birth": float(
                         cfg.task.initial_state * np.sum(params[ghost_birth]["n"])
@@ -233,15 +233,16 @@ def run(ctx):
 
     counts = np.array([flows[e].n_fixed_points for e in sorted(flows)])
     track = BifurcationTrack(1, [flows[e] for e in coarse])
-    fig_track = plot_training_track(
-        history, track, ctx.figure_path("track"), title="rank one, DA, lr 0.003"
+    fig_track = save_figure(
+        plot_training_track(history, track, title="rank one, DA, lr 0.003"),
+        ctx.figure_path("track"),
     )
     # initial, last analysed before the drop onset, ghost birth, final
     analysed = sorted(flows)
     before_onset = max((e for e in analysed if onset is not None and e <= onset), default=None)
     shown = sorted({e for e in (0, before_onset, ghost_birth, epochs) if e in flows})
     flow_plots = [(f"epoch {e}", tuple(params[e][k] for k in ("m", "n", "b"))) for e in shown]
-    fig_flows = plot_rank_one_flows(flow_plots, ctx.figure_path("flows"))
+    fig_flows = save_figure(plot_rank_one_flows(flow_plots), ctx.figure_path("flows"))
     fig_window = (
         _plot_window(ctx.figure_path("drop-window"), history, *window, flows, marks, fine)
         if window
@@ -308,8 +309,8 @@ def run(ctx):
     forms_ok = (
         persists
         and final_ghost is not None
-        and 0 < final_ghost["r"] <= r_small
-        and kappa0 < final_ghost["kappa"] < cfg.model.threshold
+        and 0 < final_ghost.r <= r_small
+        and kappa0 < final_ghost.kappa < cfg.model.threshold
     )
     outcomes.append(
         Outcome(
@@ -317,7 +318,7 @@ def run(ctx):
             f"κ0 < κ_g < κ* = {cfg.model.threshold:g}",
             measured=None
             if final_ghost is None
-            else f"final r = {final_ghost['r']:.3g}, κ_g = {final_ghost['kappa']:.3f}, "
+            else f"final r = {final_ghost.r:.3g}, κ_g = {final_ghost.kappa:.3f}, "
             f"κ0 = {kappa0:.3f}; present at every analysed epoch ≥ birth: {persists}",
             tolerance=f"r ≤ {r_small:.3g}",
             why="a small r means the bottleneck passage π/√r (τ units) lasts at least the "
@@ -325,7 +326,11 @@ def run(ctx):
             passed=bool(forms_ok),
             figure=fig_flows,
             label="ghost-forms",
-            details={**details, "final_ghost": final_ghost, "kappa0_final": kappa0},
+            details={
+                **details,
+                "final_ghost": None if final_ghost is None else final_ghost.to_dict(),
+                "kappa0_final": kappa0,
+            },
         )
     )
     # the fine window is a replay of the coarse run: its timings count only if it is one

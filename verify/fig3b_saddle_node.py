@@ -12,7 +12,7 @@ checkpoint), after which the output is confidently 0 (accuracy = the no-learning
 import numpy as np
 
 from ghostsym.analysis.bifurcations import track_checkpoints
-from ghostsym.analysis.plots import plot_rank_one_flows, plot_training_track
+from ghostsym.analysis.plots import plot_rank_one_flows, plot_training_track, save_figure
 from ghostsym.training import build_config, simulate, train
 from ghostsym.verification import Outcome, check
 
@@ -87,14 +87,15 @@ def run(ctx):
     figure = None
     if shown is not None:
         seed, result, track, event = shown
-        plot_training_track(
-            result.history, track, ctx.figure_path("track"), title=f"lr {LR}, seed {seed}"
+        save_figure(
+            plot_training_track(result.history, track, title=f"lr {LR}, seed {seed}"),
+            ctx.figure_path("track"),
         )
         flows = [
             (f"epoch {e}", tuple(result.checkpoints[e][k] for k in ("m", "n", "b")))
             for e in (event["epoch_before"], event["epoch_after"])
         ]
-        figure = plot_rank_one_flows(flows, ctx.figure_path("flows"))
+        figure = save_figure(plot_rank_one_flows(flows), ctx.figure_path("flows"))
     return [
         Outcome(
             analytic="count 1 → 3 after learning (saddle-node)",

@@ -148,8 +148,8 @@ def _analyse(model, task, params, epoch, seed):
     targets = np.asarray(sim["targets"])[:, -1]  # +1 / −1 per trial
     outputs = np.asarray(sim["outputs"])  # (B, S), ŷ_t read from x_t (pre-update)
     cue_end = task.cue
-    stable = [p for p in res["points"] if p.kind == "fixed-point" and p.stability == "stable"]
-    ghosts = [p for p in res["points"] if p.kind == "ghost"]
+    stable = [p for p in res.points if p.kind == "fixed-point" and p.stability == "stable"]
+    ghosts = [p for p in res.points if p.kind == "ghost"]
     attractors = np.array([p.x for p in stable]).reshape(-1, 2)
     settle = attractor_index(flow, kappa[cue_end], attractors, alpha=model.alpha)
     # readout sign of each attractor: ŷ = g(w_outᵀ(Pn)ᵀκ + b_out)
@@ -182,7 +182,7 @@ def _analyse(model, task, params, epoch, seed):
     return {
         "epoch": epoch,
         "flow": flow,
-        "points": res["points"],
+        "points": res.points,
         "stable": stable,
         "ghosts": ghosts,
         "cues": cues,
@@ -313,13 +313,14 @@ def run(ctx):
                 outputs=outs,
             )
         )
-    figure = plot_portraits(
+    figure = ctx.figure_path("portraits")
+    fig = plot_portraits(
         portraits,
-        ctx.figure_path("portraits"),
         history=history,
         marker_epochs=[analyses[i]["epoch"] for i in shown],
         title=f"rank two, DCD, SGD lr {lr:g}, {tpc} trials per cue, seed {SEED}",
     )
+    fig.savefig(figure, dpi=110)
     track = {
         "checkpoint_epochs": cp_epochs.tolist(),
         "stable_fixed_points": n_stable.tolist(),

@@ -4,7 +4,7 @@ The paper's setting (REFERENCE.md §5.1): N = 100, SGD lr 1e-2, σ_fr = 0.1, σ_
 seed 3; DCD batch 2 for 3001 epochs, DMTS (T = 44) batch 4 for 100,001 epochs. At the saved
 epochs every visited state (r_0 … r_T of every trial) seeds the speed-minimum search of
 Eq. 39 (:func:`ghostsym.analysis.speed_minima.find_speed_minima`, inputs off), and every
-minimum is classified (MATH.md §1): fixed point (‖F‖ ≤ 1e-6), ghost (‖F‖ > 0, one
+minimum is classified (MATH.md §1): fixed point (‖F‖ ≤ 1e-9), ghost (‖F‖ > 0, one
 Jacobian eigenvalue ≈ 0, every other Re λ < 0), other slow point.
 
 Measured, for the paper's seed (its claims, REFERENCE.md §5.2):
@@ -352,7 +352,8 @@ def _dcd_outcomes(run: dict, fig_train, fig_pca) -> list[Outcome]:
         },
         tolerance=f"counts are exact (fixed point: ‖F‖ <= {FIXED_POINT_SPEED_TOL:g}, all Re λ < 0)",
         why="a fixed point of q is a zero of F, found to ‖F‖ ~ 1e-15 by Newton with the exact "
-        "Hessian; 1e-6 separates it from any slow point by orders of magnitude",
+        f"Hessian; {FIXED_POINT_SPEED_TOL:g} separates it from any slow point by orders of "
+        "magnitude",
         passed=seq["bistable_epoch"] is not None,
         figure=fig_pca,
         label="dcd-bistability",

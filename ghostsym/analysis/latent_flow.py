@@ -25,10 +25,10 @@ Rank two (Eq. 37, REFERENCE.md §4.3): :func:`rank_two_latent` builds M, P from 
 W, and :func:`analyze_rank_two` finds the fixed points, slow points and ghosts of
 F(κ) = −κ + Pφ(Mκ + b) (MATH.md §1) by grid minima of ‖F‖ refined with Newton on ½‖F‖².
 
-φ and its derivatives come from :mod:`ghostsym.symbolic.nonlinearities` (any named
-nonlinearity works). The flow evaluation is behind a small callable interface
-(:class:`RankOneFlow.derivatives`), so generated kernels can replace it without touching the
-root finding.
+φ and its derivatives are generated kernels (:mod:`ghostsym.codegen.fields` for φ^{(k)} on
+arrays, :mod:`ghostsym.codegen.latent` for the rank-one flow and its derivatives); any named
+nonlinearity of the symbolic layer works. The root finding only sees the callable interface
+:meth:`RankOneFlow.derivatives`.
 """
 
 from __future__ import annotations
@@ -41,6 +41,22 @@ from functools import lru_cache
 import numpy as np
 from scipy import optimize
 
+from ghostsym.analysis import search
+from ghostsym.analysis.points import (
+    DEGENERATE,
+    FIXED_POINT,
+    GHOST,
+    SADDLE_NODE,
+    SPEED_MAXIMUM,
+    STABLE,
+    TOLERANCES,
+    UNSTABLE,
+    Ghost,
+    Tolerances,
+)
+from ghostsym.analysis.slow_points import FieldFunctions, reduce_to_canonical
+from ghostsym.codegen import latent
+from ghostsym.codegen.fields import phi_functions
 from ghostsym.errors import InputError, NotDerivableError
 
 #: Number of initial cells of the certified root search.
@@ -68,26 +84,9 @@ MAX_CRITICAL_HALF_WIDTH = 1e6
 # ---------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=16)
-def phi_derivatives(name: str = "tanh", order: int = 3) -> Callable:
-    """Vectorised ``z -> [φ(z), φ'(z), …, φ^{(order)}(z)]`` for a named nonlinearity.
-
-    The formulas are the SymPy derivatives of :func:`ghostsym.symbolic.nonlinearities.derivatives`
-    (polynomials in φ for tanh/sigmoid), turned into NumPy functions.
-    """
-    import sympy
-
-    from ghostsym.symbolic.nonlinearities import derivatives
-
-    z = sympy.Symbol("z", real=True)
-    exprs = derivatives(name, z, order)
-    funcs = [sympy.lambdify(z, e, modules="numpy") for e in exprs]
-
-    def evaluate(values):
-        values = np.asarray(values, dtype=float)
-        return [np.broadcast_to(np.asarray(fn(values), dtype=float), values.shape) for fn in funcs]
-
-    return evaluate
+#: ``phi_derivatives(name, order)(z)`` -> [φ(z), …, φ^{(order)}(z)] on arrays: the generated
+#: kernels of :func:`ghostsym.codegen.fields.phi_functions`.
+phi_derivatives = phi_functions
 
 
 @lru_cache(maxsize=16)
@@ -113,19 +112,6 @@ def phi_sup_bounds(name: str = "tanh", order: int = 4) -> tuple[float, ...]:
                 )
         sups.append(sup * BOUND_SAFETY + 1e-300)
     return tuple(sups)
-
-
-def _latent_kernels():
-    """The generated rank-one kernels of :mod:`ghostsym.codegen.latent` (None if unavailable).
-
-    Those kernels are the primary evaluator; :func:`phi_derivatives` is the fallback (and is
-    still used to bound sup|φ^{(k)}|).
-    """
-    try:
-        from ghostsym.codegen import latent
-    except ImportError:
-        return None
-    return latent if hasattr(latent, "latent_flow_derivatives") else None
 
 
 @lru_cache(maxsize=16)
@@ -315,6 +301,10 @@ class CriticalPoint1D:
     kind: str
     passage_time: float | None
 
+    def ghost(self) -> Ghost:
+        """The critical point as a :class:`~ghostsym.analysis.points.Ghost`."""
+        return Ghost(self.kappa, self.r, self.r_g, self.a_g, self.passage_time)
+
 
 @dataclass
 class RankOneAnalysis:
@@ -327,13 +317,13 @@ class RankOneAnalysis:
     extras: dict = field(default_factory=dict)
 
     @property
-    def ghosts(self) -> list[CriticalPoint1D]:
-        return [c for c in self.critical_points if c.kind == "ghost"]
+    def ghosts(self) -> list[Ghost]:
+        return [c.ghost() for c in self.critical_points if c.kind == GHOST]
 
     @property
     def speed_minima(self) -> list[CriticalPoint1D]:
         """Critical points that are minima of |f|: ghosts and saddle-node fixed points."""
-        return [c for c in self.critical_points if c.kind in ("ghost", "saddle-node")]
+        return [c for c in self.critical_points if c.kind in (GHOST, SADDLE_NODE)]
 
     @property
     def n_fixed_points(self) -> int:
@@ -344,7 +334,7 @@ class RankOneAnalysis:
             "fixed_points": [asdict(p) for p in self.fixed_points],
             "critical_points": [asdict(c) for c in self.critical_points],
             "n_fixed_points": self.n_fixed_points,
-            "ghosts": [asdict(c) for c in self.ghosts],
+            "ghosts": [g.to_dict() for g in self.ghosts],
             "fixed_point_bound": self.fixed_point_bound,
             "critical_point_bound": self.critical_point_bound,
             **self.extras,
@@ -382,8 +372,7 @@ class RankOneFlow:
 
     def derivatives(self, kappa, order: int = 2) -> list[np.ndarray]:
         kappa = np.asarray(kappa, dtype=float)
-        latent = _latent_kernels()
-        if latent is not None and order <= 3:
+        if order <= 3:
             values = latent.latent_flow_derivatives(
                 self.m, self.n, self.b, kappa, self.nonlinearity
             )
@@ -458,9 +447,9 @@ def analyze_rank_one(m, n, b, nonlinearity: str = "tanh", flow: RankOneFlow | No
     slopes = flow.derivatives(xs, 1)[1] if xs.size else np.array([])
     for root, slope in zip(roots, slopes, strict=True):
         if root.tangent or abs(slope) <= SADDLE_NODE_SLOPE_TOL:
-            kind = "saddle-node"
+            kind = SADDLE_NODE
         else:
-            kind = "stable" if slope < 0 else "unstable"
+            kind = STABLE if slope < 0 else UNSTABLE
         fixed_points.append(FixedPoint1D(root.x, float(slope), kind))
 
     crit_radius = flow.critical_point_bound()
@@ -478,14 +467,14 @@ def analyze_rank_one(m, n, b, nonlinearity: str = "tanh", flow: RankOneFlow | No
             a_g = 0.5 * float(f2)
             r = a_g * float(r_g)
             if abs(r_g) <= CRITICAL_FIXED_POINT_TOL:
-                kind = "saddle-node"
+                kind = SADDLE_NODE
             elif abs(a_g) <= DEGENERATE_CURVATURE_TOL:
-                kind = "degenerate"
+                kind = DEGENERATE
             elif r > 0:
-                kind = "ghost"
+                kind = GHOST
             else:
-                kind = "speed-maximum"
-            tpass = passage_time(r) if kind == "ghost" else None
+                kind = SPEED_MAXIMUM
+            tpass = passage_time(r) if kind == GHOST else None
             critical_points.append(CriticalPoint1D(float(k), float(r_g), a_g, r, kind, tpass))
     return RankOneAnalysis(fixed_points, critical_points, radius, crit_radius)
 
@@ -516,13 +505,6 @@ RANK_TWO_GRID = 201
 NEWTON_TIKHONOV = 1e-12
 NEWTON_MAX_ITER = 100
 NEWTON_GRAD_TOL = 1e-14
-#: A refined point is a critical point of q = ½‖F‖² when ‖JᵀF‖ ≤ this × max(1, ‖J‖‖F‖)
-#: (Newton converges quadratically to ~1e-15; a seed that wandered off stays far above).
-CRITICAL_GRAD_TOL = 1e-8
-#: A critical point of q is a *minimum* (Eq. 3: ∇²q positive semidefinite) when the smallest
-#: Hessian eigenvalue is ≥ −this × the largest |eigenvalue| (round-off margin). Other
-#: critical points (saddles or maxima of the speed) are not slow points.
-SPEED_MINIMUM_HESSIAN_TOL = 1e-8
 
 
 @dataclass
@@ -585,10 +567,8 @@ class RankTwoFlow:
         weights = (F @ self.P) * d2  # Σ_i F_i P_ik φ''(z_k)
         return J.T @ J + (self.M.T * weights) @ self.M
 
-    def field_functions(self):
+    def field_functions(self) -> FieldFunctions:
         """The flow as :class:`ghostsym.analysis.slow_points.FieldFunctions` (exact F, J, H)."""
-        from ghostsym.analysis.slow_points import FieldFunctions
-
         return FieldFunctions(self.field, self.jacobian, self.second, hess_q_fn=self.energy_hessian)
 
     def latent_map(self, kappa0, steps: int, alpha: float = 0.5) -> np.ndarray:
@@ -643,14 +623,6 @@ def rank_two_latent_from_factors(m, n, b, nonlinearity: str = "tanh") -> RankTwo
     return RankTwoFlow((Qm @ Uc) * S, (Qn @ Vct.T).T, b, nonlinearity)
 
 
-def _grid_local_minima(speed: np.ndarray) -> list[tuple[int, int]]:
-    """Grid indices equal to the minimum of their 3×3 neighbourhood (REFERENCE.md §4.3)."""
-    from scipy.ndimage import minimum_filter
-
-    mins = speed == minimum_filter(speed, size=3, mode="nearest")
-    return [tuple(ij) for ij in np.argwhere(mins)]
-
-
 def _newton_on_energy(flow: RankTwoFlow, x: np.ndarray) -> np.ndarray:
     """Newton's method on ∇q = JᵀF = 0 with the exact Hessian (REFERENCE.md §4.5)."""
     eye = np.eye(flow.rank)
@@ -676,8 +648,6 @@ def ghost_reduction(flow: RankTwoFlow, x) -> dict:
     π/√r (τ units) and the bottleneck half-width √(c0/c2) (where the speed has doubled).
     Empty dict when the reduction does not exist (NotDerivableError).
     """
-    from ghostsym.analysis.slow_points import reduce_to_canonical
-
     try:
         red = reduce_to_canonical(flow.field_functions(), np.asarray(x, dtype=float))
     except NotDerivableError:
@@ -693,65 +663,82 @@ def ghost_reduction(flow: RankTwoFlow, x) -> dict:
     }
 
 
-def analyze_rank_two(flow: RankTwoFlow, half_width: float | None = None, grid: int = RANK_TWO_GRID):
+def ghost_record(flow: RankTwoFlow, point) -> Ghost:
+    """A classified ghost of a K-dimensional latent flow as a
+    :class:`~ghostsym.analysis.points.Ghost`: position, speed, energy ½‖F‖² and its normal
+    form (r = c0·c2, NaN where the reduction does not exist)."""
+    red = point.extras if "r" in point.extras else ghost_reduction(flow, point.x)
+    r = float(red.get("r", np.nan))
+    return Ghost(
+        kappa=point.x.tolist(),
+        r=r,
+        r_g=red.get("c0"),
+        a_g=red.get("c2"),
+        passage_time=passage_time(r) if r > 0 else None,
+        speed=point.speed,
+        energy=0.5 * point.speed**2,
+    )
+
+
+@dataclass
+class RankTwoAnalysis:
+    """What :func:`analyze_rank_two` finds: ``points`` (fixed points, ghosts, slow points),
+    ``speed_saddles`` (critical points of q that are not minima), the grid maps ``grid_axis``,
+    ``speed`` = ‖F‖ and ``field`` = F, and the searched ``half_width``."""
+
+    points: list
+    speed_saddles: list
+    grid_axis: np.ndarray
+    speed: np.ndarray
+    field: np.ndarray
+    half_width: float
+
+    @property
+    def fixed_points(self) -> list:
+        return [p for p in self.points if p.kind == FIXED_POINT]
+
+    @property
+    def ghosts(self) -> list:
+        return [p for p in self.points if p.kind == GHOST]
+
+
+def analyze_rank_two(
+    flow: RankTwoFlow,
+    half_width: float | None = None,
+    grid: int = RANK_TWO_GRID,
+    tol: Tolerances = TOLERANCES,
+) -> RankTwoAnalysis:
     """Fixed points, slow points and ghosts of a 2-D latent flow (MATH.md §1, REFERENCE.md §4.5).
 
-    Seeds: 3×3 local minima of ‖F‖ on a square grid over [−h, h]² (default h bounds every
-    fixed point: ‖Pφ‖ ≤ ‖P‖₂ √N sup|φ|). Each seed is refined by Newton on q = ½‖F‖² with
-    the exact Hessian; end points that are not critical points of q (‖JᵀF‖ above
-    ``CRITICAL_GRAD_TOL``) are dropped, the rest deduplicated and classified with
-    :func:`ghostsym.analysis.speed_minima.classify_point`. A critical point of q with F ≠ 0
-    whose Hessian ∇²q is not positive semidefinite is not a slow point (Eq. 3): it goes to
-    ``"speed_saddles"``, not ``"points"``. Each point carries ``extras["q_hessian_eigenvalues"]``;
-    each ghost also its normal-form coefficients (:func:`ghost_reduction`: c0, c2, r,
-    passage_time, bottleneck_half_width, slow_direction).
-
-    Returns a dict: ``points`` (classified fixed points, ghosts, slow points),
-    ``speed_saddles``, ``grid_axis``, ``speed`` and ``field`` (the grid maps), ``half_width``.
+    The rank-two strategy of :mod:`ghostsym.analysis.search`. Seeds: 3×3 local minima of ‖F‖
+    on a square grid over [−h, h]² (default h bounds every fixed point:
+    ‖Pφ‖ ≤ ‖P‖₂ √N sup|φ|). Each seed is refined by Newton on q = ½‖F‖² with the exact
+    Hessian; :func:`ghostsym.analysis.search.collect` keeps the critical points of q,
+    deduplicates them and classifies them. A critical point of q with F ≠ 0 whose Hessian ∇²q
+    is not positive semidefinite is not a slow point (Eq. 3): it goes to ``speed_saddles``,
+    not ``points``. Each point carries ``extras["q_hessian_eigenvalues"]``; each ghost also
+    its normal-form coefficients (:func:`ghost_reduction`: c0, c2, r, passage_time,
+    bottleneck_half_width, slow_direction).
     """
-    from ghostsym.analysis.speed_minima import classify_point, deduplicate
-
     if flow.rank != 2:
         raise InputError(f"analyze_rank_two needs a rank-two flow, got rank {flow.rank}")
     if half_width is None:
         sup = phi_sup_bounds(flow.nonlinearity, 0)[0]
         half_width = float(np.linalg.norm(flow.P, 2) * math.sqrt(flow.P.shape[1]) * sup) * 1.05
-    axis = np.linspace(-half_width, half_width, grid)
-    K1, K2 = np.meshgrid(axis, axis, indexing="ij")
-    pts = np.stack([K1, K2], axis=-1)
-    F = flow.field(pts)
-    speed = np.linalg.norm(F, axis=-1)
-    refined = []
-    for i, j in _grid_local_minima(speed):
-        x = _newton_on_energy(flow, pts[i, j].copy())
-        if not np.all(np.isfinite(x)):
-            continue
-        Fx, Jx = flow.field(x), flow.jacobian(x)
-        gnorm = np.linalg.norm(Jx.T @ Fx)
-        if gnorm <= CRITICAL_GRAD_TOL * max(1.0, np.linalg.norm(Jx) * np.linalg.norm(Fx)):
-            refined.append(x)
-    kept = deduplicate(np.array(refined).reshape(-1, 2), tol=1e-6 * max(1.0, half_width))
-    points, saddles = [], []
-    for x in kept:
-        point = classify_point(x, flow.field(x), flow.jacobian(x))
-        hq = flow.energy_hessian(x)
-        hq_eig = np.linalg.eigvalsh(0.5 * (hq + hq.T))
-        point.extras["q_hessian_eigenvalues"] = hq_eig.tolist()
-        scale = max(float(np.max(np.abs(hq_eig))), np.finfo(float).tiny)
-        if point.kind != "fixed-point" and hq_eig[0] < -SPEED_MINIMUM_HESSIAN_TOL * scale:
-            saddles.append(point)
-            continue
-        if point.kind == "ghost":
-            point.extras.update(ghost_reduction(flow, x))
-        points.append(point)
-    return {
-        "points": points,
-        "speed_saddles": saddles,
-        "grid_axis": axis,
-        "speed": speed,
-        "field": F,
-        "half_width": half_width,
-    }
+    seeds, axis, F, speed = search.grid_seeds(flow.field, half_width, grid)
+    ends = [_newton_on_energy(flow, x.copy()) for x in seeds]
+
+    def evaluate(x):
+        return flow.field(x), flow.jacobian(x), flow.energy_hessian(x)
+
+    found = search.collect(ends, evaluate, scale=half_width, tol=tol, include_non_minima=True)
+    points, saddles = search.split_minima(found)
+    for point in found:
+        point.extras["q_hessian_eigenvalues"] = point.q_hessian_eigenvalues.tolist()
+    for point in points:
+        if point.kind == GHOST:
+            point.extras.update(ghost_reduction(flow, point.x))
+    return RankTwoAnalysis(points, saddles, axis, speed, F, half_width)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,9 +25,11 @@ From every seed, in one batch over all seeds (NumPy, K × K systems):
 2. Newton on F = 0 (J step with backtracking on ‖F‖) — fixed points, including those whose
    basin under (1) no seed hits.
 
-End points with ‖JᵀF‖ small and ∇²E positive semidefinite are deduplicated and classified
-with :func:`ghostsym.analysis.speed_minima.classify_point`: fixed point (‖F‖ ≤ 1e-6, with
-its stability), ghost (one Jacobian eigenvalue ≈ 0, the others Re λ < 0) or slow point.
+This is the rank-K strategy of :mod:`ghostsym.analysis.search`; end points are accepted
+(critical points of E with ∇²E positive semidefinite, or fixed points), deduplicated and
+classified by :func:`ghostsym.analysis.search.collect` with the one set of tolerances:
+fixed point (with its stability), ghost (one Jacobian eigenvalue ≈ 0, the others Re λ < 0)
+or slow point.
 
 Unlike the certified rank-one search, this search is not a proof: a fixed point whose
 basins no seed reaches can be missed (tests check constructed flows with known fixed points).
@@ -40,23 +42,26 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
+from ghostsym.analysis import search
+from ghostsym.analysis.bifurcations import BifurcationTrack, CheckpointFlow
 from ghostsym.analysis.latent_flow import (
     RankTwoFlow,
-    ghost_reduction,
+    ghost_record,
     phi_derivatives,
     phi_sup_bounds,
     rank_two_latent_from_factors,
 )
-from ghostsym.analysis.speed_minima import (
-    FIXED_POINT_SPEED_TOL,
-    ClassifiedPoint,
-    classify_point,
-    deduplicate,
+from ghostsym.analysis.points import (
+    FIXED_POINT,
+    GHOST,
+    SLOW_POINT,
+    TOLERANCES,
+    Point,
+    Tolerances,
+    count_kinds,
 )
 from ghostsym.errors import InputError
 
@@ -75,35 +80,18 @@ NEWTON_MAX_ITER = 60
 #: Newton on F: a seed is done when ‖F‖ is below this; step halvings tried per iteration.
 NEWTON_FIELD_TOL = 1e-14
 NEWTON_BACKTRACKS = 8
-#: The descent stops when ‖JᵀF‖ ≤ this (absolute; F is O(1) in the box) ...
-GRADIENT_TOL = 1e-10
-#: ... and an end point is accepted as a critical point of E when ‖JᵀF‖ ≤ this.
-ACCEPT_GRADIENT_TOL = 1e-8
-#: Accept a speed minimum when min eig ∇²E ≥ −this·max(1, ‖∇²E‖) (positive semidefinite).
-HESSIAN_PSD_TOL = 1e-7
+#: The descent stops when ‖JᵀF‖ ≤ this (absolute; F is O(1) in the box): a solver target
+#: below the acceptance test of :class:`~ghostsym.analysis.points.Tolerances`.
+DESCENT_STOP_TOL = 1e-10
 #: Levenberg–Marquardt damping: initial value, growth on rejection, shrink on acceptance.
 DAMPING_INIT = 1e-3
 DAMPING_UP = 8.0
 DAMPING_DOWN = 0.25
 DAMPING_MAX = 1e12
-#: Distinct points are farther apart than this (relative to max(1, h)).
-DEDUP_TOL_REL = 1e-6
 #: Seed of the Sobol scrambling (the search is deterministic).
 SOBOL_SEED = 0
 #: Safety factor on the fixed-point box.
 BOX_SAFETY = 1.05
-
-
-def ghost_entry(flow: RankTwoFlow, point) -> dict:
-    """A ghost as tracked over checkpoints: position, speed, energy ½‖F‖² and the canonical
-    r = c0·c2 of its normal-form reduction (NaN where the reduction does not exist)."""
-    red = point.extras if "r" in point.extras else ghost_reduction(flow, point.x)
-    return {
-        "kappa": point.x.tolist(),
-        "speed": point.speed,
-        "energy": 0.5 * point.speed**2,
-        "r": float(red.get("r", np.nan)),
-    }
 
 
 def fixed_point_box(flow: RankTwoFlow) -> np.ndarray:
@@ -142,7 +130,7 @@ def _energy(F):
     return 0.5 * np.einsum("sk,sk->s", F, F)
 
 
-def _descend(batch: _Batch, X, max_iter=DESCENT_MAX_ITER, tol=GRADIENT_TOL):
+def _descend(batch: _Batch, X, max_iter=DESCENT_MAX_ITER, tol=DESCENT_STOP_TOL):
     """Shifted-Newton (Levenberg–Marquardt) descent on E from every row of X."""
     X = X.copy()
     mu = np.full(len(X), DAMPING_INIT)
@@ -222,27 +210,25 @@ def _newton_on_field(batch: _Batch, X, max_iter=NEWTON_MAX_ITER):
 class RankKAnalysis:
     """Speed minima of one rank-K latent flow, with the search's bookkeeping."""
 
-    points: list[ClassifiedPoint]
+    points: list[Point]
     half_width: list[float]
     n_seeds: int
     extras: dict = field(default_factory=dict)
 
     @property
-    def fixed_points(self) -> list[ClassifiedPoint]:
-        return [p for p in self.points if p.kind == "fixed-point"]
+    def fixed_points(self) -> list[Point]:
+        return [p for p in self.points if p.kind == FIXED_POINT]
 
     @property
-    def ghosts(self) -> list[ClassifiedPoint]:
-        return [p for p in self.points if p.kind == "ghost"]
+    def ghosts(self) -> list[Point]:
+        return [p for p in self.points if p.kind == GHOST]
 
     @property
-    def slow_points(self) -> list[ClassifiedPoint]:
-        return [p for p in self.points if p.kind == "slow-point"]
+    def slow_points(self) -> list[Point]:
+        return [p for p in self.points if p.kind == SLOW_POINT]
 
     def counts(self) -> dict[str, int]:
-        return {
-            k: sum(p.kind == k for p in self.points) for k in ("fixed-point", "ghost", "slow-point")
-        }
+        return count_kinds(self.points)
 
     def to_dict(self) -> dict:
         return {
@@ -254,21 +240,9 @@ class RankKAnalysis:
         }
 
 
-@lru_cache(maxsize=32)
-def _unit_sobol(k: int, n: int, seed: int) -> np.ndarray:
-    from scipy.stats import qmc
-
-    m = max(0, math.ceil(math.log2(n)))
-    pts = qmc.Sobol(d=k, scramble=True, seed=seed).random_base2(m)[:n]
-    pts.setflags(write=False)
-    return pts
-
-
 def sobol_starts(k: int, half_width, n: int = SOBOL_STARTS, seed: int = SOBOL_SEED):
     """``n`` scrambled Sobol points in Π_k [−h_k, h_k] (h scalar or (k,); deterministic)."""
-    if n <= 0:
-        return np.empty((0, k))
-    return (2.0 * _unit_sobol(k, n, seed) - 1.0) * np.asarray(half_width, dtype=float)
+    return search.sobol_seeds(k, half_width, n, seed)
 
 
 def seed_counts(rank: int) -> tuple[int, int]:
@@ -287,6 +261,7 @@ def analyze_rank_k(
     n_sobol: int | None = None,
     half_width: float | None = None,
     seed: int = SOBOL_SEED,
+    tol: Tolerances = TOLERANCES,
 ) -> RankKAnalysis:
     """Fixed points, ghosts and slow points of F(κ) = −κ + Pφ(Mκ + b) in any dimension K.
 
@@ -312,29 +287,17 @@ def analyze_rank_k(
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         ends = np.concatenate([_descend(batch, X0), _newton_on_field(batch, X0)])
         ends = ends[np.all(np.isfinite(ends), axis=1)]
-        candidates = []
+        # one representative per point: the lowest speed first
         if ends.size:
-            F, J, g, H = batch.all(ends)
-            gnorm = np.linalg.norm(g, axis=1)
-            speed = np.linalg.norm(F, axis=1)
-            eig = np.linalg.eigvalsh(H)
-            scale = np.maximum(1.0, np.abs(eig).max(axis=1))
-            psd = eig[:, 0] >= -HESSIAN_PSD_TOL * scale
-            fixed = speed <= FIXED_POINT_SPEED_TOL
-            good = (gnorm <= ACCEPT_GRADIENT_TOL) & (psd | fixed)
-            # one representative per point: the lowest speed first
-            order = np.argsort(speed[good])
-            candidates = ends[good][order]
-    kept = deduplicate(
-        np.asarray(candidates).reshape(-1, K), tol=DEDUP_TOL_REL * max(1.0, float(h.max()))
-    )
-    points = []
-    for x in kept:
-        F = flow.field(x)
-        J = flow.jacobian(x)
-        p = classify_point(x, F, J)
-        p.extras["energy"] = 0.5 * float(F @ F)
-        points.append(p)
+            ends = ends[np.argsort(np.linalg.norm(batch.field(ends), axis=1), kind="stable")]
+
+    def evaluate(x):
+        F, J, _, H = batch.all(x[None])
+        return F[0], J[0], H[0]
+
+    points = search.collect(ends, evaluate, scale=float(h.max()), tol=tol)
+    for p in points:
+        p.extras["energy"] = 0.5 * p.speed**2
     points.sort(key=lambda p: p.speed)
     return RankKAnalysis(points, h.tolist(), int(X0.shape[0]))
 
@@ -368,12 +331,6 @@ def states_of(flow: RankTwoFlow, kappa) -> np.ndarray:
     return phi_derivatives(flow.nonlinearity, 0)(kappa @ flow.M.T + flow.b)[0]
 
 
-def _subsample(points: np.ndarray, k: int) -> np.ndarray:
-    if len(points) <= k:
-        return points
-    return points[np.unique(np.linspace(0, len(points) - 1, k).round().astype(int))]
-
-
 def track_rank_k(
     checkpoints: Mapping[int, Mapping[str, np.ndarray]],
     nonlinearity: str = "tanh",
@@ -385,13 +342,13 @@ def track_rank_k(
 ):
     """Analyse every checkpoint; returns (:class:`BifurcationTrack`, {epoch: RankKAnalysis}).
 
+    ``progress``: a meter (``update(1)`` per checkpoint) or None.
+
     ``rank``: the rank every checkpoint must have (default: that of the first one).
 
     ``visited[epoch]``: network states (any leading shape, last axis N) used as seeds after
     projection κ = Px. The minima of each checkpoint seed the next one (continuation).
     """
-    from ghostsym.analysis.bifurcations import BifurcationTrack, CheckpointFlow
-
     if not checkpoints:
         raise InputError("no checkpoints to analyse")
     flows: list[CheckpointFlow] = []
@@ -411,7 +368,7 @@ def track_rank_k(
             states = np.asarray(visited[epoch], dtype=float)
             states = states.reshape(-1, states.shape[-1])
             finite = states[np.all(np.isfinite(states), axis=1)]
-            extra.append(_subsample(finite, seed_counts(K)[1]))
+            extra.append(search.subsample(finite, seed_counts(K)[1]))
         if previous_states is not None:
             extra.append(previous_states)
         starts = np.concatenate(extra) @ flow.P.T if extra else None
@@ -428,7 +385,7 @@ def track_rank_k(
                 len(fps),
                 [p.stability for p in fps],
                 [p.x.tolist() for p in fps],
-                [ghost_entry(flow, p) for p in res.ghosts],
+                [ghost_record(flow, p) for p in res.ghosts],
             )
         )
         if progress is not None:
@@ -443,81 +400,6 @@ def track_rank_k(
         "slow_point_counts": [len(analyses[e].slow_points) for e in sorted(analyses)],
     }
     return track, analyses
-
-
-def plot_latent_minima(
-    flow: RankTwoFlow,
-    analysis: RankKAnalysis,
-    path,
-    trajectories=None,
-    title: str = "",
-):
-    """Two panels: the first two latent coordinates (κ₁, κ₂) and the top-2 PCA plane of the
-    latent trajectories (``trajectories``: trials × T × N states), with the speed minima
-    marked by kind."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    styles = {
-        "stable": ("o", "k", "stable fixed point"),
-        "unstable": ("o", "w", "unstable fixed point"),
-        "saddle": ("X", "C1", "saddle"),
-        "ghost": ("D", "C3", "ghost"),
-        "slow-point": ("^", "C4", "slow point"),
-    }
-    K = flow.M.shape[1]
-    pts = np.array([p.x for p in analysis.points]).reshape(-1, K)
-    lat = None
-    if trajectories is not None:
-        tr = np.asarray(trajectories, dtype=float)  # (trials, T, N)
-        lat = (tr @ flow.P.T).reshape(-1, tr.shape[-2], K)
-    cloud = np.concatenate([lat.reshape(-1, K), pts]) if lat is not None else pts
-    if cloud.shape[0] >= 2:
-        mean = cloud.mean(axis=0)
-        _, _, Vt = np.linalg.svd(cloud - mean, full_matrices=False)
-        basis = Vt[:2] if Vt.shape[0] >= 2 else np.eye(K)[:2]
-    else:
-        mean, basis = np.zeros(K), np.eye(K)[:2]
-    fig = Figure(figsize=(10, 4.5), constrained_layout=True)
-    axes = fig.subplots(1, 2)
-    projections = (
-        ("κ₁", "κ₂", lambda a: a[..., :2]),
-        ("PC 1", "PC 2", lambda a: (a - mean) @ basis.T),
-    )
-    for ax, (xl, yl, proj) in zip(axes, projections, strict=True):
-        if lat is not None:
-            for t in lat:
-                q = proj(t)
-                ax.plot(q[:, 0], q[:, 1], color="0.6", lw=0.6)
-                ax.plot(q[0, 0], q[0, 1], ".", color="0.4", ms=3)
-        seen = set()
-        for p in analysis.points:
-            key = p.stability if p.kind == "fixed-point" else p.kind
-            marker, face, label = styles.get(key, ("o", "C0", key))
-            q = proj(p.x[None])[0]
-            ax.plot(
-                q[0],
-                q[1],
-                marker,
-                mfc=face,
-                mec="k",
-                ms=8,
-                zorder=5,
-                label=label if label not in seen else None,
-            )
-            seen.add(label)
-        ax.set_xlabel(xl)
-        ax.set_ylabel(yl)
-        if seen:
-            ax.legend(fontsize=8, loc="best")
-    if title:
-        fig.suptitle(title)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path
 
 
 def minima_summary(analyses: Mapping[int, RankKAnalysis]) -> list[dict]:
@@ -542,7 +424,6 @@ __all__: Sequence[str] = (
     "fixed_point_box",
     "latent_flow_of",
     "minima_summary",
-    "plot_latent_minima",
     "seed_counts",
     "sobol_starts",
     "states_of",

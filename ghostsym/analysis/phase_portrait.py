@@ -10,18 +10,22 @@ A panel shows, for F(κ) = −κ + Pφ(Mκ + b) (:class:`ghostsym.analysis.laten
   their slow direction, other slow points purple triangles;
 * trajectories κ_t = P x_t of the network (one colour per cue, a dot at the start).
 
-:func:`plot_portraits` writes one PNG (Agg, ``matplotlib.figure.Figure``, no pyplot state):
-optionally the loss and gradient norm over epochs with the portrait epochs marked (i), (ii), …
-on top, and one portrait per marked epoch below.
+This is the one phase-portrait drawer of ghostsym: :func:`draw_portrait` draws one panel on
+a given axes (:func:`ghostsym.analysis.plots.plot_phase_portrait` uses it too), and
+:data:`POINT_STYLES` are the markers every figure uses for classified points.
+:func:`plot_portraits` returns one Figure (Agg, ``matplotlib.figure.Figure``, no pyplot
+state): optionally the loss and gradient norm over epochs with the portrait epochs marked
+(i), (ii), … on top, and one portrait per marked epoch below.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
+
+from ghostsym.analysis.points import FIXED_POINT
 
 #: Grid points per axis of the speed map.
 PORTRAIT_GRID = 241
@@ -38,17 +42,20 @@ TRAJECTORY_COLOURS = ("#ff7f0e", "#ff00ff", "#e6e6e6", "#17becf")
 SLOW_DIRECTION_LENGTH = 0.12
 
 _ROMAN = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x")
-_STYLE = {
+#: Markers of classified points, by :func:`point_key` (every figure of ghostsym uses these).
+POINT_STYLES = {
     "stable": dict(marker="o", mfc="k", mec="w", ms=8),
     "unstable": dict(marker="o", mfc="w", mec="k", ms=8),
     "saddle": dict(marker="X", mfc="C1", mec="k", ms=9),
+    "saddle-node": dict(marker="s", mfc="C1", mec="k", ms=8),
     "ghost": dict(marker="D", mfc="C3", mec="w", ms=8),
     "slow-point": dict(marker="^", mfc="C4", mec="w", ms=8),
 }
-_LABELS = {
+POINT_LABELS = {
     "stable": "stable fixed point",
     "unstable": "unstable fixed point",
     "saddle": "saddle",
+    "saddle-node": "saddle-node",
     "ghost": "ghost",
     "slow-point": "slow point",
 }
@@ -86,7 +93,7 @@ def speed_map(flow, half_width: float, grid: int = PORTRAIT_GRID):
 
 def point_key(point) -> str:
     """Style key of a classified point: the stability of a fixed point, else its kind."""
-    return point.stability if point.kind == "fixed-point" else point.kind
+    return point.stability if point.kind == FIXED_POINT else point.kind
 
 
 def draw_portrait(ax, portrait: Portrait, *, grid: int = PORTRAIT_GRID, legend: bool = True):
@@ -131,8 +138,8 @@ def draw_portrait(ax, portrait: Portrait, *, grid: int = PORTRAIT_GRID, legend: 
     seen = set()
     for p in portrait.points:
         key = point_key(p)
-        style = _STYLE.get(key, _STYLE["slow-point"])
-        label = None if key in seen else _LABELS.get(key, key)
+        style = POINT_STYLES.get(key, POINT_STYLES["slow-point"])
+        label = None if key in seen else POINT_LABELS.get(key, key)
         seen.add(key)
         ax.plot(p.x[0], p.x[1], ls="none", zorder=6, label=label, **style)
         direction = p.extras.get("slow_direction") if hasattr(p, "extras") else None
@@ -153,7 +160,8 @@ def draw_portrait(ax, portrait: Portrait, *, grid: int = PORTRAIT_GRID, legend: 
     return mesh
 
 
-def _figure(**kwargs):
+def new_figure(**kwargs):
+    """A new Agg ``matplotlib.figure.Figure`` with constrained layout (no pyplot state)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -217,19 +225,21 @@ def draw_outputs(ax, portrait: Portrait):
 
 def plot_portraits(
     portraits: Sequence[Portrait],
-    path,
     *,
     history: Mapping[str, np.ndarray] | None = None,
     marker_epochs: Sequence[int] = (),
     title: str = "",
     grid: int = PORTRAIT_GRID,
-) -> Path:
+    fig=None,
+):
     """Phase portraits side by side, under the loss curve when ``history`` is given and
-    above the output traces when the portraits carry ``outputs``."""
+    above the output traces when the portraits carry ``outputs``. Draws into ``fig`` (a
+    Figure or SubFigure; default a new Figure) and returns it."""
     n = max(1, len(portraits))
     with_outputs = any(p.outputs for p in portraits)
     heights = ([2.2] if history is not None else []) + [3.6] + ([1.8] if with_outputs else [])
-    fig = _figure(figsize=(3.3 * n + 0.8, sum(heights)))
+    if fig is None:
+        fig = new_figure(figsize=(3.3 * n + 0.8, sum(heights)))
     rows = (
         list(fig.subfigures(len(heights), 1, height_ratios=heights)) if len(heights) > 1 else [fig]
     )
@@ -261,7 +271,4 @@ def plot_portraits(
             fontsize=7,
             frameon=False,
         )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return fig

@@ -1,7 +1,9 @@
 """Figures of the dynamics analysis: latent flows, training tracks, phase portraits, PCA.
 
-Every function writes one PNG with the Agg backend (``matplotlib.figure.Figure``, no pyplot
-state) and returns the path.
+Every helper takes ``ax=None`` (or ``axes=``): given, it draws there; otherwise it makes a
+new ``matplotlib.figure.Figure`` (Agg, no pyplot state). It returns the Figure;
+:func:`save_figure` writes one to a PNG. Phase portraits are drawn by the one drawer,
+:func:`ghostsym.analysis.phase_portrait.draw_portrait`; points are marked with its styles.
 """
 
 from __future__ import annotations
@@ -11,48 +13,64 @@ from pathlib import Path
 
 import numpy as np
 
+from ghostsym.analysis.latent_flow import RankOneFlow, analyze_rank_one
+from ghostsym.analysis.phase_portrait import (
+    POINT_LABELS,
+    POINT_STYLES,
+    Portrait,
+    draw_portrait,
+    new_figure,
+    point_key,
+)
+from ghostsym.analysis.speed_minima import pca_basis
+
 #: Longest history drawn point by point; longer ones are down-sampled by a stride.
 MAX_HISTORY_POINTS = 20_000
 #: κ range of rank-one flow plots (REFERENCE.md §3.1: grid indices 200:800 of [−15, 15]).
 FLOW_PLOT_RANGE = 8.994
 
-_KIND_STYLE = {
-    "stable": ("o", "k"),
-    "unstable": ("o", "w"),
-    "saddle-node": ("s", "C1"),
-    "saddle": ("X", "C1"),
-    "ghost": ("D", "C3"),
-    "slow-point": ("^", "C4"),
-    "fixed-point": ("o", "k"),
-}
-
 
 def _figure(**kwargs):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    return Figure(constrained_layout=True, **kwargs)
+    """A new Agg Figure with constrained layout (kept for scripts that compose their own)."""
+    return new_figure(**kwargs)
 
 
-def _save(fig, path) -> Path:
+def save_figure(fig, path, dpi: int = 120) -> Path:
+    """Write ``fig`` to the PNG ``path`` (parent directories created); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=dpi)
     return path
 
 
-def plot_rank_one_flows(flows: Sequence[tuple[str, object]], path, threshold: float | None = 1.0):
+def _save(fig, path) -> Path:
+    return save_figure(fig, path)
+
+
+def _axes(ax, figsize, **subplots):
+    """(figure, axes): ``ax``'s figure, or a new figure with ``fig.subplots(**subplots)``."""
+    if ax is not None:
+        return ax.figure, ax
+    fig = new_figure(figsize=figsize)
+    return fig, fig.subplots(**subplots)
+
+
+def _marker(key: str, edge: str, size: float) -> dict:
+    style = dict(POINT_STYLES.get(key, POINT_STYLES["slow-point"]))
+    style.update(mec=edge, ms=size)
+    return style
+
+
+def plot_rank_one_flows(
+    flows: Sequence[tuple[str, object]], threshold: float | None = 1.0, *, ax=None
+):
     """f(κ) for several rank-one networks (label, (m, n, b)) with fixed points and ghosts.
 
     Matches Fig. 3B/3D: dashed f = 0, dashed threshold κ* (orange), markers at fixed points
     (filled stable, open unstable, squares saddle-node) and ghosts (red diamonds at (κ_g, r_g)).
+    Returns the Figure.
     """
-    from ghostsym.analysis.latent_flow import RankOneFlow, analyze_rank_one
-
-    fig = _figure(figsize=(6.5, 4.2))
-    ax = fig.subplots()
+    fig, ax = _axes(ax, (6.5, 4.2))
     kappa = np.linspace(-FLOW_PLOT_RANGE, FLOW_PLOT_RANGE, 1201)
     for i, (label, (m, n, b)) in enumerate(flows):
         flow = RankOneFlow(m, n, b)
@@ -60,8 +78,7 @@ def plot_rank_one_flows(flows: Sequence[tuple[str, object]], path, threshold: fl
         ax.plot(kappa, flow(kappa), color=colour, lw=1.2, label=str(label))
         res = analyze_rank_one(None, None, None, flow=flow)
         for p in res.fixed_points:
-            marker, face = _KIND_STYLE[p.kind]
-            ax.plot(p.kappa, 0.0, marker, mfc=face, mec=colour, ms=7, zorder=5)
+            ax.plot(p.kappa, 0.0, ls="none", zorder=5, **_marker(p.kind, colour, 7))
         for g in res.ghosts:
             ax.plot(g.kappa, g.r_g, "D", color="C3", ms=6, zorder=5)
     ax.axhline(0.0, color="0.4", ls="--", lw=0.8)
@@ -70,13 +87,18 @@ def plot_rank_one_flows(flows: Sequence[tuple[str, object]], path, threshold: fl
     ax.set_xlabel("κ")
     ax.set_ylabel("f(κ) = dκ/dt · τ")
     ax.legend(loc="best", fontsize=8)
-    return _save(fig, path)
+    return fig
 
 
-def plot_training_track(history: Mapping[str, np.ndarray], track, path, title: str = ""):
-    """Loss, gradient norm, fixed-point count and ghost r on one epoch axis (Fig. 3A/3C)."""
-    fig = _figure(figsize=(7, 7))
-    axes = fig.subplots(4, 1, sharex=True, height_ratios=(2, 2, 1, 1.5))
+def plot_training_track(history: Mapping[str, np.ndarray], track, title: str = "", *, axes=None):
+    """Loss, gradient norm, fixed-point count and ghost r on one epoch axis (Fig. 3A/3C).
+
+    ``axes``: four axes to draw on (default: a new figure). Returns the Figure."""
+    if axes is None:
+        fig = new_figure(figsize=(7, 7))
+        axes = fig.subplots(4, 1, sharex=True, height_ratios=(2, 2, 1, 1.5))
+    else:
+        fig = axes[0].figure
     loss = np.asarray(history.get("loss", []), dtype=float)
     stride = max(1, loss.size // MAX_HISTORY_POINTS)
     for ax, key, colour in ((axes[0], "loss", "C0"), (axes[1], "grad_norm", "C3")):
@@ -99,65 +121,94 @@ def plot_training_track(history: Mapping[str, np.ndarray], track, path, title: s
             ax.axvline(event["epoch_after"], color="C1", ls=":", lw=1)
     if title:
         axes[0].set_title(title)
-    return _save(fig, path)
+    return fig
 
 
-def plot_phase_portrait(flow, result: Mapping, path, trajectories=None, title: str = ""):
-    """2-D latent speed map (log10 ‖F‖), nullclines, streamlines and classified points."""
-    axis = np.asarray(result["grid_axis"])
-    speed = np.asarray(result["speed"])
-    F = np.asarray(result["field"])
-    fig = _figure(figsize=(6, 5.2))
-    ax = fig.subplots()
-    mesh = ax.pcolormesh(
-        axis, axis, np.log10(speed.T + 1e-12), cmap="viridis", vmin=-3, vmax=1, shading="auto"
+def plot_phase_portrait(flow, result, trajectories=None, title: str = "", *, ax=None):
+    """The phase portrait of a 2-D latent flow with the points of
+    :func:`~ghostsym.analysis.latent_flow.analyze_rank_two` (``result``), drawn by
+    :func:`~ghostsym.analysis.phase_portrait.draw_portrait` over the searched square, with a
+    colour bar of log10 ‖F‖. Returns the Figure."""
+    fig, ax = _axes(ax, (6, 5.2))
+    trajs = [(f"trajectory {i + 1}", t) for i, t in enumerate(trajectories or ())]
+    portrait = Portrait(
+        flow,
+        result.points,
+        trajs,
+        title or "latent flow (white: κ̇₁ = 0, black: κ̇₂ = 0)",
+        float(result.half_width),
     )
+    mesh = draw_portrait(ax, portrait)
     fig.colorbar(mesh, ax=ax, label="log10 ‖F(κ)‖")
-    ax.contour(axis, axis, F[..., 0].T, levels=[0], colors="w", linewidths=1.0)
-    ax.contour(axis, axis, F[..., 1].T, levels=[0], colors="C1", linewidths=1.0, linestyles="--")
-    ax.streamplot(axis, axis, F[..., 0].T, F[..., 1].T, color=(1, 1, 1, 0.35), density=0.8)
-    for traj in trajectories or ():
-        traj = np.asarray(traj)
-        ax.plot(traj[:, 0], traj[:, 1], color="C6", lw=1)
-    for p in result["points"]:
-        key = p.stability if p.kind == "fixed-point" else p.kind
-        marker, face = _KIND_STYLE.get(key, ("o", "k"))
-        ax.plot(p.x[0], p.x[1], marker, mfc=face, mec="r", ms=8, zorder=5, label=key)
-    handles, labels = ax.get_legend_handles_labels()
-    unique = dict(zip(labels, handles, strict=True))
-    if unique:
-        ax.legend(unique.values(), unique.keys(), loc="upper right", fontsize=8)
-    ax.set_xlim(axis[0], axis[-1])
-    ax.set_ylim(axis[0], axis[-1])
-    ax.set_xlabel("κ₁")
-    ax.set_ylabel("κ₂")
-    ax.set_title(title or "latent flow (white: κ̇₁ = 0, orange: κ̇₂ = 0)")
-    return _save(fig, path)
+    return fig
 
 
-def plot_pca_minima(trajectories, points, path, mean=None, basis=None, title: str = ""):
-    """Trajectories (trials × time × N) projected on their first two PCs with minima marked."""
-    from ghostsym.analysis.speed_minima import pca_basis
-
+def plot_pca_minima(trajectories, points, mean=None, basis=None, title: str = "", *, ax=None):
+    """Trajectories (trials × time × N) projected on their first two PCs with minima marked.
+    Returns the Figure."""
     trajectories = np.asarray(trajectories, dtype=float)
     if mean is None or basis is None:
         mean, basis = pca_basis(trajectories.reshape(-1, trajectories.shape[-1]), 2)
-    fig = _figure(figsize=(6, 5))
-    ax = fig.subplots()
+    fig, ax = _axes(ax, (6, 5))
     for i, traj in enumerate(trajectories):
         pcs = (traj - mean) @ basis[:2].T
         ax.plot(pcs[:, 0], pcs[:, 1], color=f"C{i % 10}", lw=1)
         ax.plot(pcs[0, 0], pcs[0, 1], "o", color=f"C{i % 10}", ms=3)
-    for p in points:
-        pc = (p.x - mean) @ basis[:2].T
-        key = p.stability if p.kind == "fixed-point" else p.kind
-        marker, face = _KIND_STYLE.get(key, ("o", "k"))
-        ax.plot(pc[0], pc[1], marker, mfc=face, mec="r", ms=9, zorder=5, label=key)
-    handles, labels = ax.get_legend_handles_labels()
-    unique = dict(zip(labels, handles, strict=True))
-    if unique:
-        ax.legend(unique.values(), unique.keys(), loc="best", fontsize=8)
+    _mark_points(ax, points, lambda x: (x - mean) @ basis[:2].T, edge="r", size=9)
     ax.set_xlabel("PC1")
     ax.set_ylabel("PC2")
     ax.set_title(title or "trajectories and speed minima")
-    return _save(fig, path)
+    return fig
+
+
+def _mark_points(ax, points, project, *, edge="k", size=8.0, legend=True):
+    seen = set()
+    for p in points:
+        key = point_key(p)
+        label = None if key in seen else POINT_LABELS.get(key, key)
+        seen.add(key)
+        q = project(np.asarray(p.x))
+        ax.plot(q[0], q[1], ls="none", zorder=5, label=label, **_marker(key, edge, size))
+    if legend and seen:
+        ax.legend(loc="best", fontsize=8)
+
+
+def plot_latent_minima(flow, analysis, trajectories=None, title: str = "", *, axes=None):
+    """Two panels: the first two latent coordinates (κ₁, κ₂) and the top-2 PCA plane of the
+    latent trajectories (``trajectories``: trials × T × N states) of a rank-K flow, with the
+    speed minima of ``analysis`` (:class:`~ghostsym.analysis.latent_rank_k.RankKAnalysis`)
+    marked by kind. Returns the Figure."""
+    K = flow.M.shape[1]
+    pts = np.array([p.x for p in analysis.points]).reshape(-1, K)
+    lat = None
+    if trajectories is not None:
+        tr = np.asarray(trajectories, dtype=float)  # (trials, T, N)
+        lat = (tr @ flow.P.T).reshape(-1, tr.shape[-2], K)
+    cloud = np.concatenate([lat.reshape(-1, K), pts]) if lat is not None else pts
+    if cloud.shape[0] >= 2:
+        mean = cloud.mean(axis=0)
+        _, _, Vt = np.linalg.svd(cloud - mean, full_matrices=False)
+        basis = Vt[:2] if Vt.shape[0] >= 2 else np.eye(K)[:2]
+    else:
+        mean, basis = np.zeros(K), np.eye(K)[:2]
+    if axes is None:
+        fig = new_figure(figsize=(10, 4.5))
+        axes = fig.subplots(1, 2)
+    else:
+        fig = axes[0].figure
+    projections = (
+        ("κ₁", "κ₂", lambda a: a[..., :2]),
+        ("PC 1", "PC 2", lambda a: (a - mean) @ basis.T),
+    )
+    for ax, (xl, yl, proj) in zip(axes, projections, strict=True):
+        if lat is not None:
+            for t in lat:
+                q = proj(t)
+                ax.plot(q[:, 0], q[:, 1], color="0.6", lw=0.6)
+                ax.plot(q[0, 0], q[0, 1], ".", color="0.4", ms=3)
+        _mark_points(ax, analysis.points, proj)
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -6,27 +6,23 @@ have no closed form (and for numerical fields such as RNN latent flows). Three s
 1. :func:`find_slow_points` minimises the kinetic energy q = 1/2 |F|^2 (Eq. 2) from each
    starting point (SciPy ``trust-exact`` with the exact gradient J^T F and Hessian
    J^T J + sum_i F_i H_i), polishes the end point with Newton's method on grad q = 0 (Eq. 5),
-   and merges end points closer than ``dedup_tol``.
+   and merges end points closer than the dedup radius (:mod:`ghostsym.analysis.search`).
 2. :func:`classify` labels a critical point of q from F, the Hessian of q and the spectrum of J
-   (tolerances in :class:`Tolerances`):
-
-   * ``"fixed point"`` — |F| <= ``speed``;
-   * ``"ghost"`` — a minimum of q (Eq. 3) with F != 0 whose Jacobian has one eigenvalue
-     near zero and every other eigenvalue with real part < -``transverse`` (Eq. 6);
-   * ``"slow point"`` — any other minimum of q with F != 0 (mixed transverse stability);
-   * ``"not a minimum of q"`` — a critical point of q with a negative Hessian eigenvalue
-     below -``hessian`` x (largest |eigenvalue|), e.g. a local maximum of the speed.
+   with the one classification of :mod:`ghostsym.analysis.points` (``"fixed-point"``,
+   ``"ghost"``, ``"slow-point"``, ``"not-a-minimum"``; tolerances in :class:`Tolerances`).
 
 3. :func:`reduce_to_canonical` computes p = u/(u^T v), c0 = p^T F(x_s), c2 = 1/2 p^T H[v, v] and
    r = c0 c2 (Eqs. 7-11), with v the right and u the left singular vector of J(x_s) for its
    smallest singular value (exactly the null vectors at an exact slow point), |v| = 1 and v
    oriented so that c0 >= 0 — the conventions of the symbolic path.
 
+The search is the "any field" strategy of :mod:`ghostsym.analysis.search` (given starts,
+trust-exact and Newton polish, then the shared :func:`ghostsym.analysis.search.collect`).
 A field is given as :class:`FieldFunctions` — plain callables F(x), J(x) and optionally the
 second-derivative tensor H(x) (central differences of J otherwise) — so numerical flows
 (RNNs: F(x) = -x + W tanh(x) + b) use the same code. :func:`compile_field` builds them from
-SymPy expressions through :mod:`ghostsym.codegen` (generated numba kernels for F, J, H,
-grad q and the Hessian of q)::
+SymPy expressions through :func:`ghostsym.codegen.fields.compile_field` (generated numba
+kernels for F, J, H, grad q and the Hessian of q; this module never sees SymPy itself)::
 
     compiled = compile_field(exprs, state, params)
     field = compiled.at({"mu": 1e-3, "b": 0.5})
@@ -39,52 +35,54 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize
 
-from ghostsym import codegen
+from ghostsym.analysis import search
+from ghostsym.analysis.points import (
+    FIXED_POINT,
+    GHOST,
+    NOT_MINIMUM,
+    SLOW_POINT,
+    TOLERANCES,
+    Point,
+    Tolerances,
+)
+from ghostsym.analysis.points import classify as classify_point
+from ghostsym.codegen import fields as field_kernels
 from ghostsym.errors import InputError, NotDerivableError
 
-#: Classification labels.
-FIXED_POINT = "fixed point"
-GHOST = "ghost"
-SLOW_POINT = "slow point"
-NOT_MINIMUM = "not a minimum of q"
+__all__ = (
+    "FIXED_POINT",
+    "GHOST",
+    "NOT_MINIMUM",
+    "SLOW_POINT",
+    "CanonicalReduction",
+    "CompiledField",
+    "FieldFunctions",
+    "SlowPoint",
+    "Tolerances",
+    "bottleneck_passage_time",
+    "classify",
+    "compile_field",
+    "find_slow_points",
+    "reduce_symbolic_or_numeric",
+    "reduce_to_canonical",
+)
 
 #: Relative step of the central differences of J used when H is not given.
 FD_STEP = 1e-5
-#: Default merge distance of end points (Euclidean, relative to 1 + |x|).
-DEDUP_TOL = 1e-6
 #: Newton polishing: iterations and the |grad q| accepted as converged (relative).
 POLISH_ITERATIONS = 50
 POLISH_TOL = 1e-13
+#: The trust-exact minimiser's gradient target and iteration limit per start.
+TRUST_EXACT_GTOL = 1e-14
+MAX_ITERATIONS = 500
 
-
-@dataclass(frozen=True)
-class Tolerances:
-    """Tolerances of :func:`classify` (each stated with its reason).
-
-    speed : |F| at or below this is a fixed point. A converged slow point of a ghost with
-        reduced speed c0 has |F| ~ c0 |u^T v|, so ghosts slower than this are reported as
-        fixed points; 1e-9 is far below any c0 used in ghostsym and far above the 1e-14
-        residual of a polished fixed point.
-    zero : the eigenvalue of J nearest zero must satisfy |lambda| <= zero * max(1, |J|) at a
-        slow point (Eq. 5 makes it exactly 0; the residual comes from the location error).
-    transverse : transverse stability needs Re lambda < -transverse for every other
-        eigenvalue (Eq. 6); a margin keeps round-off from deciding stability.
-    hessian : a minimum of q needs every eigenvalue of the Hessian of q to be
-        >= -hessian * max|eigenvalue| (positive semidefinite up to round-off, Eq. 3).
-    gradient : a point is a critical point of q when |grad q| <= gradient * max(1, |J| |F|).
-    """
-
-    speed: float = 1e-9
-    zero: float = 1e-6
-    transverse: float = 1e-9
-    hessian: float = 1e-8
-    gradient: float = 1e-8
+#: A classified point (the one :class:`ghostsym.analysis.points.Point`).
+SlowPoint = Point
 
 
 @dataclass(frozen=True)
@@ -143,145 +141,35 @@ class FieldFunctions:
 
 
 class CompiledField:
-    """A SymPy vector field compiled to numba kernels (F, J, H, grad q, Hessian of q).
+    """A SymPy vector field compiled to numba kernels, at parameter values on demand.
 
-    ``exprs`` are the components dx_i/dt, ``state`` the state symbols (same order), ``params``
-    the parameter symbols. :meth:`at` binds parameter values and returns
-    :class:`FieldFunctions`. Kernels come from :func:`ghostsym.codegen.build_module`
-    (cached on disk by a hash of the expressions).
+    A wrapper of :class:`ghostsym.codegen.fields.CompiledField` (where the expressions become
+    kernels); :meth:`at` binds parameter values (by name or in ``params`` order) and returns
+    :class:`FieldFunctions`.
     """
 
-    def __init__(self, exprs, state, params=(), *, cache_dir=None):
-        import sympy
-
-        from ghostsym.symbolic import reduction
-
-        self.exprs = tuple(sympy.sympify(e) for e in exprs)
-        self.state = tuple(state)
-        self.params = tuple(params)
-        n = len(self.state)
-        if len(self.exprs) != n:
-            raise InputError(f"{len(self.exprs)} field components for {n} state variables")
-        free = set().union(*(e.free_symbols for e in self.exprs))
-        unknown = free - set(self.state) - set(self.params)
-        if unknown:
-            names = ", ".join(sorted(map(str, unknown)))
-            raise InputError(f"field uses symbols that are neither state nor parameters: {names}")
-        J = reduction.jacobian(self.exprs, self.state)
-        H = reduction.second_derivatives(self.exprs, self.state)
-        q = reduction.kinetic_energy(self.exprs)
-        grad = [sympy.diff(q, s) for s in self.state]
-        hess = sympy.hessian(q, self.state)
-        args = self.state + self.params
-        kernels = [
-            codegen.Kernel("field", args, self.exprs),
-            codegen.Kernel("jacobian", args, tuple(J)),
-            codegen.Kernel("second", args, tuple(h for Hi in H for h in Hi)),
-            codegen.Kernel("grad_q", args, tuple(grad)),
-            codegen.Kernel("hess_q", args, tuple(hess)),
-        ]
-        self.module = codegen.build_module(kernels, label="slow_points", cache_dir=cache_dir)
-
-    def _values(self, values) -> tuple[float, ...]:
-        if values is None:
-            values = {}
-        if isinstance(values, Mapping):
-            by_name = {str(k): v for k, v in values.items()}
-            missing = [p.name for p in self.params if p.name not in by_name]
-            if missing:
-                raise InputError(f"missing parameter value(s): {', '.join(missing)}")
-            extra = set(by_name) - {p.name for p in self.params}
-            if extra:
-                raise InputError(f"unknown parameter(s): {', '.join(sorted(extra))}")
-            vals = [by_name[p.name] for p in self.params]
-        else:
-            vals = list(values)
-            if len(vals) != len(self.params):
-                raise InputError(f"expected {len(self.params)} parameter values, got {len(vals)}")
-        vals = [float(v) for v in vals]
-        if not all(math.isfinite(v) for v in vals):
-            raise InputError("parameter values must be finite")
-        return tuple(vals)
+    def __init__(self, compiled: field_kernels.CompiledField):
+        self.compiled = compiled
+        self.state = compiled.state
+        self.params = compiled.params
 
     def at(self, values: Mapping[str, float] | Sequence[float] | None = None) -> FieldFunctions:
         """Numerical callables at the given parameter values (by name or in ``params`` order)."""
-        theta = self._values(values)
-        m = self.module
-        n = len(self.state)
-
-        def call(kern):
-            return lambda x: np.array(kern(*x, *theta), dtype=float)
-
-        def call_matrix(kern, shape):
-            return lambda x: np.array(kern(*x, *theta), dtype=float).reshape(shape)
-
-        return FieldFunctions(
-            f=call(m.field),
-            jac=call_matrix(m.jacobian, (n, n)),
-            second=call_matrix(m.second, (n, n, n)),
-            grad_q_fn=call(m.grad_q),
-            hess_q_fn=call_matrix(m.hess_q, (n, n)),
-        )
+        k = self.compiled.bind(values)
+        return FieldFunctions(k.f, k.jac, k.second, grad_q_fn=k.grad_q, hess_q_fn=k.hess_q)
 
 
 def compile_field(exprs, state=None, params=(), **kwargs) -> CompiledField:
-    """Compile SymPy field components (or a :class:`~ghostsym.symbolic.parsing.ParsedField`)."""
-    if hasattr(exprs, "exprs") and hasattr(exprs, "state"):
-        return CompiledField(exprs.exprs, exprs.state, exprs.params, **kwargs)
-    if state is None:
-        raise InputError("compile_field needs the state symbols")
-    return CompiledField(exprs, state, params, **kwargs)
+    """Compile field components (or a parsed field) with
+    :func:`ghostsym.codegen.fields.compile_field`; see :class:`CompiledField`."""
+    return CompiledField(field_kernels.compile_field(exprs, state, params, **kwargs))
 
 
-@dataclass
-class SlowPoint:
-    """A classified critical point of q (see :func:`classify`)."""
-
-    x: np.ndarray
-    kind: str
-    speed: float  # |F(x)|
-    grad_norm: float  # |grad q(x)| = |J^T F|
-    eigenvalues: np.ndarray  # spectrum of J(x), sorted by |lambda|
-    q_hessian_eigenvalues: np.ndarray
-    zero_eigenvalue: complex | None  # the eigenvalue nearest 0 (slow points), else None
-    transverse_eigenvalues: np.ndarray  # the others (slow points); all eigenvalues otherwise
-    stable: bool  # every eigenvalue (fixed point) / transverse eigenvalue (slow point) Re < 0
-    hits: int = 1  # how many starting points ended here
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-def classify(field: FieldFunctions, x, tol: Tolerances = Tolerances()) -> SlowPoint:
-    """Classify a point where grad q = 0 (Eqs. 3, 5, 6); see the module docstring."""
+def classify(field: FieldFunctions, x, tol: Tolerances = TOLERANCES) -> Point:
+    """Classify a point where grad q = 0 (Eqs. 3, 5, 6) with
+    :func:`ghostsym.analysis.points.classify`."""
     x = np.asarray(x, dtype=float)
-    F = field.F(x)
-    J = field.J(x)
-    speed = float(np.linalg.norm(F))
-    grad = J.T @ F
-    grad_norm = float(np.linalg.norm(grad))
-    eig = np.linalg.eigvals(J)
-    eig = eig[np.argsort(np.abs(eig))]
-    hq = field.hess_q(x)
-    hq_eig = np.linalg.eigvalsh(0.5 * (hq + hq.T))
-    scale = max(1.0, float(np.max(np.abs(eig))))
-    details = {"critical": grad_norm <= tol.gradient * max(1.0, np.linalg.norm(J) * speed)}
-    if speed <= tol.speed:
-        stable = bool(np.all(eig.real < 0))
-        return SlowPoint(
-            x, FIXED_POINT, speed, grad_norm, eig, hq_eig, None, eig, stable, details=details
-        )
-    zero, transverse = eig[0], eig[1:]
-    details["zero_ok"] = bool(abs(zero) <= tol.zero * scale)
-    stable = bool(np.all(transverse.real < -tol.transverse))
-    hq_scale = max(float(np.max(np.abs(hq_eig))), np.finfo(float).tiny)
-    if hq_eig[0] < -tol.hessian * hq_scale:
-        kind = NOT_MINIMUM
-    elif stable and details["zero_ok"]:
-        kind = GHOST
-    else:
-        kind = SLOW_POINT
-    return SlowPoint(
-        x, kind, speed, grad_norm, eig, hq_eig, zero, transverse, stable, details=details
-    )
+    return classify_point(x, field.F(x), field.J(x), field.hess_q(x), tol)
 
 
 def _polish(field: FieldFunctions, x: np.ndarray) -> np.ndarray:
@@ -310,22 +198,22 @@ def find_slow_points(
     field: FieldFunctions,
     x0s,
     *,
-    tol: Tolerances = Tolerances(),
-    dedup_tol: float = DEDUP_TOL,
-    max_iterations: int = 500,
+    tol: Tolerances = TOLERANCES,
+    max_iterations: int = MAX_ITERATIONS,
     include_non_minima: bool = False,
-) -> list[SlowPoint]:
+) -> list[Point]:
     """Slow points, ghosts and fixed points reached by minimising q from each start (Eqs. 2-6).
 
     ``x0s`` is an array (m, n) of starting points. Returns the distinct classified points,
-    minima of q first (ordered by q), each with ``hits`` = number of starts that reached it.
-    Points that are not minima of q are dropped unless ``include_non_minima``; starts whose
-    minimisation diverged or did not reach a critical point are dropped.
+    minima of q first (ordered by q), each with ``hits`` = number of starts that reached it
+    (represented by the end point with the smallest |grad q|). Points that are not minima of
+    q are dropped unless ``include_non_minima``; starts whose minimisation diverged or did not
+    reach a critical point are dropped.
     """
     x0s = np.atleast_2d(np.asarray(x0s, dtype=float))
     if x0s.size == 0 or not np.all(np.isfinite(x0s)):
         raise InputError("starting points must be a non-empty finite array (m, n)")
-    found: list[SlowPoint] = []
+    ends = []
     for x0 in x0s:
         with np.errstate(all="ignore"):
             try:
@@ -335,27 +223,24 @@ def find_slow_points(
                     jac=field.grad_q,
                     hess=field.hess_q,
                     method="trust-exact",
-                    options={"gtol": 1e-14, "maxiter": max_iterations},
+                    options={"gtol": TRUST_EXACT_GTOL, "maxiter": max_iterations},
                 )
-                x = _polish(field, np.asarray(res.x, dtype=float))
+                ends.append(_polish(field, np.asarray(res.x, dtype=float)))
             except (np.linalg.LinAlgError, ValueError, FloatingPointError):
                 continue
-        if not np.all(np.isfinite(x)):
-            continue
-        point = classify(field, x, tol)
-        if not point.details["critical"]:
-            continue
-        if point.kind == NOT_MINIMUM and not include_non_minima:
-            continue
-        for other in found:
-            if np.linalg.norm(other.x - x) <= dedup_tol * (1 + np.linalg.norm(x)):
-                other.hits += 1
-                if point.grad_norm < other.grad_norm:
-                    point.hits = other.hits
-                    found[found.index(other)] = point
-                break
-        else:
-            found.append(point)
+
+    def evaluate(x):
+        return field.F(x), field.J(x), field.hess_q(x)
+
+    scale = max((float(np.linalg.norm(x)) for x in ends), default=1.0)
+    found = search.collect(
+        ends,
+        evaluate,
+        scale=scale,
+        tol=tol,
+        best_representative=True,
+        include_non_minima=include_non_minima,
+    )
     found.sort(key=lambda p: (p.kind == NOT_MINIMUM, 0.5 * p.speed**2))
     return found
 
@@ -422,20 +307,10 @@ def reduce_symbolic_or_numeric(
     ("symbolic"/"numeric"), ``c0``, ``c2``, ``r`` (floats at ``values``) and, for the
     symbolic path, the SymPy expressions under ``expressions``.
     """
-    import sympy
-
-    from ghostsym.symbolic import reduction
-
     if point is not None:
-        red = reduction.reduce_symbolic(exprs, state, point)
-        subs = {p_: values[p_.name] for p_ in params}
         return {
             "method": "symbolic",
-            "c0": float(red.c0.subs(subs)),
-            "c2": float(red.c2.subs(subs)),
-            "r": float(red.r.subs(subs)),
-            "x_s": np.array([float(sympy.sympify(point[s]).subs(subs)) for s in state]),
-            "expressions": red,
+            **field_kernels.symbolic_reduction(exprs, state, params, point, values),
         }
     if x0s is None:
         raise InputError("give either a closed-form point or starting points x0s")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ghostsym.cli._common import positive_int, writable_directory
@@ -31,12 +32,18 @@ def register(subparsers) -> None:
         metavar="K",
         help=f"analyse at most K evenly spaced checkpoints (default {DEFAULT_MAX_CHECKPOINTS})",
     )
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (shown per checkpoint on stderr when it is a terminal)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from ghostsym.analysis.bifurcations import analyze_run
     from ghostsym.errors import InputError
+    from ghostsym.progress import NoProgress, TqdmProgress
+    from ghostsym.training.analyze import analyze_run
 
     run_dir = Path(args.run_dir).expanduser()
     if not run_dir.is_dir():
@@ -44,7 +51,9 @@ def run(args) -> int:
     if not (run_dir / "config.json").exists():
         raise InputError(f"{str(run_dir)!r} is not a training run directory (no config.json)")
     out = writable_directory(args.out if args.out is not None else run_dir / "analysis")
-    doc = analyze_run(run_dir, out, args.max_checkpoints)
+    show = not args.no_progress and sys.stderr.isatty()
+    meter = TqdmProgress(unit="checkpoint") if show else NoProgress()
+    doc = analyze_run(run_dir, out, args.max_checkpoints, progress=meter)
     if "bifurcations" in doc:
         b = doc["bifurcations"]
         print(

@@ -56,17 +56,15 @@ def constructed():
 
 
 def _kinds(res):
-    return sorted((p.stability if p.kind == "fixed-point" else p.kind) for p in res["points"])
+    return sorted((p.stability if p.kind == "fixed-point" else p.kind) for p in res.points)
 
 
 def test_fixed_points_ghosts_and_slow_point(constructed):
     flow, kstar, ks, ghost1d, _, res = constructed
     assert _kinds(res) == ["ghost", "ghost", "saddle", "slow-point", "stable", "stable"]
-    stable = sorted(
-        (p.x for p in res["points"] if p.stability == "stable"), key=lambda x: float(x[0])
-    )
+    stable = sorted((p.x for p in res.points if p.stability == "stable"), key=lambda x: float(x[0]))
     np.testing.assert_allclose(stable, [[-kstar, ks], [kstar, ks]], atol=1e-8)
-    ghosts = sorted((p for p in res["points"] if p.kind == "ghost"), key=lambda p: p.x[0])
+    ghosts = sorted((p for p in res.points if p.kind == "ghost"), key=lambda p: p.x[0])
     for g, sign in zip(ghosts, (-1, 1), strict=True):
         np.testing.assert_allclose(g.x, [sign * kstar, ghost1d.kappa], atol=1e-7)
         # one zero eigenvalue, the other the (stable) κ₁ slope at ±κ*
@@ -77,10 +75,10 @@ def test_fixed_points_ghosts_and_slow_point(constructed):
         assert g.extras["passage_time"] == pytest.approx(ghost1d.passage_time, rel=1e-6)
         assert g.extras["c0"] > 0 and g.extras["c2"] > 0
         assert abs(abs(g.extras["slow_direction"][1]) - 1) < 1e-8
-    slow = [p for p in res["points"] if p.kind == "slow-point"][0]
+    slow = [p for p in res.points if p.kind == "slow-point"][0]
     np.testing.assert_allclose(slow.x, [0.0, ghost1d.kappa], atol=1e-7)
     # every returned point is a minimum of q = ½‖F‖² (Eq. 3)
-    for p in res["points"]:
+    for p in res.points:
         eig = np.asarray(p.extras["q_hessian_eigenvalues"])
         assert eig[0] >= -1e-8 * np.max(np.abs(eig))
 
@@ -88,18 +86,18 @@ def test_fixed_points_ghosts_and_slow_point(constructed):
 def test_speed_saddles_are_not_slow_points(constructed, monkeypatch):
     """(κ₁ at a speed maximum of the κ₁ flow, κ_g) is a critical point of q, not a minimum:
     seeded there, Newton converges to it and the analysis files it under speed_saddles."""
-    import ghostsym.analysis.latent_flow as lf
+    import ghostsym.analysis.search as search
 
     flow, kstar, ks, ghost1d, _, res = constructed
     kmax = math.acosh(math.sqrt(2.0))  # f₁' = −1 + 2 sech² κ = 0: |f₁| maximal
     axis = np.linspace(-4.0, 4.0, 161)
     seed = (int(np.argmin(np.abs(axis - kmax))), int(np.argmin(np.abs(axis - ghost1d.kappa))))
-    original = lf._grid_local_minima
-    monkeypatch.setattr(lf, "_grid_local_minima", lambda speed: [*original(speed), seed])
+    original = search.grid_local_minima
+    monkeypatch.setattr(search, "grid_local_minima", lambda speed: [*original(speed), seed])
     seeded = analyze_rank_two(flow, half_width=4.0, grid=161)
     assert _kinds(seeded) == _kinds(res)
-    assert len(seeded["speed_saddles"]) == 1
-    saddle = seeded["speed_saddles"][0]
+    assert len(seeded.speed_saddles) == 1
+    saddle = seeded.speed_saddles[0]
     np.testing.assert_allclose(saddle.x, [kmax, ghost1d.kappa], atol=1e-7)
     assert np.asarray(saddle.extras["q_hessian_eigenvalues"])[0] < 0
 
@@ -154,7 +152,7 @@ def test_attractors_separate_the_cues(constructed):
 
 def test_trajectory_slows_at_its_own_ghost_for_the_normal_form_time(constructed):
     flow, kstar, ks, ghost1d, _, res = constructed
-    ghosts = [p for p in res["points"] if p.kind == "ghost"]
+    ghosts = [p for p in res.points if p.kind == "ghost"]
     # start right of the bistable split and above the ghost: κ₁ → +κ*, κ₂ crosses the ghost
     traj = flow.latent_map(np.array([1.0, ghost1d.kappa + 1.5]), 160, alpha=0.5)
     passes = ghost_passages(flow, traj, ghosts, alpha=0.5)
@@ -219,14 +217,14 @@ def test_phase_portrait_figure(constructed, tmp_path):
     assert speed.shape == (21, 21)
     np.testing.assert_allclose(speed[3, 7], np.linalg.norm(flow.field([axis[3], axis[7]])))
     traj = flow.latent_map(np.array([1.0, 3.0]), 40)
-    h = auto_half_width(res["points"], [("cue", traj)])
+    h = auto_half_width(res.points, [("cue", traj)])
     assert h >= 1.25 * max(np.max(np.abs(traj)), kstar) - 1e-12
     history = {"loss": np.linspace(1, 0.1, 300), "grad_norm": np.abs(np.sin(np.arange(300)))}
-    path = plot_portraits(
+    fig = plot_portraits(
         [
             Portrait(
                 flow,
-                res["points"],
+                res.points,
                 [("cue +1", traj)],
                 "constructed",
                 h,
@@ -234,11 +232,12 @@ def test_phase_portrait_figure(constructed, tmp_path):
             )
         ]
         * 2,
-        tmp_path / "portraits.png",
         history=history,
         marker_epochs=[0, 150],
         grid=61,
     )
+    path = tmp_path / "portraits.png"
+    fig.savefig(path, dpi=110)
     assert path.exists() and path.stat().st_size > 10_000
 
 

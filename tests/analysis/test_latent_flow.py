@@ -167,21 +167,21 @@ def _rank_two_flow_with(kind):
 def test_rank_two_ghost_classified():
     flow, k0 = _rank_two_flow_with("ghost")
     res = analyze_rank_two(flow, half_width=8.0)
-    kinds = [p.kind for p in res["points"]]
+    kinds = [p.kind for p in res.points]
     assert kinds.count("ghost") == 1
-    ghost = [p for p in res["points"] if p.kind == "ghost"][0]
+    ghost = [p for p in res.points if p.kind == "ghost"][0]
     assert abs(ghost.x[0] - k0) < 0.05 and abs(ghost.x[1]) < 1e-8
     assert ghost.speed > 1e-4
-    fps = [p for p in res["points"] if p.kind == "fixed-point"]
+    fps = [p for p in res.points if p.kind == "fixed-point"]
     assert len(fps) == 1 and fps[0].stability == "stable"
 
 
 def test_rank_two_after_bifurcation_has_three_fixed_points():
     flow, _ = _rank_two_flow_with("fixed")
     res = analyze_rank_two(flow, half_width=8.0)
-    fps = [p for p in res["points"] if p.kind == "fixed-point"]
+    fps = [p for p in res.points if p.kind == "fixed-point"]
     assert sorted(p.stability for p in fps) == ["saddle", "stable", "stable"]
-    assert not [p for p in res["points"] if p.kind == "ghost"]
+    assert not [p for p in res.points if p.kind == "ghost"]
 
 
 def test_rank_two_svd_construction_is_exact():

@@ -13,16 +13,17 @@ from ghostsym.analysis.latent_flow import (
     RankOneFlow,
     RankTwoFlow,
     analyze_rank_one,
+    ghost_record,
     rank_two_latent,
 )
 from ghostsym.analysis.latent_rank_k import (
     analyze_rank_k,
     fixed_point_box,
-    ghost_entry,
     latent_flow_of,
     states_of,
     track_rank_k,
 )
+from ghostsym.analysis.points import Ghost
 from ghostsym.errors import InputError
 
 # ---------------------------------------------------------------------------------------------
@@ -148,10 +149,12 @@ def test_tracked_ghost_r_is_the_canonical_r_of_rank_one():
     g = _roots(ghost_blk).ghosts[0]
     stable = (1.0, 0.5, 0.0)
     flow = _block_flow([ghost_blk, stable, stable])
-    entry = ghost_entry(flow, analyze_rank_k(flow).ghosts[0])
-    assert entry["r"] == pytest.approx(g.r, rel=1e-6)
-    assert entry["energy"] == pytest.approx(0.5 * g.r_g**2, rel=1e-6)
-    assert abs(entry["r"] - entry["energy"]) > 0.1 * g.r  # not the same quantity
+    entry = ghost_record(flow, analyze_rank_k(flow).ghosts[0])
+    assert isinstance(entry, Ghost)
+    assert entry.r == pytest.approx(g.r, rel=1e-6)
+    assert entry.energy == pytest.approx(0.5 * g.r_g**2, rel=1e-6)
+    assert abs(entry.r - entry.energy) > 0.1 * g.r  # not the same quantity
+    assert entry.passage_time == pytest.approx(g.passage_time, rel=1e-6)
 
 
 def test_mixed_transverse_stability_is_a_slow_point_not_a_ghost():

@@ -66,3 +66,41 @@ def test_corrupt_run_directory(run_cli, rank_one_run, tmp_path):
 def test_bad_option(run_cli, rank_one_run):
     proc = run_cli("analyze", rank_one_run, "--max-checkpoints", "0")
     assert proc.returncode == 2
+
+
+def test_analyze_run_from_python_reports_each_checkpoint_and_writes_strict_json(
+    rank_one_run, tmp_path
+):
+    from ghostsym.analysis.bifurcations import BifurcationTrack
+    from ghostsym.training.analyze import RunTrack, analyze_run, track_run
+
+    class Meter:
+        def __init__(self):
+            self.calls = []
+
+        def start(self, total, description=""):
+            self.calls.append(("start", total))
+
+        def update(self, n=1, **postfix):
+            self.calls.append(("update", n))
+
+        def set_description(self, text):
+            pass
+
+        def close(self):
+            self.calls.append(("close",))
+
+    meter = Meter()
+    doc = analyze_run(rank_one_run, tmp_path / "a", progress=meter)
+    assert meter.calls == [("start", 3), ("update", 1), ("update", 1), ("update", 1), ("close",)]
+    text = (tmp_path / "a" / "analysis.json").read_text()
+
+    def refuse(constant):
+        raise AssertionError(f"non-strict JSON constant {constant}")
+
+    parsed = json.loads(text, parse_constant=refuse)  # strict JSON: no NaN / Infinity
+    assert parsed["bifurcations"]["epochs"] == [0, 10, 20] == doc["bifurcations"]["epochs"]
+    tracked = track_run(rank_one_run)
+    assert isinstance(tracked, RunTrack) and isinstance(tracked.track, BifurcationTrack)
+    assert tracked.track.epochs.tolist() == doc["bifurcations"]["epochs"]
+    assert tracked.record.config.model.rank == 1

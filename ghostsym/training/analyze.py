@@ -1,0 +1,250 @@
+"""Analysis of a training run directory: what ``ghostsym analyze RUN_DIR`` does.
+
+This is the training-layer side of the dynamics analysis: it reads a run directory
+(:func:`ghostsym.training.load_run`), simulates the network where seeds are needed
+(:func:`ghostsym.training.simulate`), hands plain parameter arrays and trajectories to
+:mod:`ghostsym.analysis` and writes ``analysis.json`` (strict JSON, :func:`ghostsym.io.json_text`)
+and the figures. The analysis functions themselves take arrays and return dataclasses.
+
+* rank one/two: :func:`ghostsym.analysis.bifurcations.track_checkpoints` (fixed points,
+  ghosts and bifurcation events at every analysed checkpoint), the training-track figure and
+  the latent flows (rank one) or the phase portrait of the last checkpoint (rank two);
+* rank K ≥ 3: :func:`ghostsym.analysis.latent_rank_k.track_rank_k`, seeded by the states of
+  one forward pass per checkpoint;
+* full rank: the speed minima of the final network (:mod:`ghostsym.analysis.speed_minima`).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ghostsym import progress as _progress
+from ghostsym.analysis import plots
+from ghostsym.analysis.bifurcations import (
+    BifurcationTrack,
+    analyze_checkpoint,
+    track_checkpoints,
+)
+from ghostsym.analysis.latent_flow import analyze_rank_two, rank_two_latent_from_factors
+from ghostsym.analysis.latent_rank_k import latent_flow_of, minima_summary, track_rank_k
+from ghostsym.analysis.points import count_kinds
+from ghostsym.analysis.speed_minima import find_speed_minima
+from ghostsym.errors import InputError
+from ghostsym.io import json_text, write_atomic
+from ghostsym.training import load_run, simulate
+
+#: Checkpoints analysed at most by default (evenly spaced, first and last always included).
+MAX_CHECKPOINTS = 200
+
+
+def _meter(progress):
+    """``progress`` through :func:`ghostsym.progress.as_meter` (True → a tqdm.auto bar)."""
+    as_meter = getattr(_progress, "as_meter", None)
+    if as_meter is not None:
+        return as_meter(progress)
+    if progress is None or progress is False:  # before as_meter exists in ghostsym.progress
+        return _progress.NoProgress()
+    return _progress.TqdmProgress() if progress is True else progress
+
+
+@dataclass
+class RunTrack:
+    """:func:`track_run`'s result: the bifurcation track of a run and the run it came from."""
+
+    track: BifurcationTrack
+    record: object
+
+
+def _load_run(run_dir: Path):
+    if not run_dir.exists():
+        raise InputError(f"run directory {str(run_dir)!r} does not exist")
+    if not run_dir.is_dir():
+        raise InputError(f"{str(run_dir)!r} is not a directory")
+    try:
+        return load_run(run_dir)
+    except InputError:
+        raise
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise InputError(f"{str(run_dir)!r}: incomplete or corrupt run directory ({exc})") from None
+
+
+def track_run(run_dir, epochs=None) -> RunTrack:
+    """The bifurcation track of a run directory; ``epochs`` selects checkpoints (default all)."""
+    record = _load_run(Path(run_dir))
+    available = record.checkpoint_epochs
+    if epochs is not None:
+        missing = sorted(set(epochs) - set(available))
+        if missing:
+            raise InputError(f"run {str(run_dir)!r} has no checkpoints at epochs {missing}")
+        available = sorted(epochs)
+    if not available:
+        raise InputError(f"run {str(run_dir)!r} has no checkpoints to analyse")
+    checkpoints = {e: record.checkpoint(e) for e in available}
+    activation = record.config.model.activation
+    return RunTrack(track_checkpoints(checkpoints, activation), record)
+
+
+def _select(epochs: list[int], k: int) -> list[int]:
+    if len(epochs) <= k:
+        return list(epochs)
+    idx = np.unique(np.linspace(0, len(epochs) - 1, k).round().astype(int))
+    return [epochs[i] for i in idx]
+
+
+def _figure(fig, path: Path) -> str:
+    return str(plots.save_figure(fig, path))
+
+
+def analyze_run(run_dir, out_dir, max_checkpoints: int = MAX_CHECKPOINTS, progress=None) -> dict:
+    """Analyse a run directory; write ``analysis.json`` and figures into ``out_dir``.
+
+    Rank one/two: the bifurcation track over (at most ``max_checkpoints``) checkpoints,
+    the training-track figure (loss, gradient norm, fixed-point count, ghost r) and the
+    latent flow at the first, middle and last analysed checkpoint (rank one) or the phase
+    portrait of the last (rank two). Rank K ≥ 3: the speed minima of the K-dimensional latent
+    flow at every analysed checkpoint (seeded by the states of one forward pass, a Sobol set
+    in the fixed-point box and the previous checkpoint's minima), the same track, and the
+    final minima in the (κ₁, κ₂) and PCA planes. Full rank: speed minima of the final
+    parameters from the states of one forward pass. ``progress`` (True, a meter, or
+    False/None) advances once per analysed checkpoint. Returns the JSON document.
+    """
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    if max_checkpoints < 1:
+        raise InputError(f"max_checkpoints must be >= 1, got {max_checkpoints}")
+    record = _load_run(run_dir)
+    model = record.config.model
+    checkpoints = {}
+    for epoch in _select(record.checkpoint_epochs, max_checkpoints):
+        try:
+            checkpoints[epoch] = record.checkpoint(epoch)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            raise InputError(
+                f"{str(run_dir)!r}: checkpoint of epoch {epoch} is unreadable (corrupt .npz file)"
+            ) from None
+    if not checkpoints:
+        checkpoints = {0: record.params_init}
+        if record.params_final is not None:
+            checkpoints[record.config.epochs] = record.params_final
+    history = {k: np.asarray(v) for k, v in record.history.items()}
+    doc: dict = {
+        "run_dir": str(run_dir),
+        "model": model.to_dict(),
+        "status": record.status,
+        "epochs_analysed": sorted(checkpoints),
+        "figures": [],
+    }
+    meter = _meter(progress)
+    full_rank = model.rank is None
+    meter.start(1 if full_rank else len(checkpoints), "analyze")
+    try:
+        if model.rank in (1, 2):
+            doc.update(_analyze_low_rank(model, checkpoints, history, out_dir, meter))
+        elif not full_rank:
+            doc.update(_analyze_rank_k(record, checkpoints, history, out_dir, meter))
+        else:
+            doc.update(_analyze_full_rank(record, checkpoints, out_dir, run_dir))
+            meter.update(1)
+    finally:
+        meter.close()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(out_dir / "analysis.json", json_text(doc))
+    return doc
+
+
+def _analyze_low_rank(model, checkpoints, history, out_dir: Path, meter) -> dict:
+    """Rank one/two: the bifurcation track and its figures."""
+    flows = []
+    for epoch in sorted(checkpoints):
+        flows.append(analyze_checkpoint(checkpoints[epoch], epoch, model.activation))
+        meter.update(1)
+    track = BifurcationTrack(model.rank, flows)
+    figures = [_figure(plots.plot_training_track(history, track), out_dir / "training_track.png")]
+    final = checkpoints[max(checkpoints)]
+    if model.rank == 1:
+        epochs = sorted(checkpoints)
+        shown = sorted({epochs[0], epochs[len(epochs) // 2], epochs[-1]})
+        curves = [
+            (f"epoch {e}", (checkpoints[e]["m"], checkpoints[e]["n"], checkpoints[e]["b"]))
+            for e in shown
+        ]
+        threshold = float(final.get("kappa_star", model.threshold))
+        fig = plots.plot_rank_one_flows(curves, threshold)
+        figures.append(_figure(fig, out_dir / "latent_flow.png"))
+    else:
+        flow = rank_two_latent_from_factors(final["m"], final["n"], final["b"], model.activation)
+        fig = plots.plot_phase_portrait(flow, analyze_rank_two(flow))
+        figures.append(_figure(fig, out_dir / "phase_portrait.png"))
+    return {"bifurcations": track.to_dict(), "figures": figures}
+
+
+def _visited_states(record, params):
+    """States of one forward pass of the run's task (trials × time × N), or None."""
+    try:
+        states = simulate(record.config.model, params, record.config.task, seed=record.config.seed)
+    except InputError:
+        return None  # e.g. non-finite parameters: the search runs on its other seeds
+    return np.swapaxes(np.asarray(states["states"]), 0, 1)
+
+
+def _analyze_rank_k(record, checkpoints, history, out_dir: Path, meter) -> dict:
+    """Rank K ≥ 3: speed minima of the K-dimensional latent flow at every checkpoint, the
+    training track and the minima of the final network in the (κ₁, κ₂) and PCA planes."""
+    model = record.config.model
+    visited = {e: _visited_states(record, p) for e, p in checkpoints.items()}
+    visited = {e: v for e, v in visited.items() if v is not None}
+    track, analyses = track_rank_k(
+        checkpoints, model.activation, visited, rank=model.rank, progress=meter
+    )
+    final_epoch = max(checkpoints)
+    final = analyses[final_epoch]
+    minima = plots.plot_latent_minima(
+        latent_flow_of(checkpoints[final_epoch], model.activation),
+        final,
+        visited.get(final_epoch),
+        title=f"rank {model.rank}, epoch {final_epoch}: speed minima of the latent flow",
+    )
+    figures = [
+        _figure(plots.plot_training_track(history, track), out_dir / "training_track.png"),
+        _figure(minima, out_dir / "latent_minima.png"),
+    ]
+    ghosts = [(p.speed, e, p) for e, a in analyses.items() for p in a.ghosts]
+    slowest = None
+    if ghosts:
+        speed, epoch, point = min(ghosts, key=lambda t: t[0])
+        slowest = {"epoch": epoch, "speed": speed, "kappa": point.x.tolist()}
+    return {
+        "bifurcations": track.to_dict(),
+        "speed_minima": {"epoch": final_epoch, **final.to_dict()},
+        "rank_k": {"per_checkpoint": minima_summary(analyses), "slowest_ghost": slowest},
+        "figures": figures,
+    }
+
+
+def _analyze_full_rank(record, checkpoints, out_dir: Path, run_dir: Path) -> dict:
+    """Full rank: speed minima of the final parameters from one forward pass's states."""
+    model = record.config.model
+    final_epoch = max(checkpoints)
+    final = checkpoints[final_epoch]
+    W = final.get("W")
+    if W is None:
+        raise InputError(f"{str(run_dir)!r}: full-rank checkpoint without W")
+    states = np.asarray(
+        simulate(model, final, record.config.task, seed=record.config.seed)["states"]
+    )
+    trajectories = np.swapaxes(states, 0, 1)  # trials × time × N
+    points = find_speed_minima(
+        W, final["b"], trajectories.reshape(-1, W.shape[0]), model.activation
+    )
+    fig = plots.plot_pca_minima(trajectories, points)
+    return {
+        "speed_minima": {
+            "epoch": final_epoch,
+            "points": [p.to_dict() for p in points],
+            "counts": count_kinds(points),
+        },
+        "figures": [_figure(fig, out_dir / "speed_minima_pca.png")],
+    }
