@@ -244,13 +244,12 @@ def test_phase_portrait_figure(constructed, tmp_path):
 def _verify_module():
     import importlib.util
     import sys
-
-    from ghostsym.config import repository_root
+    from pathlib import Path
 
     name = "ghostsym_verify_fig4_rank_two_dcd"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(
-            name, repository_root() / "verify" / "fig4_rank_two_dcd.py"
+            name, Path(__file__).resolve().parents[2] / "verify" / "fig4_rank_two_dcd.py"
         )
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
