@@ -32,6 +32,7 @@ import reference as ref
 from ghostsym.codegen import latent
 from ghostsym.errors import InputError
 from ghostsym.numerics import rnn, tasks
+from ghostsym.symbolic import nonlinearities
 from ghostsym.training import (
     RNNModel,
     Task,
@@ -135,6 +136,7 @@ def test_combinations_cover_every_readout_output_task_and_model():
     assert set(ref.READOUTS) == set(rnn.READOUTS)
     assert {v["readout"] for v in READOUT_VARIANTS.values()} == set(rnn.READOUTS)
     assert set(OUTPUTS) == set(ref.OUTPUTS)
+    assert set(nonlinearities.NONLINEARITIES) == set(ref.ACTIVATIONS)
     assert {t.name for t in TASKS.values()} == set(tasks.TASKS)
     assert {t.readout_timing for t in TASKS.values()} == {"pre", "post"}
     assert {t.initial_state is None for t in TASKS.values()} == {True, False}
@@ -187,9 +189,10 @@ def test_gradients_match_reference(arch, task_name, variant, output, seed):
     _assert_gradients_close(fd, exact, what="finite differences vs complex step: ")
 
 
+#: Every nonlinearity the engine can be built with, besides the paper's tanh.
 OTHER_ACTIVATIONS = [
     (activation, *combo)
-    for activation in ("sigmoid", "erf")
+    for activation in sorted(set(nonlinearities.NONLINEARITIES) - {"tanh"})
     for combo in (
         ("rank1", "da", "latent", "sigmoid"),
         ("rank3", "dcd", "latent_linear", "tanh"),
