@@ -73,7 +73,6 @@ TRANSITIONAL = {
     "ghostsym/analysis/bifurcations.py",
     "ghostsym/analysis/latent_flow.py",
     "ghostsym/analysis/latent_rank_k.py",
-    "ghostsym/analysis/normal_form_numerics.py",
     "ghostsym/analysis/slow_points.py",
     "ghostsym/analysis/speed_minima.py",
 }

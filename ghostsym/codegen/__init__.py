@@ -14,7 +14,25 @@ generated names as globals; :func:`build_module` appends the template's source t
 generated functions, so the whole module is cacheable and a change of either the expressions
 or the template changes the hash.
 
-This module may import SymPy and numba; nothing else in ghostsym imports both.
+The codegen layer is the only place SymPy meets numba, and every kernel list lives in it,
+once per model:
+
+* :mod:`ghostsym.codegen.rnn` — the RNN engine's ``act``, ``out_sigmoid``, ``out_tanh``
+  (template :mod:`ghostsym.numerics.rnn_template`);
+* :mod:`ghostsym.codegen.normal_form` — a normal form's ``nf_f``, ``nf_dfdx``, ``nf_dfdr``,
+  ``nf_analytic_loss``, ``nf_analytic_grad`` and, with a closed-form escape time,
+  ``nf_escape_time_rho``, ``nf_escape_time_drho`` (template
+  :mod:`ghostsym.numerics.normal_form_template`);
+* :mod:`ghostsym.codegen.latent` — the latent-flow, ghost, gradient-projection, speed-energy
+  and reference-BPTT kernels (templates ``ghostsym/numerics/latent_template.py`` and
+  ``speed_template.py``);
+* :mod:`ghostsym.codegen.fields` — the analysis layer's fields: φ and its derivatives, and a
+  SymPy vector field's F, J, H, ∇q, ∇²q (slow points, Eq. 2);
+* :mod:`ghostsym.codegen.rewriting` — no kernels: the pre-printing rewrites (tanh → exp,
+  half-integer powers → square roots) the lists above apply.
+
+This module owns no kernel list itself: it prints them (:class:`Kernel`,
+:func:`function_source`, :func:`module_source`) and imports them (:func:`build_module`).
 """
 
 from __future__ import annotations

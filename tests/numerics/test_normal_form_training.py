@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from ghostsym.codegen.normal_form_sim import canonical_simulator
+from ghostsym.analysis.normal_form_numerics import canonical_simulator, parse_simulator
 from ghostsym.errors import DivergenceError, InputError
 
 T = 100.0
@@ -29,7 +29,7 @@ def reference_train(grad, r0, lr, epochs, optimizer, beta1=0.9, beta2=0.999, eps
     r, m, v, rs = r0, 0.0, 0.0, [r0]
     for t in range(1, epochs + 1):
         g = grad(r)
-        if optimizer == "gd":
+        if optimizer == "sgd":
             r -= lr * g
         elif optimizer == "momentum":
             m = beta1 * m + g
@@ -42,7 +42,7 @@ def reference_train(grad, r0, lr, epochs, optimizer, beta1=0.9, beta2=0.999, eps
     return np.array(rs)
 
 
-@pytest.mark.parametrize("optimizer, lr", [("gd", 1e-10), ("momentum", 1e-11), ("adam", 2e-5)])
+@pytest.mark.parametrize("optimizer, lr", [("sgd", 1e-10), ("momentum", 1e-11), ("adam", 2e-5)])
 def test_trainers_match_reference_analytic(sim, optimizer, lr):
     run = sim.train_r(10 * R_STAR, lr, epochs=400, optimizer=optimizer, gradient="analytic")
     ref = reference_train(analytic_grad, 10 * R_STAR, lr, 400, optimizer)
@@ -50,7 +50,7 @@ def test_trainers_match_reference_analytic(sim, optimizer, lr):
     assert run.diverged[0] == -1
 
 
-@pytest.mark.parametrize("optimizer, lr", [("gd", 2e-10), ("momentum", 2e-11), ("adam", 1e-5)])
+@pytest.mark.parametrize("optimizer, lr", [("sgd", 2e-10), ("momentum", 2e-11), ("adam", 1e-5)])
 def test_trainers_match_reference_simulated(sim, optimizer, lr):
     kw = dict(c=0.5, x_star=10.0, T=T, dt=0.1)
     run = sim.train_r(3 * R_STAR, lr, epochs=30, optimizer=optimizer, **kw)
@@ -104,10 +104,8 @@ def test_bad_training_input(sim):
         sim.train_r(1.0, 1e-3, epochs=10, optimizer="lbfgs")
     with pytest.raises(InputError):
         sim.train_r(1.0, 1e-3, epochs=10, record_every=3)
-    from ghostsym.codegen.normal_form_sim import NormalFormSimulator
-
     with pytest.raises(InputError, match="analytic"):
-        NormalFormSimulator.parse("x**4 + r").train_r(1.0, 1e-3, epochs=2, gradient="analytic")
+        parse_simulator("x**4 + r").train_r(1.0, 1e-3, epochs=2, gradient="analytic")
 
 
 def test_curvature_bound_symbolic():
