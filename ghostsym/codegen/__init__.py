@@ -37,6 +37,7 @@ This module owns no kernel list itself: it prints them (:class:`Kernel`,
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import keyword
@@ -172,14 +173,50 @@ def module_source(
     return "\n".join(parts)
 
 
-def _digest(source: str) -> str:
+def _digest(source: str, *dependencies: str) -> str:
     import numba
 
     h = hashlib.sha256()
-    for piece in (CODEGEN_VERSION, numba.__version__, sys.version, source):
+    for piece in (CODEGEN_VERSION, numba.__version__, sys.version, source, *dependencies):
         h.update(piece.encode())
         h.update(b"\0")
     return h.hexdigest()[:20]
+
+
+def _package_imports(source: str, package: str) -> list[str]:
+    """The modules of ``package`` that a module's source imports (absolute imports), in order."""
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names = [node.module]
+        out += [n for n in names if n.split(".")[0] == package and n not in out]
+    return out
+
+
+def template_dependencies(template: str | None) -> list[str]:
+    """Sources of the modules of the template's own package (``ghostsym`` for ghostsym's
+    templates) that the template imports, transitively, sorted by module name.
+
+    numba's on-disk cache of a function is keyed by its own file only: a jitted function
+    that calls one from another module (the templates call
+    :func:`ghostsym.numerics.optim.optimizer_step`) would keep the old machine code after
+    that module changed. These sources are therefore part of the generated module's hash.
+    """
+    if template is None:
+        return []
+    package = template.split(".")[0]
+    seen: dict[str, str] = {}
+    todo = _package_imports(_template_source(template), package)
+    while todo:
+        name = todo.pop()
+        if name in seen or importlib.util.find_spec(name) is None:
+            continue
+        seen[name] = _template_source(name)
+        todo += _package_imports(seen[name], package)
+    return [seen[name] for name in sorted(seen)]
 
 
 def build_module(
@@ -202,12 +239,14 @@ def build_module(
     cache_dir : overrides :func:`ghostsym.config.kernel_cache_dir`.
 
     Returns the imported module; importing the same source twice returns the same module
-    object, and a later process finds the module and numba's cache on disk.
+    object, and a later process finds the module and numba's cache on disk. The module's
+    name hashes its source and the sources of the ghostsym modules the template imports
+    (:func:`template_dependencies`), so a change to either gives a fresh module.
     """
     if not label.replace("_", "").isalnum():
         raise InputError(f"kernel module label {label!r} must be alphanumeric/underscore")
     source = module_source(kernels, template, njit_options)
-    modname = f"{_MODULE_PREFIX}{label}_{_digest(source)}"
+    modname = f"{_MODULE_PREFIX}{label}_{_digest(source, *template_dependencies(template))}"
     if modname in sys.modules:
         return sys.modules[modname]
     directory = Path(cache_dir) if cache_dir is not None else config.kernel_cache_dir()

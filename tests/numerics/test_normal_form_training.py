@@ -7,6 +7,7 @@ import pytest
 
 from ghostsym.analysis.normal_form_numerics import canonical_simulator, parse_simulator
 from ghostsym.errors import DivergenceError, InputError
+from ghostsym.numerics import optim
 
 T = 100.0
 R_STAR = math.pi**2 / (4 * T**2)
@@ -62,6 +63,22 @@ def test_trainers_match_reference_simulated(sim, optimizer, lr):
     np.testing.assert_allclose(run.loss[0], losses, rtol=1e-12)
 
 
+@pytest.mark.parametrize("optimizer, lr", [("sgd", 1e-10), ("momentum", 1e-11), ("adam", 2e-5)])
+def test_trainer_runs_the_shared_optimizer_update(sim, optimizer, lr):
+    """Bit for bit the update of ghostsym.numerics.optim (the RNN engine's), r as a 1-vector."""
+    run = sim.train_r(10 * R_STAR, lr, epochs=300, optimizer=optimizer, gradient="analytic")
+    theta, grad, m1, m2 = np.array([10 * R_STAR]), np.zeros(1), np.zeros(1), np.zeros(1)
+    beta1 = 0.9
+    ref = [theta[0]]
+    for step in range(1, 301):
+        grad[0] = sim.analytic_loss_and_gradient(theta[0], T)[1]
+        optim.optimizer_step(
+            optim.optimizer_code(optimizer), theta, grad, lr, beta1, 0.999, 1e-8, m1, m2, step
+        )
+        ref.append(theta[0])
+    np.testing.assert_array_equal(run.r[0], ref)
+
+
 def test_fig2bc_reference_numbers(sim):
     """REFERENCE.md §2.4 re-run: α = 1e-10 first below L/T = 0.1 at epoch 1534; α = 1e-9 falls
     below r*/4 at epoch 198 and stays there."""
@@ -100,8 +117,9 @@ def test_divergence_is_reported_not_nan_silently(sim):
 
 
 def test_bad_training_input(sim):
-    with pytest.raises(InputError):
-        sim.train_r(1.0, 1e-3, epochs=10, optimizer="lbfgs")
+    for name in ("lbfgs", "gd"):  # one vocabulary: "sgd", "momentum", "adam"
+        with pytest.raises(InputError, match="unknown optimizer"):
+            sim.train_r(1.0, 1e-3, epochs=10, optimizer=name)
     with pytest.raises(InputError):
         sim.train_r(1.0, 1e-3, epochs=10, record_every=3)
     with pytest.raises(InputError, match="analytic"):
