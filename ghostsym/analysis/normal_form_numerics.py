@@ -96,7 +96,12 @@ class Value:
 
 
 class NormalFormNumerics:
-    """Numerical companion of a normal form's DA derivation (see module docstring)."""
+    """Numerical companion of a normal form's DA derivation (see module docstring).
+
+    ``nf``: a :class:`~ghostsym.symbolic.normal_forms.NormalForm` or its text; ``derivation``:
+    its DA derivation (derived when not given). Raises
+    :class:`~ghostsym.errors.NotDerivableError` when the normal form has no escape time.
+    """
 
     def __init__(self, nf, derivation=None):
         da = nf_codegen.compile_derivation(nf, derivation)

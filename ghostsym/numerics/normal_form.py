@@ -21,13 +21,13 @@ closed-form kernels, or, for a loss without closed form, an escape-time table (s
 chooses). Its parameter update is the one SGD / momentum / Adam of
 :mod:`ghostsym.numerics.optim`.
 
-Conventions (the paper's DA task, Eqs. 14–15): Euler (or Heun / RK4) steps of ``dt`` from
-``x0``; n = round(2T/dt) steps; the state is clipped to [−cap, cap] after every step (the
-paper clips at +1e6; the cap is absorbing for blow-up to +∞ because every further step
-overshoots it again) — so a finite-time blow-up never produces NaN, and a clipped step
-passes no derivative; ŷ_k = σ(c (x_k − x*)) scored on post-update states k = 1..n with
-target 1 iff k > round(T/dt); L = dt Σ_k (ŷ_k − y_k)², the *un-normalised* loss whose
-gradient the paper's updates use (divide by T for the plotted loss).
+Conventions (the authors' scripts, docs/experiments.md §2.2): Euler (or Heun / RK4) steps
+of ``dt`` from ``x0``; n = round(2T/dt) steps; the state is clipped to [−cap, cap] after
+every step (the paper clips at +1e6; the cap is absorbing for blow-up to +∞ because every
+further step overshoots it again) — so a finite-time blow-up never produces NaN, and a
+clipped step passes no derivative; ŷ_k = σ(c (x_k − x*)) scored on post-update states
+k = 1..n with target 1 iff k > round(T/dt); L = dt Σ_k (ŷ_k − y_k)², the *un-normalised*
+loss whose gradient the paper's updates use (divide by T for the plotted loss).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ import numpy as np
 from ghostsym.errors import DivergenceError, InputError
 from ghostsym.numerics.optim import OPTIMIZERS, optimizer_code
 
-#: The paper's defaults: delay T, Euler step, output threshold x*, state clip.
+#: The paper's defaults (docs/experiments.md §2.2): delay T, Euler step, threshold x*, clip.
 DEFAULT_T = 100.0
 DEFAULT_DT = 0.1
 DEFAULT_X_STAR = 10.0
