@@ -68,12 +68,6 @@ KNOWN_THIRD_PARTY = {
 }
 
 
-#: Files still being moved to their layer (emptied by the end of the restructuring).
-TRANSITIONAL = {
-    "ghostsym/analysis/normal_form_numerics.py",
-}
-
-
 def _module_name(path: Path) -> str:
     parts = path.relative_to(ROOT).with_suffix("").parts
     if parts[-1] == "__init__":
@@ -233,13 +227,12 @@ def test_every_module_lives_in_a_layer():
 
 
 def test_imports_follow_the_data_flow():
-    problems = [p for p in violations() if p.split(":")[0] not in TRANSITIONAL]
+    problems = violations()
     assert not problems, "layer rule broken:\n" + "\n".join(problems)
 
 
 def test_no_import_circles():
-    transitional = {_module_name(ROOT / f) for f in TRANSITIONAL}
-    found = [c for c in cycles(_package_edges_ok(import_graph())) if not set(c) <= transitional]
+    found = cycles(_package_edges_ok(import_graph()))
     assert not found, "import circles:\n" + "\n".join(" ↔ ".join(c) for c in found)
 
 

@@ -54,7 +54,7 @@ def run(ctx):
         scaled = np.geomspace(1e-2, 10, n_lr)  # lr / α* (GD, momentum) or lr / r* (Adam)
         spacing = float(scaled[1] / scaled[0] - 1)
         res = {}
-        for opt, unit in (("gd", alpha), ("momentum", alpha), ("adam", rs_)):
+        for opt, unit in (("sgd", alpha), ("momentum", alpha), ("adam", rs_)):
             frac, _ = trapped_fraction(
                 a,
                 scaled * unit,
@@ -66,14 +66,14 @@ def run(ctx):
                 record_every=100,
             )
             res[opt] = (critical_learning_rate(scaled, frac), _width(scaled, frac), frac)
-        gd, mom, adam = res["gd"][0], res["momentum"][0], res["adam"][0]
+        sgd, mom, adam = res["sgd"][0], res["momentum"][0], res["adam"][0]
         outcomes += [
             Outcome.relative(
                 1.0,
-                gd,
+                sgd,
                 spacing + 0.01,
                 why=f"critical lr / α* for plain GD; lr grid spacing {spacing:.1%}",
-                label=f"{tag}:gd",
+                label=f"{tag}:sgd",
             ),
             Outcome(
                 analytic=f"between (1-β) = {1 - MOMENTUM:g} and 1 (units of α*)",
@@ -99,7 +99,7 @@ def run(ctx):
             ),
         ]
         ax = axes[0, col]
-        for opt, unit in (("gd", "α*"), ("momentum", "α*"), ("adam", "r*")):
+        for opt, unit in (("sgd", "α*"), ("momentum", "α*"), ("adam", "r*")):
             ax.semilogx(scaled, res[opt][2], "o-", ms=2, label=f"{opt} (lr in units of {unit})")
         ax.axvline(1, color="k", ls="--", lw=1)
         ax.set(xlabel="scaled learning rate", ylabel="fraction trapped", title=f"dx/dt = {text}")

@@ -1,7 +1,9 @@
 """Numbers for the DA analysis of any normal form: closed forms evaluated, or numeric fallback.
 
-:class:`NormalFormNumerics` takes a :class:`~ghostsym.symbolic.normal_forms.NormalForm` and
-its symbolic DA derivation (:func:`ghostsym.symbolic.da.analyze`) and provides
+:class:`NormalFormNumerics` takes a :class:`~ghostsym.symbolic.normal_forms.NormalForm` (or
+its text) and, optionally, its symbolic DA derivation (:func:`ghostsym.symbolic.da.analyze`),
+has :func:`ghostsym.codegen.normal_form.compile_derivation` compile the normal form's one
+kernel list and evaluate the closed forms, and provides
 
 * :meth:`~NormalFormNumerics.escape_time` t_esc(r) — the generated kernel of the closed form
   when there is one, adaptive quadrature of ∫ dx/f otherwise (:meth:`escape_time_quad`
@@ -10,12 +12,12 @@ its symbolic DA derivation (:func:`ghostsym.symbolic.da.analyze`) and provides
   and the exponents at a given T, each with the method used ("closed form" or "numeric":
   root finding on the quadrature, exponents as d ln α*/d ln T by central differences);
 * :attr:`~NormalFormNumerics.simulator` — the normal form's
-  :class:`~ghostsym.codegen.normal_form_sim.NormalFormSimulator` (simulation, exact adjoint,
-  trainers),
-  whose ``train_r(gradient="analytic")`` — the one implementation of gradient descent on r
-  with the derived c → ∞ gradient — uses the closed-form loss kernels when the pipeline
-  derived them and :meth:`~NormalFormNumerics.escape_time_table` (a cubic-Hermite table of
-  t_esc, by quadrature when there is no closed form) otherwise;
+  :class:`~ghostsym.numerics.normal_form.NormalFormSimulator` (simulation, exact adjoint,
+  trainers) on the same compiled module, whose ``train_r(gradient="analytic")`` — the one
+  implementation of gradient descent on r with the derived c → ∞ gradient — uses the
+  closed-form loss kernels when the pipeline derived them and
+  :meth:`~NormalFormNumerics.escape_time_table` (a cubic-Hermite table of t_esc, by
+  quadrature when there is no closed form) otherwise;
 * the measurement side used by the verification checks: :meth:`simulate_escape_time`
   (ODE integration to the threshold) and :meth:`simulated_loss` (the DA loss of the
   simulated model with a finite, large confidence and threshold).
@@ -23,10 +25,12 @@ its symbolic DA derivation (:func:`ghostsym.symbolic.da.analyze`) and provides
 For the verification checks, :func:`checked_normal_forms` lists the normal forms a check runs
 (its defaults plus ``ghostsym verify --normal-form``), :meth:`NormalFormNumerics.at` bundles
 the numbers at one delay T (:class:`DAAnalysis`), and :func:`trapped_fraction` runs the
-learning-rate × seed sweeps of Fig. 2D.
+learning-rate × seed sweeps of Fig. 2D. The simulator constructors :func:`normal_form_simulator`,
+:func:`simulator_from_normal_form`, :func:`parse_simulator` and :func:`canonical_simulator`
+live here too (codegen compiles, numerics simulates).
 
-Numerics only call generated kernels (``ghostsym.codegen``); SymPy is used here only to
-evaluate closed forms and to build kernels.
+NumPy/SciPy over compiled kernels: no SymPy here; NormalForm objects are only passed on to
+:mod:`ghostsym.codegen.normal_form`.
 """
 
 from __future__ import annotations
@@ -34,17 +38,38 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
-import sympy
 from scipy import integrate, optimize
 
-from ghostsym import codegen
-from ghostsym.codegen.normal_form_sim import DEFAULT_T, NormalFormSimulator, TrainingRun
-from ghostsym.errors import GhostsymError, NotDerivableError
-from ghostsym.symbolic import da
-from ghostsym.symbolic.normal_forms import NormalForm
+from ghostsym.codegen import normal_form as nf_codegen
+from ghostsym.errors import GhostsymError
+from ghostsym.numerics.normal_form import (
+    DEFAULT_T,
+    DAGradient,
+    NormalFormSimulator,
+    TrainingRun,
+)
+
+__all__ = [
+    "CANONICAL_ONLY",
+    "DAAnalysis",
+    "DAGradient",
+    "DEFAULT_CHECK_NORMAL_FORMS",
+    "NormalFormNumerics",
+    "NormalFormSimulator",
+    "TrainingRun",
+    "Value",
+    "analyse_normal_form",
+    "canonical_simulator",
+    "checked_normal_forms",
+    "critical_learning_rate",
+    "gradient_flow_epochs",
+    "normal_form_simulator",
+    "parse_simulator",
+    "simulator_from_normal_form",
+    "trapped_fraction",
+]
 
 #: Relative accuracy asked of every quadrature of the escape time.
 QUAD_RTOL = 1e-11
@@ -70,52 +95,28 @@ class Value:
     method: str  # "closed form" or "numeric"
 
 
-def _float(expr) -> float:
-    return float(sympy.N(expr, 17))
-
-
-def _numeric_constants(expr):
-    """Constants kept as integrals (the scaling constant C) evaluated to numbers."""
-    consts = {
-        i: sympy.Float(_float(i), 17) for i in expr.atoms(sympy.Integral) if not i.free_symbols
-    }
-    return expr.xreplace(consts)
-
-
 class NormalFormNumerics:
-    """Numerical companion of a normal form's DA derivation (see module docstring)."""
+    """Numerical companion of a normal form's DA derivation (see module docstring).
 
-    def __init__(self, nf: NormalForm, derivation=None):
-        self.nf = nf
-        self.derivation = derivation if derivation is not None else da.analyze(nf)
-        res = self.derivation.results
-        if res.get("escape_time") is None or res.get("escape_direction") is None:
-            reason = self.derivation.notes.get("escape_time", "no escape time")
-            raise NotDerivableError(f"normal form {nf}: {reason}")
-        self.r_c = _float(res["bifurcation_value"])
-        self.sigma = int(res["escape_direction"])
-        self.x_c = _float(res["fold_state"])
-        self.x0 = _float(nf.x0)
-        self.threshold = math.inf if nf.threshold is sympy.oo else _float(nf.threshold)
-        sym = self.derivation.symbols
-        self.rho_sym, self.T_sym = sym["rho"], sym["T"]
-        te = _numeric_constants(res["escape_time_rho"])
-        self.closed = not te.atoms(sympy.Integral)
-        x, r, rho = nf.state, nf.param, self.rho_sym
-        kernels = [
-            codegen.Kernel("field", (x, r), nf.expr),
-            codegen.Kernel("field_dr", (x, r), sympy.diff(nf.expr, r)),
-        ]
-        if self.closed:
-            kernels += [
-                codegen.Kernel("escape_time_rho", (rho,), te),
-                codegen.Kernel("escape_time_drho", (rho,), sympy.diff(te, rho)),
-            ]
-        self.module = codegen.build_module(kernels, label=f"normal_form_{nf.label()}")
-        self.field = self.module.field
-        self.field_dr = self.module.field_dr
+    ``nf``: a :class:`~ghostsym.symbolic.normal_forms.NormalForm` or its text; ``derivation``:
+    its DA derivation (derived when not given). Raises
+    :class:`~ghostsym.errors.NotDerivableError` when the normal form has no escape time.
+    """
+
+    def __init__(self, nf, derivation=None):
+        da = nf_codegen.compile_derivation(nf, derivation)
+        self.compiled = da
+        self.nf = da.nf
+        self.derivation = da.derivation
+        self.r_c, self.sigma, self.x_c = da.r_c, da.sigma, da.x_c
+        self.x0, self.threshold = da.x0, da.threshold
+        self.closed = da.closed_escape_time
+        self.module = da.module
+        self.field = self.module.nf_f
+        self.field_dr = self.module.nf_dfdr
         self._tables: dict[float, tuple[np.ndarray, np.ndarray]] = {}
         self._da_values: dict[float, dict[str, Value | None]] = {}
+        self._simulator: NormalFormSimulator | None = None
 
     # -- escape time ---------------------------------------------------------------------
     def rho(self, r: float) -> float:
@@ -130,12 +131,12 @@ class NormalFormNumerics:
         if rho <= 0:
             return math.inf
         if self.closed:
-            return float(self.module.escape_time_rho(rho))
+            return float(self.module.nf_escape_time_rho(rho))
         return self.escape_time_quad(r)
 
     def escape_time_drho(self, rho: float) -> float:
         if self.closed:
-            return float(self.module.escape_time_drho(rho))
+            return float(self.module.nf_escape_time_drho(rho))
         return self._quad(rho, derivative=True)
 
     def escape_time_quad(self, r: float) -> float:
@@ -212,7 +213,7 @@ class NormalFormNumerics:
 
     def _te_rho(self, rho: float) -> float:
         if self.closed:
-            return float(self.module.escape_time_rho(rho))
+            return float(self.module.nf_escape_time_rho(rho))
         return self._quad(rho, derivative=False)
 
     # -- DA quantities at a given T ---------------------------------------------------------
@@ -231,22 +232,12 @@ class NormalFormNumerics:
         return self._da_values[T]
 
     def _compute_da_values(self, T: float) -> dict[str, Value | None]:
-        res, Ts = self.derivation.results, self.T_sym
         out: dict[str, Value | None] = {}
-        closed = {k: res.get(k) for k in da.RESULT_KEYS}
         numeric = None
-        for key in (
-            "r_star",
-            "point_of_no_return",
-            "grad_at_r_star",
-            "alpha_star",
-            "alpha_star_mse",
-            "alpha_star_exponent",
-            "alpha_star_mse_exponent",
-        ):
-            expr = closed[key]
-            if expr is not None:
-                out[key] = Value(_float(sympy.sympify(expr).subs(Ts, T)), "closed form")
+        for key in nf_codegen.DA_VALUE_KEYS:
+            value = self.compiled.closed_value(key, T)
+            if value is not None:
+                out[key] = Value(value, "closed form")
                 continue
             if numeric is None:
                 rho_star, rho_n, G, a = self._numeric_alpha(T)
@@ -288,28 +279,27 @@ class NormalFormNumerics:
             self._tables[T] = (table, geometry)
         return self._tables[T]
 
-    @cached_property
+    @property
     def closed_loss(self) -> tuple | None:
-        """(L, ∂L/∂r) of the c → ∞ DA loss (Eqs. 16–21) as closed forms, or None."""
-        res = self.derivation.results
-        if res.get("loss") is None or res.get("dloss_dr") is None:
-            return None
-        pair = tuple(_numeric_constants(sympy.sympify(res[k])) for k in ("loss", "dloss_dr"))
-        return None if any(e.atoms(sympy.Integral) for e in pair) else pair
+        """(L, ∂L/∂r) of the c → ∞ DA loss (Eqs. 16–21) as closed forms (the expressions the
+        loss kernels were generated from), or None."""
+        return self.compiled.compiled.loss_exprs
 
-    @cached_property
+    @property
+    def has_closed_loss(self) -> bool:
+        """Whether the c → ∞ loss and its gradient are closed-form kernels."""
+        return self.compiled.compiled.has_closed_loss
+
+    @property
     def simulator(self) -> NormalFormSimulator:
-        """The normal form's simulator; its analytical gradient is the closed-form loss's when
-        the pipeline derived one, the escape-time table's otherwise."""
-        if self.closed_loss is None:
-            return NormalFormSimulator.from_normal_form(
-                self.nf, escape_time_table=self.escape_time_table
+        """The normal form's simulator, on the same compiled module; its analytical gradient
+        is the closed-form loss's when the pipeline derived one, the escape-time table's
+        otherwise."""
+        if self._simulator is None:
+            self._simulator = NormalFormSimulator(
+                self.compiled.compiled, escape_time_table=self.escape_time_table
             )
-        loss, grad = self.closed_loss
-        sym = self.derivation.symbols
-        return NormalFormSimulator.from_normal_form(
-            self.nf, analytic_loss=(loss, sym["r"], sym["T"]), analytic_grad=grad
-        )
+        return self._simulator
 
     def at(self, T: float) -> DAAnalysis:
         """The numbers of the DA analysis at delay T, with the simulator (for the checks)."""
@@ -494,7 +484,7 @@ def gradient_flow_epochs(a: DAAnalysis, lr: float, r_hi: float, r_lo: float) -> 
     )
 
 
-#: Normal forms a normal-form verification check runs by default (MATH.md §8): the paper's
+#: Normal forms a normal-form verification check runs by default: the paper's
 #: saddle-node and the quartic fold; the simulation-heavy checks run the saddle-node only
 #: (``defaults=CANONICAL_ONLY``). ``ghostsym verify --normal-form EXPR`` adds more.
 DEFAULT_CHECK_NORMAL_FORMS = ("x**2 + r", "x**4 + r")
@@ -512,7 +502,7 @@ def checked_normal_forms(
     """
     out, seen = [], set()
     for text in [*defaults, *((options or {}).get("normal_forms") or [])]:
-        nf = NormalForm.parse(text)
+        nf = nf_codegen.parse_normal_form(text)
         if str(nf) in seen:
             continue
         seen.add(str(nf))
@@ -523,7 +513,7 @@ def checked_normal_forms(
 _NUMERICS_CACHE: dict = {}
 
 
-def _cached_numerics(nf: NormalForm) -> NormalFormNumerics:
+def _cached_numerics(nf) -> NormalFormNumerics:
     # SymPy objects as the key: srepr is not stable (it lists a symbol's assumptions once
     # they have been computed), equality and hashing are.
     key = (nf.expr, nf.state, nf.param, nf.x0, nf.threshold)
@@ -535,5 +525,42 @@ def _cached_numerics(nf: NormalForm) -> NormalFormNumerics:
 def analyse_normal_form(nf="x**2 + r", T: float = DEFAULT_T) -> DAAnalysis:
     """:meth:`NormalFormNumerics.at` for ``nf`` (text or NormalForm), cached per process."""
     if isinstance(nf, str):
-        nf = NormalForm.parse(nf)
+        nf = nf_codegen.parse_normal_form(nf)
     return _cached_numerics(nf).at(T)
+
+
+# -- simulator constructors: codegen compiles the kernels, numerics drives them --------------
+def normal_form_simulator(
+    expr, state, param, *, x0=0.0, analytic_loss=None, analytic_grad=None, escape_time_table=None
+) -> NormalFormSimulator:
+    """The simulator of f(x; r) given as a SymPy expression in its state and parameter symbols.
+
+    ``analytic_loss``: optional ``(loss, r_symbol, T_symbol)``, the c → ∞ DA loss
+    (Eqs. 16–20) used by ``train_r(gradient="analytic")``; its r-derivative is taken
+    symbolically unless ``analytic_grad`` is given. ``escape_time_table``: for a loss without
+    closed form, ``T -> (table, geometry)`` (:meth:`NormalFormNumerics.escape_time_table`).
+    """
+    compiled = nf_codegen.compile_field(
+        expr, state, param, x0=x0, analytic_loss=analytic_loss, analytic_grad=analytic_grad
+    )
+    return NormalFormSimulator(compiled, escape_time_table=escape_time_table)
+
+
+def simulator_from_normal_form(nf, **kwargs) -> NormalFormSimulator:
+    """:func:`normal_form_simulator` of a :class:`~ghostsym.symbolic.normal_forms.NormalForm`
+    (its expression, symbols and x0); keyword arguments as there."""
+    return normal_form_simulator(nf.expr, nf.state, nf.param, x0=nf.x0, **kwargs)
+
+
+def parse_simulator(
+    text: str, state: str = "x", param: str = "r", x0: str = "0", **kwargs
+) -> NormalFormSimulator:
+    """The simulator of user text such as ``"x**4 + r"`` (the safe parser of
+    ``NormalForm.parse``); keyword arguments as for :func:`normal_form_simulator`."""
+    nf = nf_codegen.parse_normal_form(text, state, param, x0)
+    return simulator_from_normal_form(nf, **kwargs)
+
+
+def canonical_simulator() -> NormalFormSimulator:
+    """dx/dt = x² + r with the analytical DA loss of the symbolic layer (Eqs. 16–21)."""
+    return NormalFormSimulator(nf_codegen.compile_canonical())

@@ -14,11 +14,30 @@ generated names as globals; :func:`build_module` appends the template's source t
 generated functions, so the whole module is cacheable and a change of either the expressions
 or the template changes the hash.
 
-This module may import SymPy and numba; nothing else in ghostsym imports both.
+The codegen layer is the only place SymPy meets numba, and every kernel list lives in it,
+once per model:
+
+* :mod:`ghostsym.codegen.rnn` — the RNN engine's ``act``, ``out_sigmoid``, ``out_tanh``
+  (template :mod:`ghostsym.numerics.rnn_template`);
+* :mod:`ghostsym.codegen.normal_form` — a normal form's ``nf_f``, ``nf_dfdx``, ``nf_dfdr``,
+  ``nf_analytic_loss``, ``nf_analytic_grad`` and, with a closed-form escape time,
+  ``nf_escape_time_rho``, ``nf_escape_time_drho`` (template
+  :mod:`ghostsym.numerics.normal_form_template`);
+* :mod:`ghostsym.codegen.latent` — the latent-flow, ghost, gradient-projection, speed-energy
+  and reference-BPTT kernels (templates ``ghostsym/numerics/latent_template.py`` and
+  ``speed_template.py``);
+* :mod:`ghostsym.codegen.fields` — the analysis layer's fields: φ and its derivatives, and a
+  SymPy vector field's F, J, H, ∇q, ∇²q (slow points, Eq. 2);
+* :mod:`ghostsym.codegen.rewriting` — no kernels: the pre-printing rewrites (tanh → exp,
+  half-integer powers → square roots) the lists above apply.
+
+This module owns no kernel list itself: it prints them (:class:`Kernel`,
+:func:`function_source`, :func:`module_source`) and imports them (:func:`build_module`).
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import keyword
@@ -154,14 +173,50 @@ def module_source(
     return "\n".join(parts)
 
 
-def _digest(source: str) -> str:
+def _digest(source: str, *dependencies: str) -> str:
     import numba
 
     h = hashlib.sha256()
-    for piece in (CODEGEN_VERSION, numba.__version__, sys.version, source):
+    for piece in (CODEGEN_VERSION, numba.__version__, sys.version, source, *dependencies):
         h.update(piece.encode())
         h.update(b"\0")
     return h.hexdigest()[:20]
+
+
+def _package_imports(source: str, package: str) -> list[str]:
+    """The modules of ``package`` that a module's source imports (absolute imports), in order."""
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names = [node.module]
+        out += [n for n in names if n.split(".")[0] == package and n not in out]
+    return out
+
+
+def template_dependencies(template: str | None) -> list[str]:
+    """Sources of the modules of the template's own package (``ghostsym`` for ghostsym's
+    templates) that the template imports, transitively, sorted by module name.
+
+    numba's on-disk cache of a function is keyed by its own file only: a jitted function
+    that calls one from another module (the templates call
+    :func:`ghostsym.numerics.optim.optimizer_step`) would keep the old machine code after
+    that module changed. These sources are therefore part of the generated module's hash.
+    """
+    if template is None:
+        return []
+    package = template.split(".")[0]
+    seen: dict[str, str] = {}
+    todo = _package_imports(_template_source(template), package)
+    while todo:
+        name = todo.pop()
+        if name in seen or importlib.util.find_spec(name) is None:
+            continue
+        seen[name] = _template_source(name)
+        todo += _package_imports(seen[name], package)
+    return [seen[name] for name in sorted(seen)]
 
 
 def build_module(
@@ -184,12 +239,14 @@ def build_module(
     cache_dir : overrides :func:`ghostsym.config.kernel_cache_dir`.
 
     Returns the imported module; importing the same source twice returns the same module
-    object, and a later process finds the module and numba's cache on disk.
+    object, and a later process finds the module and numba's cache on disk. The module's
+    name hashes its source and the sources of the ghostsym modules the template imports
+    (:func:`template_dependencies`), so a change to either gives a fresh module.
     """
     if not label.replace("_", "").isalnum():
         raise InputError(f"kernel module label {label!r} must be alphanumeric/underscore")
     source = module_source(kernels, template, njit_options)
-    modname = f"{_MODULE_PREFIX}{label}_{_digest(source)}"
+    modname = f"{_MODULE_PREFIX}{label}_{_digest(source, *template_dependencies(template))}"
     if modname in sys.modules:
         return sys.modules[modname]
     directory = Path(cache_dir) if cache_dir is not None else config.kernel_cache_dir()

@@ -40,6 +40,11 @@ Rank-one DA network, reference BPTT (REFERENCE.md §1.1; a cross-check for the R
 
 ``kernels(nonlinearity)`` returns the compiled modules (``.latent``, ``.speed``) for code
 that wants to call the numba functions from its own numba code.
+
+Kernel lists owned here (both built by :func:`kernels`, one module each per nonlinearity):
+``flow_linear``, ``flow_neuron``, ``r_grad_neuron``, ``bptt_neuron``, ``da_loss_step``
+(template ``ghostsym/numerics/latent_template.py``) and ``speed_neuron`` (template
+``ghostsym/numerics/speed_template.py``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Bridge: the RNN engine's numba module, built from SymPy nonlinearities by code generation.
+"""The RNN engine's kernel list: its numba module, generated from SymPy nonlinearities.
 
-The engine (:mod:`ghostsym.numerics.rnn_template`) calls three generated functions by name:
+Owns the kernel list of :mod:`ghostsym.numerics.rnn_template` (:func:`kernels`), three
+generated functions the engine calls by name:
 
 ``act(h) -> (φ(h), φ'(h))``
     the neuronal nonlinearity φ (tanh by default, any name of
@@ -10,11 +11,12 @@ The engine (:mod:`ghostsym.numerics.rnn_template`) calls three generated functio
 ``out_sigmoid(z)``, ``out_tanh(z)`` -> (g(z), g'(z))
     the two readout functions g of Eqs. 36, 38 and 48.
 
-Before printing, every ``tanh(u)`` is rewritten as ``1 − 2/(exp(2u) + 1)`` (exact in real
+Before printing, the rewrites :data:`ghostsym.codegen.rewriting.RNN_REWRITES` are applied
+(:func:`fast_form`): every ``tanh(u)`` becomes ``1 − 2/(exp(2u) + 1)`` (exact in real
 arithmetic, absolute error ≲ 3e-16 in floating point, overflow-safe in both directions), which
-numba compiles to an ``exp`` call that is ≈1.6× faster than libm's ``tanh``
-(PERFORMANCE.md). ``tests/codegen/test_rnn_kernels.py`` checks the generated functions against
-``np.tanh`` and the logistic function.
+numba compiles to an ``exp`` call that is ≈1.6× faster than libm's ``tanh``.
+``tests/codegen/test_rnn_kernels.py`` checks the generated functions against ``np.tanh`` and
+the logistic function.
 
 This module imports SymPy (through codegen); the numerics never do.
 """
@@ -27,6 +29,7 @@ from types import ModuleType
 import sympy
 
 from ghostsym import codegen
+from ghostsym.codegen.rewriting import RNN_REWRITES, optimize
 from ghostsym.symbolic import nonlinearities
 
 #: The engine's template module, completed with the generated functions.
@@ -37,8 +40,9 @@ OUTPUT_FUNCTIONS = ("sigmoid", "tanh")
 
 
 def fast_form(expr: sympy.Expr) -> sympy.Expr:
-    """Rewrite ``tanh(u)`` as ``1 − 2/(exp(2u) + 1)``: the same function, a faster kernel."""
-    return expr.replace(sympy.tanh, lambda u: 1 - 2 / (sympy.exp(2 * u) + 1))
+    """``expr`` as printed into the engine: :data:`~ghostsym.codegen.rewriting.RNN_REWRITES`
+    applied (``tanh(u)`` → ``1 − 2/(exp(2u) + 1)``: the same function, a faster kernel)."""
+    return optimize(expr, RNN_REWRITES)
 
 
 def value_and_slope(name: str, z: sympy.Symbol) -> tuple[sympy.Expr, sympy.Expr]:

@@ -47,12 +47,12 @@ def run_canonical(config: dict) -> dict:
     """Gradient descent on r of ẋ = x² + r with the analytic DA loss (REFERENCE.md §2.3).
 
     The loss, its gradient and r* come from the symbolic layer (``ghostsym.symbolic.canonical``)
-    and the descent runs in the numba trainer of :mod:`ghostsym.codegen.normal_form_sim`. Loss is
+    and the descent runs in the numba trainer of :mod:`ghostsym.numerics.normal_form`. Loss is
     recorded normalised, L̃ = L/T (1 inside the no-learning zone r < r*/4); the update uses the
     gradient of the un-normalised loss, as in the authors' script. The step readout's accuracy
     over [0, 2T] is 1 − L̃/2 (0.5 in the no-learning zone).
     """
-    from ghostsym.codegen.normal_form_sim import canonical_simulator
+    from ghostsym.analysis.normal_form_numerics import canonical_simulator
     from ghostsym.symbolic.canonical import derive
 
     run_canonical_validate(config)

@@ -108,7 +108,7 @@ def test_generated_gradient_descent_matches_python_reference():
     assert math.isclose(run.loss[0, 0], T - te, rel_tol=1e-12)
     assert not num.at(T).trapped(run)[0]
     # The sweeps' canonical simulator (symbolic.curvature's loss) runs the very same descent.
-    from ghostsym.codegen.normal_form_sim import canonical_simulator
+    from ghostsym.analysis.normal_form_numerics import canonical_simulator
 
     same = canonical_simulator().train_r(10 * rs, alpha, epochs=500, gradient="analytic", T=T)
     np.testing.assert_array_equal(run.r, same.r)
@@ -116,14 +116,14 @@ def test_generated_gradient_descent_matches_python_reference():
 
 def test_table_gradient_descent_matches_closed_form_descent():
     """The escape-time table (quadrature forced) drives the same descent as the closed form."""
-    from ghostsym.codegen.normal_form_sim import NormalFormSimulator
+    from ghostsym.analysis.normal_form_numerics import simulator_from_normal_form
     from ghostsym.symbolic.canonical import derive
 
     nf = NormalForm(x**2 + r, x, r)
     closed = NormalFormNumerics(nf, derive())
     quad = NormalFormNumerics(nf, derive())
     quad.closed = False  # t_esc and its derivative by quadrature
-    table_sim = NormalFormSimulator.from_normal_form(nf, escape_time_table=quad.escape_time_table)
+    table_sim = simulator_from_normal_form(nf, escape_time_table=quad.escape_time_table)
     T = 100.0
     rs = math.pi**2 / (4 * T**2)
     r0 = np.array([10 * rs, 5 * rs])

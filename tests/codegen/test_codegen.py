@@ -137,3 +137,33 @@ def test_second_process_reuses_module_and_numba_cache(tmp_path):
     assert first["mtime"] == second["mtime"], "module source was regenerated"
     assert first["misses"] == 1 and first["hits"] == 0
     assert second["hits"] == 1 and second["misses"] == 0, "numba recompiled in the 2nd process"
+
+
+def test_a_change_in_a_module_the_template_imports_gives_a_fresh_module(tmp_path, monkeypatch):
+    """numba caches a function by its own file: the module hash must cover the template's
+    imports, or a stale compiled call into the old helper would be served from the cache."""
+    pkg = tmp_path / "dep_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "helper.py").write_text(
+        "import numba\n\n\n@numba.njit(cache=True)\ndef scale(v):\n    return 2.0 * v\n"
+    )
+    (pkg / "dep_template.py").write_text(
+        "from dep_pkg.helper import scale\n\n\n"
+        "@numba.njit(cache=True)\ndef run(x):\n    return scale(f(x))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    kernels = [codegen.Kernel("f", (x,), x + 1)]
+    kw = dict(label="dep", template="dep_pkg.dep_template", cache_dir=tmp_path / "cache")
+    first = codegen.build_module(kernels, **kw)
+    assert first.run(1.0) == 4.0
+    assert codegen.build_module(kernels, **kw) is first
+    (pkg / "helper.py").write_text(
+        "import numba\n\n\n@numba.njit(cache=True)\ndef scale(v):\n    return 3.0 * v\n"
+    )
+    second = codegen.build_module(kernels, **kw)
+    assert second is not first and second.__name__ != first.__name__
+    assert codegen.module_source(kernels, "dep_pkg.dep_template") == open(first.__file__).read()
+    deps = codegen.template_dependencies("dep_pkg.dep_template")
+    assert len(deps) == 1 and "3.0 * v" in deps[0]
+    assert codegen.template_dependencies(None) == []

@@ -1,4 +1,4 @@
-"""Simulator and exact discrete adjoint of 1-D normal forms (ghostsym.codegen.normal_form_sim)."""
+"""Simulator and exact discrete adjoint of 1-D normal forms (ghostsym.numerics.normal_form)."""
 
 import math
 
@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from ghostsym.codegen.normal_form_sim import NormalFormSimulator, canonical_simulator
+from ghostsym.analysis.normal_form_numerics import (
+    canonical_simulator,
+    normal_form_simulator,
+    parse_simulator,
+)
 from ghostsym.errors import InputError
 
 T = 100.0
@@ -20,7 +24,7 @@ def sim():
 
 @pytest.fixture(scope="module")
 def quartic():
-    return NormalFormSimulator.parse("x**4 + r")
+    return parse_simulator("x**4 + r")
 
 
 def five_point(f, r, h):
@@ -130,7 +134,7 @@ def test_new_normal_form_runs_without_handwritten_numerics(quartic):
 
 def test_other_symbol_names():
     y, mu = sp.symbols("y mu")
-    s = NormalFormSimulator(y**2 + mu, y, mu)
+    s = normal_form_simulator(y**2 + mu, y, mu)
     ref = canonical_simulator()
     assert s.da_loss(2 * R_STAR) == ref.da_loss(2 * R_STAR)
 
@@ -138,13 +142,13 @@ def test_other_symbol_names():
 def test_bad_input():
     x, r, q = sp.symbols("x r q")
     with pytest.raises(InputError):
-        NormalFormSimulator(x**2 + r + q, x, r)
+        normal_form_simulator(x**2 + r + q, x, r)
     with pytest.raises(InputError):
         canonical_simulator().simulate(1.0, dt=0.0)
     with pytest.raises(InputError):
         canonical_simulator().simulate(1.0, scheme="rk45")
     with pytest.raises(InputError):
-        NormalFormSimulator.parse("x**2 + __import__('os')")
+        parse_simulator("x**2 + __import__('os')")
 
 
 def test_deterministic(sim):

@@ -1,53 +1,56 @@
 """Simulate, differentiate and train 1-D normal forms dx/dt = f(x; r) on the DA task.
 
-The bridge from a normal form (a SymPy expression, or a
-:class:`ghostsym.symbolic.normal_forms.NormalForm`) to the numba template
-:mod:`ghostsym.numerics.normal_form_template`: codegen emits ``f``, ``∂f/∂x`` and ``∂f/∂r``
-(and, when given, the c → ∞ loss and its r-derivative) and the template supplies the
-integrators, the exact discrete adjoint and the trainers — so a new normal form needs no
-hand-written numerics. ``train_r(gradient="analytic")`` is the one trainer driven by the
-c → ∞ gradient (Eq. 21): closed-form kernels, or, for a loss without closed form, an
-escape-time table (see :class:`ghostsym.analysis.normal_form_numerics.NormalFormNumerics`,
-whose ``simulator`` chooses)::
+:class:`NormalFormSimulator` drives a normal form's compiled module — the kernels of
+:func:`ghostsym.codegen.normal_form.kernels` completed by the template
+:mod:`ghostsym.numerics.normal_form_template` (integrators, the exact discrete adjoint, the
+trainers) — with NumPy arrays; it never sees a SymPy object, so a new normal form needs no
+hand-written numerics. It is built from a compiled bundle (anything with ``module``, ``x0``
+and ``has_closed_loss``, e.g. :class:`ghostsym.codegen.normal_form.CompiledNormalForm`);
+the usual constructors are in :mod:`ghostsym.analysis.normal_form_numerics`::
 
     import sympy as sp
-    from ghostsym.codegen.normal_form_sim import NormalFormSimulator
+    from ghostsym.analysis.normal_form_numerics import normal_form_simulator
     x, r = sp.symbols("x r")
-    sim = NormalFormSimulator(x**2 + r, x, r)
+    sim = normal_form_simulator(x**2 + r, x, r)
     g = sim.da_loss_and_gradient(2.5e-4, c=1.0)        # DAGradient(loss, d_r, d_c, d_x_star)
     run = sim.train_r(r0=[2.5e-3], lr=[1e-10], epochs=3000)
 
-Conventions (REFERENCE.md §2.2 and §13 items 4–5): Euler (or Heun / RK4) steps of ``dt``
-from ``x0``; n = round(2T/dt) steps; the state is clipped to [−cap, cap] after every step
-(the paper clips at +1e6; the cap is absorbing for blow-up to +∞ because every further step
-overshoots it again) — so a finite-time blow-up never produces NaN, and a clipped step
-passes no derivative; ŷ_k = σ(c (x_k − x*)) scored on post-update states k = 1..n with
-target 1 iff k > round(T/dt); L = dt Σ_k (ŷ_k − y_k)², the *un-normalised* loss whose
-gradient the paper's updates use (divide by T for the plotted loss).
+``train_r(gradient="analytic")`` is the one trainer driven by the c → ∞ gradient (Eq. 21):
+closed-form kernels, or, for a loss without closed form, an escape-time table (see
+:class:`ghostsym.analysis.normal_form_numerics.NormalFormNumerics`, whose ``simulator``
+chooses). Its parameter update is the one SGD / momentum / Adam of
+:mod:`ghostsym.numerics.optim`.
+
+Conventions (the authors' scripts, docs/experiments.md §2.2): Euler (or Heun / RK4) steps
+of ``dt`` from ``x0``; n = round(2T/dt) steps; the state is clipped to [−cap, cap] after
+every step (the paper clips at +1e6; the cap is absorbing for blow-up to +∞ because every
+further step overshoots it again) — so a finite-time blow-up never produces NaN, and a
+clipped step passes no derivative; ŷ_k = σ(c (x_k − x*)) scored on post-update states
+k = 1..n with target 1 iff k > round(T/dt); L = dt Σ_k (ŷ_k − y_k)², the *un-normalised*
+loss whose gradient the paper's updates use (divide by T for the plotted loss).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 
 import numba
 import numpy as np
-import sympy
 
-from ghostsym import codegen
 from ghostsym.errors import DivergenceError, InputError
+from ghostsym.numerics.optim import OPTIMIZERS, optimizer_code
 
-#: Paper defaults (REFERENCE.md §2.2).
+#: The paper's defaults (docs/experiments.md §2.2): delay T, Euler step, threshold x*, clip.
 DEFAULT_T = 100.0
 DEFAULT_DT = 0.1
 DEFAULT_X_STAR = 10.0
 DEFAULT_CAP = 1e6
 
 SCHEMES = {"euler": 0, "heun": 1, "rk4": 2}
-OPTIMIZERS = {"gd": 0, "momentum": 1, "adam": 2}
 GRADIENTS = {"simulated": 0, "analytic": 1}
 #: Trainer mode of ``gradient="analytic"`` when the c → ∞ gradient is read from an
 #: escape-time table (``GRAD_TABLE`` of the template) rather than closed-form kernels.
@@ -64,7 +67,12 @@ DEFAULT_MOMENTUM = 0.9
 DEFAULT_ADAM_BETAS = (0.9, 0.999)
 DEFAULT_ADAM_EPS = 1e-8
 
-_TEMPLATE = "ghostsym.numerics.normal_form_template"
+__all__ = [
+    "DAGradient",
+    "NormalFormSimulator",
+    "OPTIMIZERS",
+    "TrainingRun",
+]
 
 
 @dataclass(frozen=True)
@@ -109,104 +117,33 @@ class TrainingRun:
             )
 
 
-def _fast_powers(expr):
-    """Rewrite b**(p/2) as sqrt(b)**p: a sqrt and multiplications instead of a libm pow.
-
-    The c → ∞ gradient of x² + r is π/(4 r^{3/2}); this makes the Fig. 2D sweep ~2x faster.
-    """
-    if not isinstance(expr, sympy.Basic):
-        return expr
-    return expr.replace(
-        lambda e: e.is_Pow and e.exp.is_Rational and e.exp.q == 2 and abs(e.exp.p) > 1,
-        # a negative integer power of 0.0 raises in numba, 1/sqrt(0.0) is inf: invert first
-        lambda e: sympy.UnevaluatedExpr(sympy.sqrt(e.base) ** sympy.sign(e.exp.p)) ** abs(e.exp.p),
-    )
-
-
-def _as_expr(value, what: str) -> sympy.Expr:
-    try:
-        return sympy.sympify(value)
-    except (sympy.SympifyError, TypeError) as exc:
-        raise InputError(f"{what}: cannot interpret {value!r}") from exc
-
-
 class NormalFormSimulator:
-    """Numerics of one normal form f(x; r) (see the module docstring).
+    """Numerics of one compiled normal form f(x; r) (see the module docstring).
 
     Parameters
     ----------
-    expr, state, param : f(x; r) as a SymPy expression in the state and parameter symbols.
-    x0 : initial state (a number).
-    analytic_loss : optional ``(loss, r_symbol, T_symbol)``, the c → ∞ DA loss (Eqs. 16–20)
-        used by ``train_r(gradient="analytic")``; its r-derivative is taken symbolically
-        unless ``analytic_grad`` is given (an expression in the same symbols).
+    compiled : the compiled normal form: ``module`` (the template completed by the kernels),
+        ``x0`` (initial state, a float) and ``has_closed_loss`` (the module's c → ∞ loss
+        kernels are real rather than NaN).
     escape_time_table : for a normal form whose c → ∞ loss has no closed form, a callable
         ``T -> (table, geometry)`` giving the escape-time table of the template's
         ``GRAD_TABLE`` mode (rows log ρ, log t_esc, d log t_esc / d log ρ; geometry
         (r_c, σ, ρ_min)), e.g. :meth:`ghostsym.analysis.normal_form_numerics.NormalFormNumerics
-        .escape_time_table`; used when ``analytic_loss`` is not given.
+        .escape_time_table`; used only when the closed-form loss is absent.
     """
 
     def __init__(
         self,
-        expr,
-        state,
-        param,
+        compiled,
         *,
-        x0=0.0,
-        analytic_loss=None,
-        analytic_grad=None,
-        escape_time_table=None,
+        escape_time_table: Callable[[float], tuple[np.ndarray, np.ndarray]] | None = None,
     ):
-        expr = _as_expr(expr, "normal form")
-        state = _as_expr(state, "state")
-        param = _as_expr(param, "parameter")
-        if not (isinstance(state, sympy.Symbol) and isinstance(param, sympy.Symbol)):
-            raise InputError("state and parameter must be symbols")
-        extra = expr.free_symbols - {state, param}
-        if extra:
-            names = ", ".join(sorted(map(str, extra)))
-            raise InputError(f"normal form {expr} has symbols other than {state}, {param}: {names}")
-        try:
-            self.x0 = float(_as_expr(x0, "x0"))
-        except TypeError as exc:
-            raise InputError(f"x0 must be a number, got {x0!r}") from exc
-        self.expr, self.state, self.param = expr, state, param
-        kernels = [
-            codegen.Kernel("nf_f", (state, param), expr),
-            codegen.Kernel("nf_dfdx", (state, param), sympy.diff(expr, state)),
-            codegen.Kernel("nf_dfdr", (state, param), sympy.diff(expr, param)),
-        ]
-        a_r, a_T = sympy.symbols("r_a T_a")
-        if analytic_loss is None:
-            loss, grad = sympy.nan, sympy.nan
-        else:
-            loss, a_r, a_T = analytic_loss
-            loss = _as_expr(loss, "analytic loss")
-            grad = sympy.diff(loss, a_r) if analytic_grad is None else _as_expr(analytic_grad, "")
-        self.has_closed_analytic = analytic_loss is not None
+        self.compiled = compiled
+        self.module: ModuleType = compiled.module
+        self.x0 = float(compiled.x0)
+        self.has_closed_analytic = bool(compiled.has_closed_loss)
         self.escape_time_table = None if self.has_closed_analytic else escape_time_table
         self.has_analytic = self.has_closed_analytic or escape_time_table is not None
-        kernels += [
-            codegen.Kernel("nf_analytic_loss", (a_r, a_T), _fast_powers(loss)),
-            codegen.Kernel("nf_analytic_grad", (a_r, a_T), _fast_powers(grad)),
-        ]
-        self.module: ModuleType = codegen.build_module(
-            kernels, label="normal_form", template=_TEMPLATE
-        )
-
-    @classmethod
-    def from_normal_form(cls, nf, **kwargs):
-        """From a :class:`~ghostsym.symbolic.normal_forms.NormalForm` (expr, state, param, x0);
-        keyword arguments as for the constructor."""
-        return cls(nf.expr, nf.state, nf.param, x0=nf.x0, **kwargs)
-
-    @classmethod
-    def parse(cls, text: str, state: str = "x", param: str = "r", x0: str = "0", **kwargs):
-        """From user text such as ``"x**4 + r"`` (the safe parser of ``NormalForm.parse``)."""
-        from ghostsym.symbolic.normal_forms import NormalForm
-
-        return cls.from_normal_form(NormalForm.parse(text, state, param, x0), **kwargs)
 
     # -- helpers -------------------------------------------------------------------------
     @staticmethod
@@ -321,7 +258,7 @@ class NormalFormSimulator:
         lr,
         *,
         epochs: int,
-        optimizer: str = "gd",
+        optimizer: str = "sgd",
         gradient: str = "simulated",
         c=1.0,
         x_star=DEFAULT_X_STAR,
@@ -338,15 +275,16 @@ class NormalFormSimulator:
         """Train r on the DA loss for many independent runs at once (numba ``prange``).
 
         ``r0`` and ``lr`` broadcast against each other (e.g. a grid of learning rates × seeds,
-        flattened). ``optimizer`` is ``gd``, ``momentum`` (heavy ball v ← βv + g, r ← r − αv)
-        or ``adam``; ``gradient`` is ``simulated`` (exact adjoint of the discrete model) or
-        ``analytic`` (the c → ∞ gradient, Eq. 21: closed-form kernels, or the escape-time
-        table). Divergence (a non-finite loss, gradient or r) is recorded per run;
-        ``throw=True`` raises :class:`DivergenceError` instead. In the no-learning zone the
-        analytical gradient is exactly zero, so a trapped run has ``loss == T`` from then on.
+        flattened). ``optimizer`` is one of :data:`~ghostsym.numerics.optim.OPTIMIZERS`:
+        ``sgd``, ``momentum`` (heavy ball v ← βv + g, r ← r − αv) or ``adam`` (the update of
+        :func:`ghostsym.numerics.optim.optimizer_step`); ``gradient`` is ``simulated``
+        (exact adjoint of the discrete model) or ``analytic`` (the c → ∞ gradient, Eq. 21:
+        closed-form kernels, or the escape-time table). Divergence (a non-finite loss,
+        gradient or r) is recorded per run; ``throw=True`` raises :class:`DivergenceError`
+        instead. In the no-learning zone the analytical gradient is exactly zero, so a
+        trapped run has ``loss == T`` from then on.
         """
-        if optimizer not in OPTIMIZERS:
-            raise InputError(f"unknown optimizer {optimizer!r}; choose {', '.join(OPTIMIZERS)}")
+        code = optimizer_code(optimizer)
         if gradient not in GRADIENTS:
             raise InputError(f"unknown gradient {gradient!r}; choose {', '.join(GRADIENTS)}")
         if gradient == "analytic" and not self.has_analytic:
@@ -367,7 +305,7 @@ class NormalFormSimulator:
                 r0,
                 lr,
                 int(epochs),
-                OPTIMIZERS[optimizer],
+                code,
                 float(beta1),
                 float(betas[1]),
                 float(eps),
@@ -401,11 +339,3 @@ def _threads(n: int | None):
         yield
     finally:
         numba.set_num_threads(before)
-
-
-def canonical_simulator() -> NormalFormSimulator:
-    """dx/dt = x² + r with the analytical DA loss of the symbolic layer (Eqs. 16–21)."""
-    from ghostsym.symbolic.curvature import canonical_analytic_loss
-
-    loss, r, T, x, expr = canonical_analytic_loss()
-    return NormalFormSimulator(expr, x, r, analytic_loss=(loss, r, T))
