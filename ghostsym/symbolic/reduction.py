@@ -192,21 +192,22 @@ def reduce_symbolic(
 def classify_symbolic(reduction: SymbolicReduction, values: Mapping[sympy.Symbol, float]) -> str:
     """Classify a reduced point at given parameter values (exact arithmetic where possible).
 
-    Returns ``"fixed point"``, ``"ghost"`` (minimum of q, F != 0, transverse eigenvalues with
-    negative real parts: Eqs. 3, 6), ``"slow point"`` (a minimum of q that is not transversely
-    stable) or ``"not a minimum of q"``.
+    Returns ``"fixed-point"``, ``"ghost"`` (minimum of q, F != 0, transverse eigenvalues with
+    negative real parts: Eqs. 3, 6), ``"slow-point"`` (a minimum of q that is not transversely
+    stable) or ``"not-a-minimum"`` (of q) — the labels of the numerical classification
+    (``ghostsym.analysis.points.KINDS``).
     """
     by_name = {str(k): v for k, v in values.items()}
     free = set().union(reduction.F.free_symbols, reduction.J.free_symbols)
     subs = {sym: by_name[sym.name] for sym in free if sym.name in by_name}
     F = [sympy.N(f.subs(subs)) for f in reduction.F]
     if all(abs(f) == 0 for f in F):
-        return "fixed point"
+        return "fixed-point"
     hess = reduction.q_hessian.subs(subs).evalf()
     if any(sympy.re(ev) < -1e-12 for ev in hess.eigenvals()):
-        return "not a minimum of q"
+        return "not-a-minimum"
     re_parts = [sympy.re(sympy.N(lam.subs(subs))) for lam in reduction.transverse_eigenvalues]
-    return "ghost" if all(x < 0 for x in re_parts) else "slow point"
+    return "ghost" if all(x < 0 for x in re_parts) else "slow-point"
 
 
 # -- the derivation document ------------------------------------------------------------------

@@ -218,3 +218,13 @@ def test_parsed_fields_compile_and_bad_inputs_are_refused():
         S.find_slow_points(compiled.at([0.1]), [])
     with pytest.raises(InputError, match="neither state nor parameters"):
         S.compile_field([x + y], [x], [])
+
+
+def test_symbolic_and_numerical_classification_share_one_vocabulary():
+    from ghostsym.analysis.points import FIXED_POINT, GHOST, KINDS
+
+    exprs, state, _ = R.example_field()
+    red = R.reduce_symbolic(exprs, state, R.solve_slow_points(exprs, state)[0])
+    assert R.classify_symbolic(red, {"mu": 0.01, "b": 0.5}) == GHOST
+    assert R.classify_symbolic(red, {"mu": 0, "b": 0.5}) == FIXED_POINT
+    assert set(KINDS) >= {GHOST, FIXED_POINT, "slow-point", "not-a-minimum"}
