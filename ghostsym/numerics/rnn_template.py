@@ -35,6 +35,8 @@ import math
 import numba
 import numpy as np
 
+from ghostsym.numerics.optim import optimizer_step_masked
+
 _NJIT = {"cache": True, "error_model": "numpy"}
 #: Reductions only (dot products): re-association lets them vectorise (PERFORMANCE.md). No
 #: "nnan"/"ninf" flags: those would let LLVM drop the divergence (isfinite) checks.
@@ -83,10 +85,6 @@ OUTPUT_TANH = 1
 ACCURACY_GT_HALF = 0  # DA: 1[(ŷ > 0.5) = y]
 ACCURACY_GE_HALF = 1  # DMTS: 1[(ŷ ≥ 0.5) = y]
 ACCURACY_TERNARY = 2  # DCD: ŷ → −1 (≤ −0.33), +1 (≥ 0.33), else 0
-
-OPT_SGD = 0
-OPT_MOMENTUM = 1
-OPT_ADAM = 2
 
 # hyper-parameter columns of the per-network optimiser table
 H_BETA1 = 0  # Adam β₁ or momentum μ
@@ -654,40 +652,6 @@ def project_readout(theta, ispec):
 
 
 @numba.njit(**_NJIT)
-def optimizer_step(kind, theta, grad, mask, lr, hyper, m1, m2, step):
-    """One update of the entries with mask = 1 (PyTorch's SGD / momentum / Adam formulas).
-
-    Returns 0.0 if the trained entries stay finite, NaN otherwise (fixed entries may hold
-    c = ∞)."""
-    check = 0.0
-    if kind == OPT_SGD:
-        for i in range(theta.size):
-            if mask[i] != 0.0:
-                theta[i] -= lr * grad[i]
-                check += theta[i] * 0.0
-    elif kind == OPT_MOMENTUM:
-        mom = hyper[H_BETA1]
-        for i in range(theta.size):
-            if mask[i] != 0.0:
-                m1[i] = mom * m1[i] + grad[i]
-                theta[i] -= lr * m1[i]
-                check += theta[i] * 0.0
-    else:
-        beta1, beta2, eps = hyper[H_BETA1], hyper[H_BETA2], hyper[H_EPS]
-        bc1 = 1.0 - beta1**step
-        bc2_sqrt = math.sqrt(1.0 - beta2**step)
-        step_size = lr / bc1
-        for i in range(theta.size):
-            if mask[i] != 0.0:
-                gi = grad[i]
-                m1[i] += (gi - m1[i]) * (1.0 - beta1)
-                m2[i] = beta2 * m2[i] + (1.0 - beta2) * gi * gi
-                theta[i] -= step_size * m1[i] / (math.sqrt(m2[i]) / bc2_sqrt + eps)
-                check += theta[i] * 0.0
-    return check
-
-
-@numba.njit(**_NJIT)
 def train_one(
     theta,
     m1,
@@ -735,7 +699,19 @@ def train_one(
         if not (math.isfinite(loss) and math.isfinite(gnorm)):
             return steps_done, e
         steps_done += 1
-        check = optimizer_step(opt_kind, theta, grad, train_mask, lr, hyper, m1, m2, steps_done)
+        check = optimizer_step_masked(
+            opt_kind,
+            theta,
+            grad,
+            train_mask,
+            lr,
+            hyper[H_BETA1],
+            hyper[H_BETA2],
+            hyper[H_EPS],
+            m1,
+            m2,
+            steps_done,
+        )
         if not math.isfinite(check):
             return steps_done, e + 1  # the next epoch's loss would be the first non-finite one
     return steps_done, -1

@@ -52,6 +52,7 @@ from ghostsym.config import VERSION as __version__
 from ghostsym.errors import DivergenceError, InputError
 from ghostsym.io import savez_atomic, write_atomic, write_json
 from ghostsym.numerics.blas import single_threaded_blas
+from ghostsym.numerics.optim import OPTIMIZERS, optimizer_code
 from ghostsym.numerics.rnn import READOUTS, RNNModel, init_params, layout, masks, pack, unpack
 from ghostsym.numerics.tasks import Task, task_preset
 from ghostsym.progress import NoProgress
@@ -78,7 +79,6 @@ __all__ = [
     "task_preset",
 ]
 
-OPTIMIZERS = ("sgd", "momentum", "adam")
 MODEL_KINDS = ("rank1", "lowrank", "full")
 
 #: Target wall time of one numba chunk between progress updates (seconds).
@@ -673,15 +673,7 @@ class _Batch:
         self.status = np.full(count, -1, dtype=np.int64)
         self.seeds = np.array([c.seed for c in configs], dtype=np.int64)
         eng = self.eng
-        self.opt_kind = np.array(
-            [
-                {"sgd": eng.OPT_SGD, "momentum": eng.OPT_MOMENTUM, "adam": eng.OPT_ADAM}[
-                    c.optimizer
-                ]
-                for c in configs
-            ],
-            dtype=np.int64,
-        )
+        self.opt_kind = np.array([optimizer_code(c.optimizer) for c in configs], dtype=np.int64)
         self.lr = np.array([float(c.lr) for c in configs])
         self.hyper = np.zeros((count, eng.HYPER_SIZE))
         for j, c in enumerate(configs):
