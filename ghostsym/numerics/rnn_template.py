@@ -44,61 +44,48 @@ from ghostsym.numerics.rng import (  # noqa: F401  (uniform, normal_quantile: en
     stream_key,
 )
 from ghostsym.numerics.rng import uniform as _unit  # noqa: F401
+from ghostsym.numerics.spec import (
+    ACCURACY_GE_HALF,
+    ACCURACY_GT_HALF,
+    F_ALPHA,
+    F_LOSS_SCALE,
+    F_NOISE_SD,
+    F_RATE_SD,
+    F_X0,
+    H_BETA1,
+    H_BETA2,
+    H_EPS,
+    I_ACCURACY,
+    I_B,
+    I_D,
+    I_K,
+    I_N,
+    I_O_B,
+    I_O_BOUT,
+    I_O_C,
+    I_O_KS,
+    I_O_U,
+    I_O_V,
+    I_O_W,
+    I_O_WIN,
+    I_O_WOUT,
+    I_OUTPUT,
+    I_POST,
+    I_PROJECT,
+    I_RANDOM_X0,
+    I_READOUT,
+    I_S,
+    OUTPUT_SIGMOID,
+    READOUT_FIXED_CONFIDENCE,
+    READOUT_LATENT,
+    READOUT_LATENT_LINEAR,
+    READOUT_POPULATION,
+)
 
 _NJIT = {"cache": True, "error_model": "numpy"}
 #: Reductions only (dot products): re-association lets them vectorise (PERFORMANCE.md). No
 #: "nnan"/"ninf" flags: those would let LLVM drop the divergence (isfinite) checks.
 _NJIT_FAST = {"cache": True, "error_model": "numpy", "fastmath": {"reassoc", "contract", "nsz"}}
-
-# ---- integer spec (ispec) layout -------------------------------------------------------
-I_N = 0  # neurons
-I_K = 1  # rank (0 = full-rank W)
-I_D = 2  # input channels
-I_S = 3  # time steps per trial
-I_B = 4  # trials per epoch
-I_READOUT = 5  # READOUT_* below
-I_OUTPUT = 6  # OUTPUT_* below
-I_POST = 7  # 1: output t reads x_{t+1}; 0: reads x_t
-I_ACCURACY = 8  # ACCURACY_* below
-I_RANDOM_X0 = 9  # 1: x_0 = φ-free tanh(σ_fr ζ) per trial and epoch; 0: x_0 = const
-I_PROJECT = 10  # 1: fixed-confidence readout trained the code's way (project, then step)
-I_O_U = 11  # offsets into θ (−1 = absent)
-I_O_V = 12
-I_O_W = 13
-I_O_B = 14
-I_O_WIN = 15
-I_O_WOUT = 16
-I_O_BOUT = 17
-I_O_C = 18
-I_O_KS = 19
-I_P = 20  # total number of entries of θ
-ISPEC_SIZE = 21
-
-# ---- float spec (fspec) layout ---------------------------------------------------------
-F_ALPHA = 0  # Euler leak a = Δt/τ
-F_LOSS_SCALE = 1
-F_X0 = 2  # constant initial state value (DA: −0.3)
-F_RATE_SD = 3  # σ_fr of random initial states r_0 = tanh(σ_fr ζ)
-F_NOISE_SD = 4  # σ_noise inside φ
-FSPEC_SIZE = 5
-
-READOUT_LATENT = 0
-READOUT_LATENT_LINEAR = 1
-READOUT_POPULATION = 2
-READOUT_FIXED_CONFIDENCE = 3
-
-OUTPUT_SIGMOID = 0
-OUTPUT_TANH = 1
-
-ACCURACY_GT_HALF = 0  # DA: 1[(ŷ > 0.5) = y]
-ACCURACY_GE_HALF = 1  # DMTS: 1[(ŷ ≥ 0.5) = y]
-ACCURACY_TERNARY = 2  # DCD: ŷ → −1 (≤ −0.33), +1 (≥ 0.33), else 0
-
-# hyper-parameter columns of the per-network optimiser table
-H_BETA1 = 0  # Adam β₁ or momentum μ
-H_BETA2 = 1
-H_EPS = 2
-HYPER_SIZE = 3
 
 TERNARY_THRESHOLD = 0.33
 

@@ -51,9 +51,11 @@ import numpy as np
 from ghostsym.config import VERSION as __version__
 from ghostsym.errors import DivergenceError, InputError
 from ghostsym.io import savez_atomic, write_atomic, write_json
+from ghostsym.numerics import spec
 from ghostsym.numerics.blas import single_threaded_blas
 from ghostsym.numerics.optim import OPTIMIZERS, optimizer_code
 from ghostsym.numerics.rnn import READOUTS, RNNModel, init_params, layout, masks, pack, unpack
+from ghostsym.numerics.spec import engine_spec
 from ghostsym.numerics.tasks import Task, task_preset
 from ghostsym.progress import NoProgress
 
@@ -487,52 +489,8 @@ def build_config(**options) -> TrainingConfig:
 # ---------------------------------------------------------------------------------------
 # engine specs
 # ---------------------------------------------------------------------------------------
-def _specs(eng, model: RNNModel, task: Task, fc_update: str = "exact"):
-    if model.inputs != task.inputs:
-        raise InputError(
-            f"model has {model.inputs} input channels but task {task.name} has {task.inputs}"
-        )
-    lay = layout(model)
-    ispec = np.zeros(eng.ISPEC_SIZE, dtype=np.int64)
-    ispec[eng.I_N] = model.neurons
-    ispec[eng.I_K] = model.rank or 0
-    ispec[eng.I_D] = model.inputs
-    ispec[eng.I_S] = task.steps
-    ispec[eng.I_B] = task.trials
-    ispec[eng.I_READOUT] = {
-        "latent": eng.READOUT_LATENT,
-        "latent_linear": eng.READOUT_LATENT_LINEAR,
-        "population": eng.READOUT_POPULATION,
-        "fixed_confidence": eng.READOUT_FIXED_CONFIDENCE,
-    }[model.readout]
-    ispec[eng.I_OUTPUT] = eng.OUTPUT_SIGMOID if model.output == "sigmoid" else eng.OUTPUT_TANH
-    ispec[eng.I_POST] = 1 if task.readout_timing == "post" else 0
-    ispec[eng.I_ACCURACY] = {
-        "gt_half": eng.ACCURACY_GT_HALF,
-        "ge_half": eng.ACCURACY_GE_HALF,
-        "ternary": eng.ACCURACY_TERNARY,
-    }[task.accuracy_rule]
-    ispec[eng.I_RANDOM_X0] = 1 if task.random_initial_state else 0
-    ispec[eng.I_PROJECT] = 1 if fc_update == "projected" else 0
-    for name, index in (
-        ("m", eng.I_O_U),
-        ("n", eng.I_O_V),
-        ("W", eng.I_O_W),
-        ("b", eng.I_O_B),
-        ("w_in", eng.I_O_WIN),
-        ("w_out", eng.I_O_WOUT),
-        ("b_out", eng.I_O_BOUT),
-        ("c", eng.I_O_C),
-        ("kappa_star", eng.I_O_KS),
-    ):
-        ispec[index] = lay.offsets.get(name, -1)
-    ispec[eng.I_P] = lay.size
-    fspec = np.zeros(eng.FSPEC_SIZE)
-    fspec[eng.F_ALPHA] = model.alpha
-    fspec[eng.F_LOSS_SCALE] = task.loss_scale
-    fspec[eng.F_X0] = 0.0 if task.initial_state is None else float(task.initial_state)
-    fspec[eng.F_RATE_SD] = task.rate_sd
-    fspec[eng.F_NOISE_SD] = task.noise_sd
+def _specs(model: RNNModel, task: Task, fc_update: str = "exact"):
+    ispec, fspec = engine_spec(model, task, projected=fc_update == "projected")
     u, y = task.arrays()
     return ispec, fspec, np.ascontiguousarray(u), np.ascontiguousarray(y)
 
@@ -574,10 +532,10 @@ def loss_and_gradients(
     """
     task = _default_task(model, task)
     eng = _engine(model.activation)
-    ispec, fspec, u, y = _specs(eng, model, task)
+    ispec, fspec, u, y = _specs(model, task)
     theta = pack(model, params)
     loss, _acc, grad, _yhat, _xs = eng.evaluate(
-        theta, ispec, fspec, ispec[eng.I_READOUT], u, y, int(seed), int(epoch)
+        theta, ispec, fspec, ispec[spec.I_READOUT], u, y, int(seed), int(epoch)
     )
     return float(loss), unpack(model, grad)
 
@@ -594,10 +552,10 @@ def simulate(
     ``targets`` (B, S), ``inputs`` (B, S, D), ``loss``, ``accuracy``."""
     task = _default_task(model, task)
     eng = _engine(model.activation)
-    ispec, fspec, u, y = _specs(eng, model, task)
+    ispec, fspec, u, y = _specs(model, task)
     theta = pack(model, params)
     loss, acc, _grad, yhat, xs = eng.evaluate(
-        theta, ispec, fspec, ispec[eng.I_READOUT], u, y, int(seed), int(epoch)
+        theta, ispec, fspec, ispec[spec.I_READOUT], u, y, int(seed), int(epoch)
     )
     return {
         "states": xs,
@@ -658,7 +616,7 @@ class _Batch:
         self.model = first.model
         self.eng = _engine(self.model.activation)
         self.ispec, self.fspec, self.u, self.y = _specs(
-            self.eng, self.model, first.task, first.fixed_confidence_update
+            self.model, first.task, first.fixed_confidence_update
         )
         if params is None:
             params = [init_params(c.model, c.seed) for c in configs]
@@ -672,14 +630,13 @@ class _Batch:
         self.steps = np.zeros(count, dtype=np.int64)
         self.status = np.full(count, -1, dtype=np.int64)
         self.seeds = np.array([c.seed for c in configs], dtype=np.int64)
-        eng = self.eng
         self.opt_kind = np.array([optimizer_code(c.optimizer) for c in configs], dtype=np.int64)
         self.lr = np.array([float(c.lr) for c in configs])
-        self.hyper = np.zeros((count, eng.HYPER_SIZE))
+        self.hyper = np.zeros((count, spec.HYPER_SIZE))
         for j, c in enumerate(configs):
-            self.hyper[j, eng.H_BETA1] = c.momentum if c.optimizer == "momentum" else c.betas[0]
-            self.hyper[j, eng.H_BETA2] = c.betas[1]
-            self.hyper[j, eng.H_EPS] = c.eps
+            self.hyper[j, spec.H_BETA1] = c.momentum if c.optimizer == "momentum" else c.betas[0]
+            self.hyper[j, spec.H_BETA2] = c.betas[1]
+            self.hyper[j, spec.H_EPS] = c.eps
         self.train_mask, self.norm_mask = masks(self.model, first.grad_norm)
         self.epochs = first.epochs
         self.history = {k: np.full((count, self.epochs), np.nan) for k in HISTORY_KEYS}
