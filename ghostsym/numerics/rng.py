@@ -52,7 +52,9 @@ def stream_key(seed, stream):
     return mix64(mix64(np.uint64(seed) + _GOLDEN) ^ np.uint64(stream))
 
 
-@numba.njit(**_NJIT)
+#: Keys and counters are unsigned 64-bit: compiled for those types only, so that Python ints
+#: of any size (numba returns uint64 keys to Python as ints) convert rather than overflow.
+@numba.njit(["float64(uint64, uint64)"], **_NJIT)
 def uniform(key, counter):
     """Uniform on the open interval (0, 1), 53 random bits."""
     z = mix64(np.uint64(key) + np.uint64(counter) * _GOLDEN)
@@ -207,7 +209,7 @@ def normal_quantile(p):
     return -x if q < 0.0 else x
 
 
-@numba.njit(**_NJIT)
+@numba.njit(["void(uint64, int64, float64[::1])", "void(uint64, uint64, float64[::1])"], **_NJIT)
 def fill_normal(key, block, out):
     """Fill ``out`` (size n) with standard normal numbers n·block … n·block + n − 1 of
     stream ``key``: Φ⁻¹ of counter-based uniforms, so distinct blocks never share a draw.

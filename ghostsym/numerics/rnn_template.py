@@ -22,6 +22,9 @@ working-memory tasks). Gradients: adjoint λ_s = ∂L/∂x_s, δ_t = λ_{t+1} �
 λ_t = (1 − α) λ_{t+1} + Wᵀ δ_t + (readout term at s = t); ∂L/∂b = Σ δ_t,
 ∂L/∂W = Σ δ_t x_tᵀ, ∂L/∂U = Σ δ_t κ_tᵀ, ∂L/∂V = Σ x_t (Uᵀ δ_t)ᵀ, ∂L/∂W_in = Σ δ_t u_tᵀ.
 
+The network's structure arrives as ``ispec``/``fspec``, whose slots (``I_*``, ``F_*``) and
+codes (``READOUT_*``, ``OUTPUT_*``, ``ACCURACY_*``) are defined once in
+:mod:`ghostsym.numerics.spec` (with the checklist for adding a task or a readout).
 All parameters live in one flat float64 vector θ (layout from ``ispec`` offsets, internal
 shapes: U, V as K×N (rows = the m_k, n_k vectors), W as N×N, W_in as D×N). Random initial
 states and noise come from the counter-based generator of :mod:`ghostsym.numerics.rng`: the

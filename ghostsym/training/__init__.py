@@ -54,7 +54,6 @@ from ghostsym.training.config import (
 from ghostsym.training.engine import (
     HISTORY_KEYS,
     TrainingResult,
-    _Batch,  # noqa: F401  (tests patch the batch loop)
     loss_and_gradients,
     simulate,
     train,

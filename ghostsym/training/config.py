@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ghostsym.errors import InputError
-from ghostsym.numerics.optim import OPTIMIZERS
+from ghostsym.numerics.optim import optimizer_code
 from ghostsym.numerics.rnn import READOUTS, RNNModel, layout, masks
 from ghostsym.numerics.tasks import Task, task_preset
 from ghostsym.training.presets import PRESETS
@@ -102,10 +102,7 @@ class TrainingConfig:
     fixed_confidence_update: str = "projected"
 
     def __post_init__(self):
-        if self.optimizer not in OPTIMIZERS:
-            raise InputError(
-                f"unknown optimizer {self.optimizer!r}; known: {', '.join(OPTIMIZERS)}"
-            )
+        optimizer_code(self.optimizer)  # InputError on names outside OPTIMIZERS
         lr = float(self.lr)
         if not math.isfinite(lr) or lr <= 0:
             raise InputError(f"learning rate must be finite and > 0, got {self.lr!r}")

@@ -54,3 +54,13 @@ def test_draws_are_pinned():
         "0x1.9bb8adc605c17p-2",
     ]
     assert rng.uniform(rng.stream_key(40, rng.STREAM_NOISE), 5).hex() == "0x1.3f494f5de9c5ap-3"
+
+
+def test_keys_of_any_size_are_accepted_from_python():
+    """numba hands uint64 keys to Python as ints; a small one must not pin the signature."""
+    small, big = 12345, 2**64 - 3
+    out = np.empty(5)
+    rng.fill_normal(small, 0, out)
+    rng.fill_normal(big, 0, out)
+    assert np.all(np.isfinite(out))
+    assert 0.0 < rng.uniform(small, 1) < 1.0 and 0.0 < rng.uniform(big, 2**63 + 5) < 1.0
