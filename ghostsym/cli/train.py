@@ -163,10 +163,9 @@ def _options(args) -> dict:
 
 def run(args) -> int:
     from ghostsym import training
-    from ghostsym.progress import NoProgress, TqdmProgress
 
     options = _options(args)
-    progress = NoProgress() if args.no_progress else TqdmProgress(unit="epoch")
+    progress = not args.no_progress  # True: a bar counting epochs (progress.as_meter)
     if args.resume:
         if args.out is None:
             raise InputError("--resume needs --out DIR (the run to continue)")

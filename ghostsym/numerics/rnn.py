@@ -34,8 +34,60 @@ import numpy as np
 
 from ghostsym.errors import InputError
 
-READOUTS = ("latent", "latent_linear", "population", "fixed_confidence")
+
+@dataclass(frozen=True)
+class Readout:
+    """One readout ŷ = g(z) of the engine (how z is computed is the kernel's part; see
+    :mod:`ghostsym.numerics.spec` for adding one).
+
+    ``weights``: None (no ``w_out``/``b_out``), "latent" (``w_out`` has K entries, z reads
+    κ = Vᵀx) or "population" (N entries, z reads x). ``constants``: the readout constants
+    ("c", "kappa_star") that get a slot in θ; ``trainable``: those a model may train.
+    ``low_rank_only``: needs W = U Vᵀ. ``infinite_confidence``: c = ∞ is allowed.
+    """
+
+    name: str
+    weights: str | None
+    constants: tuple[str, ...] = ()
+    trainable: tuple[str, ...] = ()
+    low_rank_only: bool = False
+    infinite_confidence: bool = False
+    doc: str = ""
+
+
+#: The engine's readouts; a readout's engine code is its index here.
+READOUT_TABLE: tuple[Readout, ...] = (
+    Readout(
+        "latent",
+        None,
+        ("c", "kappa_star"),
+        ("c", "kappa_star"),
+        low_rank_only=True,
+        doc="σ(c(κ₁ − κ*)), Eq. 36",
+    ),
+    Readout("latent_linear", "latent", low_rank_only=True, doc="g(w_outᵀκ + b_out), Fig. 4"),
+    Readout("population", "population", doc="g(w_outᵀx + b_out), Eqs. 38, 48"),
+    Readout(
+        "fixed_confidence",
+        "population",
+        ("c",),
+        infinite_confidence=True,
+        doc="g(c(w_outᵀx + b_out)/‖w_out‖₁), Eq. 40 (c = ∞ ≡ population)",
+    ),
+)
+READOUTS = tuple(r.name for r in READOUT_TABLE)
+#: Readout functions g (engine code = index; generated as ``out_<name>`` by codegen).
 OUTPUTS = ("sigmoid", "tanh")
+
+
+def readout_definition(name: str) -> Readout:
+    """The :class:`Readout` called ``name`` (InputError if unknown)."""
+    for readout in READOUT_TABLE:
+        if readout.name == name:
+            return readout
+    raise InputError(f"unknown readout {name!r}; known: {', '.join(READOUTS)}")
+
+
 INIT_SCHEMES = ("da", "wm")
 
 #: Names a parameter dict may contain, in θ order.
@@ -88,22 +140,21 @@ class RNNModel:
                 raise InputError(f"rank must be a positive integer (or None), got {self.rank!r}")
             if self.rank > n:
                 raise InputError(f"rank {self.rank} exceeds the number of neurons {n}")
-        if self.readout not in READOUTS:
-            raise InputError(f"unknown readout {self.readout!r}; known: {', '.join(READOUTS)}")
-        if self.readout in ("latent", "latent_linear") and self.rank is None:
+        readout = readout_definition(self.readout)
+        if readout.low_rank_only and self.rank is None:
             raise InputError(f"the {self.readout} readout needs a low-rank network (set a rank)")
         if self.output not in OUTPUTS:
             raise InputError(f"unknown output function {self.output!r}; known: sigmoid, tanh")
         if not (0 < self.alpha <= 1):
             raise InputError(f"alpha must be in (0, 1], got {self.alpha!r}")
         c = float(self.confidence)
-        if math.isnan(c) or c <= 0 or (math.isinf(c) and self.readout != "fixed_confidence"):
+        if math.isnan(c) or c <= 0 or (math.isinf(c) and not readout.infinite_confidence):
             raise InputError(f"confidence must be > 0 and finite, got {self.confidence!r}")
         if not math.isfinite(float(self.threshold)):
             raise InputError(f"threshold must be finite, got {self.threshold!r}")
-        if self.train_confidence and self.readout != "latent":
+        if self.train_confidence and "c" not in readout.trainable:
             raise InputError("a trainable confidence needs the latent readout")
-        if self.train_threshold and self.readout != "latent":
+        if self.train_threshold and "kappa_star" not in readout.trainable:
             raise InputError("a trainable threshold needs the latent readout")
         if not isinstance(self.inputs, (int, np.integer)) or self.inputs < 0:
             raise InputError(f"inputs must be an integer >= 0, got {self.inputs!r}")
@@ -119,13 +170,17 @@ class RNNModel:
     def low_rank(self) -> bool:
         return self.rank is not None
 
+    @property
+    def readout_definition(self) -> Readout:
+        return readout_definition(self.readout)
+
     def parameter_names(self) -> tuple[str, ...]:
         """Names in the parameter dict (θ order)."""
         names = ["m", "n"] if self.low_rank else ["W"]
         names.append("b")
         if self.inputs:
             names.append("w_in")
-        if self.readout != "latent":
+        if self.readout_definition.weights is not None:
             names += ["w_out", "b_out"]
         if self.train_confidence:
             names.append("c")
@@ -144,7 +199,7 @@ class RNNModel:
             "W": (n, n),
             "b": (n,),
             "w_in": (n, d),
-            "w_out": (k,) if self.readout == "latent_linear" else (n,),
+            "w_out": (k,) if self.readout_definition.weights == "latent" else (n,),
             "b_out": (),
             "c": (),
             "kappa_star": (),
@@ -188,10 +243,8 @@ def layout(model: RNNModel) -> Layout:
     """θ layout: the parameters, then slots for c and κ* (always present if the readout uses
     them, trainable or not)."""
     sizes = {p: int(np.prod(model.shape(p), dtype=np.int64)) for p in model.parameter_names()}
-    if model.readout in ("latent", "fixed_confidence"):
-        sizes.setdefault("c", 1)
-    if model.readout == "latent":
-        sizes.setdefault("kappa_star", 1)
+    for name in model.readout_definition.constants:
+        sizes.setdefault(name, 1)
     offsets, pos = {}, 0
     for name in PARAMETER_ORDER:
         if name in sizes:
@@ -289,7 +342,7 @@ def init_params(model: RNNModel, seed: int = 0) -> dict[str, np.ndarray]:
         params["b"] = np.zeros(n)
         if d:
             params["w_in"] = xavier(d, n, (n, d))
-        if model.readout != "latent":
+        if model.readout_definition.weights is not None:
             params["w_out"] = rng.normal(0.0, sd, size=model.shape("w_out"))
             params["b_out"] = np.asarray(rng.normal(0.0, sd))
     else:
@@ -304,8 +357,8 @@ def init_params(model: RNNModel, seed: int = 0) -> dict[str, np.ndarray]:
             params["b"] = rng.normal(0.0, 0.1, size=n)
         else:
             params["b"] = rng.uniform(-1.0, 1.0, size=n)
-        if model.readout != "latent":
-            fan_in = k if model.readout == "latent_linear" else n
+        if model.readout_definition.weights is not None:
+            fan_in = k if model.readout_definition.weights == "latent" else n
             params["w_out"] = xavier(fan_in, 1, model.shape("w_out"))
             bound = 1.0 / math.sqrt(fan_in)
             params["b_out"] = np.asarray(rng.uniform(-bound, bound))

@@ -22,12 +22,15 @@ working-memory tasks). Gradients: adjoint λ_s = ∂L/∂x_s, δ_t = λ_{t+1} �
 λ_t = (1 − α) λ_{t+1} + Wᵀ δ_t + (readout term at s = t); ∂L/∂b = Σ δ_t,
 ∂L/∂W = Σ δ_t x_tᵀ, ∂L/∂U = Σ δ_t κ_tᵀ, ∂L/∂V = Σ x_t (Uᵀ δ_t)ᵀ, ∂L/∂W_in = Σ δ_t u_tᵀ.
 
+The network's structure arrives as ``ispec``/``fspec``, whose slots (``I_*``, ``F_*``) and
+codes (``READOUT_*``, ``OUTPUT_*``, ``ACCURACY_*``) are defined once in
+:mod:`ghostsym.numerics.spec` (with the checklist for adding a task or a readout).
 All parameters live in one flat float64 vector θ (layout from ``ispec`` offsets, internal
 shapes: U, V as K×N (rows = the m_k, n_k vectors), W as N×N, W_in as D×N). Random initial
-states and noise come from a counter-based generator (SplitMix64 of (key, counter), then
-the normal quantile Φ⁻¹): the
+states and noise come from the counter-based generator of :mod:`ghostsym.numerics.rng`: the
 draws of epoch e depend only on (seed, e), so chunked, resumed and parallel runs are
-bit-identical to a single uninterrupted run.
+bit-identical to a single uninterrupted run. Parameter updates are those of
+:mod:`ghostsym.numerics.optim`.
 """
 
 import math
@@ -35,305 +38,59 @@ import math
 import numba
 import numpy as np
 
+from ghostsym.numerics.optim import optimizer_step_masked
+from ghostsym.numerics.rng import (  # noqa: F401  (uniform, normal_quantile: engine API)
+    STREAM_NOISE,
+    STREAM_X0,
+    fill_normal,
+    normal_quantile,
+    stream_key,
+)
+from ghostsym.numerics.rng import uniform as _unit  # noqa: F401
+from ghostsym.numerics.spec import (
+    ACCURACY_GE_HALF,
+    ACCURACY_GT_HALF,
+    F_ALPHA,
+    F_LOSS_SCALE,
+    F_NOISE_SD,
+    F_RATE_SD,
+    F_X0,
+    H_BETA1,
+    H_BETA2,
+    H_EPS,
+    I_ACCURACY,
+    I_B,
+    I_D,
+    I_K,
+    I_N,
+    I_O_B,
+    I_O_BOUT,
+    I_O_C,
+    I_O_KS,
+    I_O_U,
+    I_O_V,
+    I_O_W,
+    I_O_WIN,
+    I_O_WOUT,
+    I_OUTPUT,
+    I_POST,
+    I_PROJECT,
+    I_RANDOM_X0,
+    I_READOUT,
+    I_S,
+    OUTPUT_SIGMOID,
+    READOUT_FIXED_CONFIDENCE,
+    READOUT_LATENT,
+    READOUT_LATENT_LINEAR,
+    READOUT_POPULATION,
+)
+
 _NJIT = {"cache": True, "error_model": "numpy"}
 #: Reductions only (dot products): re-association lets them vectorise (PERFORMANCE.md). No
 #: "nnan"/"ninf" flags: those would let LLVM drop the divergence (isfinite) checks.
 _NJIT_FAST = {"cache": True, "error_model": "numpy", "fastmath": {"reassoc", "contract", "nsz"}}
 
-# ---- integer spec (ispec) layout -------------------------------------------------------
-I_N = 0  # neurons
-I_K = 1  # rank (0 = full-rank W)
-I_D = 2  # input channels
-I_S = 3  # time steps per trial
-I_B = 4  # trials per epoch
-I_READOUT = 5  # READOUT_* below
-I_OUTPUT = 6  # OUTPUT_* below
-I_POST = 7  # 1: output t reads x_{t+1}; 0: reads x_t
-I_ACCURACY = 8  # ACCURACY_* below
-I_RANDOM_X0 = 9  # 1: x_0 = φ-free tanh(σ_fr ζ) per trial and epoch; 0: x_0 = const
-I_PROJECT = 10  # 1: fixed-confidence readout trained the code's way (project, then step)
-I_O_U = 11  # offsets into θ (−1 = absent)
-I_O_V = 12
-I_O_W = 13
-I_O_B = 14
-I_O_WIN = 15
-I_O_WOUT = 16
-I_O_BOUT = 17
-I_O_C = 18
-I_O_KS = 19
-I_P = 20  # total number of entries of θ
-ISPEC_SIZE = 21
-
-# ---- float spec (fspec) layout ---------------------------------------------------------
-F_ALPHA = 0  # Euler leak a = Δt/τ
-F_LOSS_SCALE = 1
-F_X0 = 2  # constant initial state value (DA: −0.3)
-F_RATE_SD = 3  # σ_fr of random initial states r_0 = tanh(σ_fr ζ)
-F_NOISE_SD = 4  # σ_noise inside φ
-FSPEC_SIZE = 5
-
-READOUT_LATENT = 0
-READOUT_LATENT_LINEAR = 1
-READOUT_POPULATION = 2
-READOUT_FIXED_CONFIDENCE = 3
-
-OUTPUT_SIGMOID = 0
-OUTPUT_TANH = 1
-
-ACCURACY_GT_HALF = 0  # DA: 1[(ŷ > 0.5) = y]
-ACCURACY_GE_HALF = 1  # DMTS: 1[(ŷ ≥ 0.5) = y]
-ACCURACY_TERNARY = 2  # DCD: ŷ → −1 (≤ −0.33), +1 (≥ 0.33), else 0
-
-OPT_SGD = 0
-OPT_MOMENTUM = 1
-OPT_ADAM = 2
-
-# hyper-parameter columns of the per-network optimiser table
-H_BETA1 = 0  # Adam β₁ or momentum μ
-H_BETA2 = 1
-H_EPS = 2
-HYPER_SIZE = 3
-
 TERNARY_THRESHOLD = 0.33
-
-# counter-based generator
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
-_S11 = np.uint64(11)
-STREAM_X0 = 0x5851F42D4C957F2D
-STREAM_NOISE = 0x14057B7EF767814F
-
-
-@numba.njit(**_NJIT)
-def mix64(z):
-    """SplitMix64 finaliser (a bijective 64-bit hash)."""
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
-
-
-@numba.njit(**_NJIT)
-def stream_key(seed, stream):
-    """The key of one random stream of one network."""
-    return mix64(mix64(np.uint64(seed) + _GOLDEN) ^ np.uint64(stream))
-
-
-@numba.njit(**_NJIT)
-def _unit(key, counter):
-    """Uniform on the open interval (0, 1), 53 random bits."""
-    z = mix64(np.uint64(key) + np.uint64(counter) * _GOLDEN)
-    return (float(np.int64(z >> _S11)) + 0.5) * (1.0 / 9007199254740992.0)
-
-
-@numba.njit(**_NJIT)
-def normal_quantile(p):
-    """Φ⁻¹(p) for 0 < p < 1: Wichura's AS241 (PPND16, relative error ~1e-16; Appl. Statist.
-    37, 477, 1988). The central 85 % needs no transcendental function."""
-    q = p - 0.5
-    if abs(q) <= 0.425:
-        r = 0.180625 - q * q
-        num = (
-            (
-                (
-                    (
-                        (
-                            (
-                                (2.5090809287301226727e3 * r + 3.3430575583588128105e4) * r
-                                + 6.7265770927008700853e4
-                            )
-                            * r
-                            + 4.5921953931549871457e4
-                        )
-                        * r
-                        + 1.3731693765509461125e4
-                    )
-                    * r
-                    + 1.9715909503065514427e3
-                )
-                * r
-                + 1.3314166789178437745e2
-            )
-            * r
-            + 3.3871328727963666080e0
-        ) * q
-        den = (
-            (
-                (
-                    (
-                        (
-                            (5.2264952788528545610e3 * r + 2.8729085735721942674e4) * r
-                            + 3.9307895800092710610e4
-                        )
-                        * r
-                        + 2.1213794301586595867e4
-                    )
-                    * r
-                    + 5.3941960214247511077e3
-                )
-                * r
-                + 6.8718700749205790830e2
-            )
-            * r
-            + 4.2313330701600911252e1
-        ) * r + 1.0
-        return num / den
-    r = p if q <= 0.0 else 1.0 - p
-    r = math.sqrt(-math.log(r))
-    if r <= 5.0:
-        r -= 1.6
-        num = (
-            (
-                (
-                    (
-                        (
-                            (7.74545014278341407640e-4 * r + 2.27238449892691845833e-2) * r
-                            + 2.41780725177450611770e-1
-                        )
-                        * r
-                        + 1.27045825245236838258e0
-                    )
-                    * r
-                    + 3.64784832476320460504e0
-                )
-                * r
-                + 5.76949722146069140550e0
-            )
-            * r
-            + 4.63033784615654529590e0
-        ) * r + 1.42343711074968357734e0
-        den = (
-            (
-                (
-                    (
-                        (
-                            (1.05075007164441684324e-9 * r + 5.47593808499534494600e-4) * r
-                            + 1.51986665636164571966e-2
-                        )
-                        * r
-                        + 1.48103976427480074590e-1
-                    )
-                    * r
-                    + 6.89767334985100004550e-1
-                )
-                * r
-                + 1.67638483018380384940e0
-            )
-            * r
-            + 2.05319162663775882187e0
-        ) * r + 1.0
-    else:
-        r -= 5.0
-        num = (
-            (
-                (
-                    (
-                        (
-                            (2.01033439929228813265e-7 * r + 2.71155556874348757815e-5) * r
-                            + 1.24266094738807843860e-3
-                        )
-                        * r
-                        + 2.65321895265761230930e-2
-                    )
-                    * r
-                    + 2.96560571828504891230e-1
-                )
-                * r
-                + 1.78482653991729133580e0
-            )
-            * r
-            + 5.46378491116411436990e0
-        ) * r + 6.65790464350110377720e0
-        den = (
-            (
-                (
-                    (
-                        (
-                            (2.04426310338993978564e-15 * r + 1.42151175831644588870e-7) * r
-                            + 1.84631831751005468180e-5
-                        )
-                        * r
-                        + 7.86869131145613259100e-4
-                    )
-                    * r
-                    + 1.48753612908506148525e-2
-                )
-                * r
-                + 1.36929880922735805310e-1
-            )
-            * r
-            + 5.99832206555887937690e-1
-        ) * r + 1.0
-    x = num / den
-    return -x if q < 0.0 else x
-
-
-@numba.njit(**_NJIT)
-def fill_normal(key, block, out):
-    """Fill ``out`` (size n) with standard normal numbers n·block … n·block + n − 1 of
-    stream ``key``: Φ⁻¹ of counter-based uniforms, so distinct blocks never share a draw.
-
-    Two passes, same numbers as ``normal_quantile(_unit(key, counter))``: a branch-free pass
-    evaluates the central rational (85 % of the draws) and marks the tails with NaN; a
-    second pass redoes the marked ones with the full AS241 (≈1.6× faster than one pass)."""
-    n = out.size
-    base = np.uint64(block) * np.uint64(n)
-    k = np.uint64(key)
-    for i in range(n):
-        z = mix64(k + (base + np.uint64(i)) * _GOLDEN)
-        q = (float(np.int64(z >> _S11)) + 0.5) * (1.0 / 9007199254740992.0) - 0.5
-        r = 0.180625 - q * q
-        num = (
-            (
-                (
-                    (
-                        (
-                            (
-                                (2.5090809287301226727e3 * r + 3.3430575583588128105e4) * r
-                                + 6.7265770927008700853e4
-                            )
-                            * r
-                            + 4.5921953931549871457e4
-                        )
-                        * r
-                        + 1.3731693765509461125e4
-                    )
-                    * r
-                    + 1.9715909503065514427e3
-                )
-                * r
-                + 1.3314166789178437745e2
-            )
-            * r
-            + 3.3871328727963666080e0
-        ) * q
-        den = (
-            (
-                (
-                    (
-                        (
-                            (5.2264952788528545610e3 * r + 2.8729085735721942674e4) * r
-                            + 3.9307895800092710610e4
-                        )
-                        * r
-                        + 2.1213794301586595867e4
-                    )
-                    * r
-                    + 5.3941960214247511077e3
-                )
-                * r
-                + 6.8718700749205790830e2
-            )
-            * r
-            + 4.2313330701600911252e1
-        ) * r + 1.0
-        out[i] = num / den if abs(q) <= 0.425 else math.nan
-    for i in range(n):
-        if math.isnan(out[i]):
-            out[i] = normal_quantile(_unit(k, base + np.uint64(i)))
 
 
 @numba.njit(**_NJIT_FAST)
@@ -654,40 +411,6 @@ def project_readout(theta, ispec):
 
 
 @numba.njit(**_NJIT)
-def optimizer_step(kind, theta, grad, mask, lr, hyper, m1, m2, step):
-    """One update of the entries with mask = 1 (PyTorch's SGD / momentum / Adam formulas).
-
-    Returns 0.0 if the trained entries stay finite, NaN otherwise (fixed entries may hold
-    c = ∞)."""
-    check = 0.0
-    if kind == OPT_SGD:
-        for i in range(theta.size):
-            if mask[i] != 0.0:
-                theta[i] -= lr * grad[i]
-                check += theta[i] * 0.0
-    elif kind == OPT_MOMENTUM:
-        mom = hyper[H_BETA1]
-        for i in range(theta.size):
-            if mask[i] != 0.0:
-                m1[i] = mom * m1[i] + grad[i]
-                theta[i] -= lr * m1[i]
-                check += theta[i] * 0.0
-    else:
-        beta1, beta2, eps = hyper[H_BETA1], hyper[H_BETA2], hyper[H_EPS]
-        bc1 = 1.0 - beta1**step
-        bc2_sqrt = math.sqrt(1.0 - beta2**step)
-        step_size = lr / bc1
-        for i in range(theta.size):
-            if mask[i] != 0.0:
-                gi = grad[i]
-                m1[i] += (gi - m1[i]) * (1.0 - beta1)
-                m2[i] = beta2 * m2[i] + (1.0 - beta2) * gi * gi
-                theta[i] -= step_size * m1[i] / (math.sqrt(m2[i]) / bc2_sqrt + eps)
-                check += theta[i] * 0.0
-    return check
-
-
-@numba.njit(**_NJIT)
 def train_one(
     theta,
     m1,
@@ -735,7 +458,19 @@ def train_one(
         if not (math.isfinite(loss) and math.isfinite(gnorm)):
             return steps_done, e
         steps_done += 1
-        check = optimizer_step(opt_kind, theta, grad, train_mask, lr, hyper, m1, m2, steps_done)
+        check = optimizer_step_masked(
+            opt_kind,
+            theta,
+            grad,
+            train_mask,
+            lr,
+            hyper[H_BETA1],
+            hyper[H_BETA2],
+            hyper[H_EPS],
+            m1,
+            m2,
+            steps_done,
+        )
         if not math.isfinite(check):
             return steps_done, e + 1  # the next epoch's loss would be the first non-finite one
     return steps_done, -1

@@ -14,16 +14,97 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from ghostsym.errors import InputError
 
-TASKS = ("da", "dcd", "dmts")
-
 #: Constant initial state of the DA networks (REFERENCE.md §1.1: x₀ = −0.3·1).
 DA_INITIAL_STATE = -0.3
+
+#: Accuracy rules the engine knows (engine code = index): DA 1[(ŷ > ½) = y], DMTS
+#: 1[(ŷ ≥ ½) = y], DCD ŷ → −1 (≤ −0.33), +1 (≥ 0.33), else 0.
+ACCURACY_RULES = ("gt_half", "ge_half", "ternary")
+
+
+@dataclass(frozen=True)
+class TaskDefinition:
+    """A task as data (timing and trial structure, as in neurogym's ``timing`` dicts).
+
+    ``periods``: the trial's epochs in order, ``(period name, Task field holding its
+    duration)``; ``conditions``: one mapping per trial condition, ``{period: (input,
+    target)}`` with None for "no input" / "target 0" (the input lies on channel 0; a task
+    whose conditions set no input has no input channel). ``loss``: "per_delay" (Σ(ŷ − y)²/T,
+    T = ``delay``) or "mean" (mean over batch × time). The remaining fields are the paper's
+    trial conditions for the task (REFERENCE.md §1.4, §1.7, §13.6).
+    """
+
+    name: str
+    periods: tuple[tuple[str, str], ...]
+    conditions: tuple[Mapping[str, tuple[float | None, float | None]], ...]
+    accuracy_rule: str
+    output: str = "sigmoid"
+    loss: str = "mean"
+    readout_timing: str = "pre"
+    initial_state: float | None = None
+    doc: str = ""
+
+    @property
+    def inputs(self) -> int:
+        return int(any(i is not None for c in self.conditions for i, _ in c.values()))
+
+    @property
+    def duration_fields(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(f for _, f in self.periods))
+
+
+#: The tasks; adding one is adding a TaskDefinition here (see ghostsym.numerics.spec).
+TASK_TABLE: tuple[TaskDefinition, ...] = (
+    TaskDefinition(
+        "da",
+        periods=(("wait", "delay"), ("respond", "delay")),
+        conditions=({"respond": (None, 1.0)},),
+        accuracy_rule="gt_half",
+        loss="per_delay",
+        readout_timing="post",
+        initial_state=DA_INITIAL_STATE,
+        doc="delayed activation: output 0 for T steps, then 1 for T steps",
+    ),
+    TaskDefinition(
+        "dcd",
+        periods=(("cue", "cue"), ("delay", "delay"), ("response", "response")),
+        conditions=(
+            {"cue": (1.0, None), "response": (None, 1.0)},
+            {"cue": (-1.0, None), "response": (None, -1.0)},
+        ),
+        accuracy_rule="ternary",
+        output="tanh",
+        doc="delayed cue discrimination: report the cue's sign after the delay",
+    ),
+    TaskDefinition(
+        "dmts",
+        periods=(("sample", "cue"), ("delay", "delay"), ("test", "cue"), ("response", "response")),
+        conditions=(
+            {"sample": (1.0, None), "test": (1.0, None), "response": (None, 1.0)},
+            {"sample": (-1.0, None), "test": (-1.0, None), "response": (None, 1.0)},
+            {"sample": (-1.0, None), "test": (1.0, None), "response": (None, 0.0)},
+            {"sample": (1.0, None), "test": (-1.0, None), "response": (None, 0.0)},
+        ),
+        accuracy_rule="ge_half",
+        doc="delayed match-to-sample: 1 if sample and test cues agree, else 0",
+    ),
+)
+TASKS = tuple(t.name for t in TASK_TABLE)
+
+
+def task_definition(name: str) -> TaskDefinition:
+    """The :class:`TaskDefinition` called ``name`` (InputError if unknown)."""
+    for definition in TASK_TABLE:
+        if definition.name == name:
+            return definition
+    raise InputError(f"unknown task {name!r}; known: {', '.join(TASKS)}")
 
 
 @dataclass(frozen=True)
@@ -56,8 +137,7 @@ class Task:
     noise_sd: float = 0.0
 
     def __post_init__(self):
-        if self.name not in TASKS:
-            raise InputError(f"unknown task {self.name!r}; known: {', '.join(TASKS)}")
+        definition = task_definition(self.name)
         for field in ("delay", "cue", "response", "trials_per_condition"):
             value = getattr(self, field)
             if not isinstance(value, (int, np.integer)) or value < 0:
@@ -66,18 +146,17 @@ class Task:
             raise InputError(f"task delay must be >= 1 step, got {self.delay}")
         if self.trials_per_condition < 1:
             raise InputError("trials_per_condition must be >= 1")
-        if self.name != "da" and (self.cue < 1 or self.response < 1):
-            raise InputError(f"task {self.name}: cue and response windows must be >= 1 step")
+        short = [f for f in definition.duration_fields if getattr(self, f) < 1]
+        if short:
+            raise InputError(f"task {self.name}: {' and '.join(short)} must be >= 1 step")
         if self.readout_timing not in (None, "post", "pre"):
             raise InputError(f"readout_timing must be 'post' or 'pre', got {self.readout_timing!r}")
         if self.initial_state == "paper":
-            object.__setattr__(
-                self, "initial_state", DA_INITIAL_STATE if self.name == "da" else None
-            )
+            object.__setattr__(self, "initial_state", definition.initial_state)
         if self.initial_state is not None and not math.isfinite(float(self.initial_state)):
             raise InputError(f"initial_state must be finite, got {self.initial_state!r}")
         if self.readout_timing is None:
-            object.__setattr__(self, "readout_timing", "post" if self.name == "da" else "pre")
+            object.__setattr__(self, "readout_timing", definition.readout_timing)
         for field in ("rate_sd", "noise_sd"):
             value = float(getattr(self, field))
             if not (math.isfinite(value) and value >= 0):
@@ -85,8 +164,17 @@ class Task:
 
     # ---- derived quantities ----------------------------------------------------------
     @property
+    def definition(self) -> TaskDefinition:
+        return task_definition(self.name)
+
+    @property
+    def periods(self) -> tuple[tuple[str, int], ...]:
+        """(period name, steps) in trial order (neurogym's ``timing``)."""
+        return tuple((p, int(getattr(self, f))) for p, f in self.definition.periods)
+
+    @property
     def conditions(self) -> int:
-        return {"da": 1, "dcd": 2, "dmts": 4}[self.name]
+        return len(self.definition.conditions)
 
     @property
     def trials(self) -> int:
@@ -94,33 +182,29 @@ class Task:
 
     @property
     def steps(self) -> int:
-        if self.name == "da":
-            return 2 * self.delay
-        if self.name == "dcd":
-            return self.cue + self.delay + self.response
-        return 2 * self.cue + self.delay + self.response
+        return sum(n for _, n in self.periods)
 
     @property
     def inputs(self) -> int:
         """Number of input channels (the DA task has none)."""
-        return 0 if self.name == "da" else 1
+        return self.definition.inputs
 
     @property
     def loss_scale(self) -> float:
         """DA: Σ(ŷ − y)²/T (REFERENCE.md §1.1); DCD/DMTS: the mean over batch × time."""
-        if self.name == "da":
+        if self.definition.loss == "per_delay":
             return 1.0 / self.delay
         return 1.0 / (self.trials * self.steps)
 
     @property
     def accuracy_rule(self) -> str:
         """'gt_half' (DA), 'ternary' (DCD, ±0.33), 'ge_half' (DMTS) — REFERENCE.md §1.1, §1.7."""
-        return {"da": "gt_half", "dcd": "ternary", "dmts": "ge_half"}[self.name]
+        return self.definition.accuracy_rule
 
     @property
     def default_output(self) -> str:
         """The paper's readout function g: tanh for DCD, the sigmoid otherwise."""
-        return "tanh" if self.name == "dcd" else "sigmoid"
+        return self.definition.output
 
     @property
     def random_initial_state(self) -> bool:
@@ -138,20 +222,17 @@ class Task:
         steps, trials = self.steps, self.trials
         u = np.zeros((trials, steps, self.inputs))
         y = np.zeros((trials, steps))
-        if self.name == "da":
-            y[:, self.delay :] = 1.0
-            return u, y
-        cue, delay = self.cue, self.delay
+        conditions = self.definition.conditions
         for i in range(trials):
-            if self.name == "dcd":
-                sign = (1.0, -1.0)[i % 2]
-                u[i, :cue, 0] = sign
-                y[i, cue + delay :] = sign
-            else:
-                first, second = ((1.0, 1.0), (-1.0, -1.0), (-1.0, 1.0), (1.0, -1.0))[i % 4]
-                u[i, :cue, 0] = first
-                u[i, cue + delay : 2 * cue + delay, 0] = second
-                y[i, 2 * cue + delay :] = 1.0 if first == second else 0.0
+            condition = conditions[i % len(conditions)]
+            start = 0
+            for period, length in self.periods:
+                given, target = condition.get(period, (None, None))
+                if given is not None:
+                    u[i, start : start + length, 0] = given
+                if target is not None:
+                    y[i, start : start + length] = target
+                start += length
         return u, y
 
 

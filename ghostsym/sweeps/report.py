@@ -36,7 +36,7 @@ import numpy as np
 
 from ghostsym.errors import InputError
 from ghostsym.io import to_jsonable, write_atomic
-from ghostsym.sweeps.run import RUNS_DIR, RunData, load_run, read_index
+from ghostsym.sweeps.run import RUNS_DIR, SweepRun, load_sweep_run, read_index
 
 #: Default tail length K (epochs) for "learned" and "stuck" (issue 7: e.g. the last 50 epochs).
 DEFAULT_WINDOW = 50
@@ -134,7 +134,7 @@ def load_results(results_dir: str | Path, criteria: Criteria | None = None) -> S
     for point in meta.get("points", []):
         run_id, axes = point["run_id"], point["axes"]
         if (root / RUNS_DIR / run_id / "result.json").exists():
-            results.runs.append(summarise_run(load_run(root, run_id), axes, criteria))
+            results.runs.append(summarise_run(load_sweep_run(root, run_id), axes, criteria))
         else:
             status = meta["status"].get(run_id, {}).get("status", "pending")
             status = "pending" if status in ("running", "done", "failed") else status
@@ -142,7 +142,7 @@ def load_results(results_dir: str | Path, criteria: Criteria | None = None) -> S
     return results
 
 
-def summarise_run(run: RunData, axes: dict, criteria: Criteria) -> RunSummary:
+def summarise_run(run: SweepRun, axes: dict, criteria: Criteria) -> RunSummary:
     res = run.result
     s = RunSummary(run.run_id, axes, res["status"], res.get("reason"), res.get("failure"))
     if s.status != "done":
@@ -625,7 +625,7 @@ def _learning_curves(results, x_axis, series, path, plt):
         positive = True
         for label, sel in _series([r for r in done if json.dumps(r.axes.get(x_axis)) == v], series):
             for r in sel:
-                h = load_run(results.results_dir, r.run_id).history
+                h = load_sweep_run(results.results_dir, r.run_id).history
                 if "loss" not in h:
                     continue
                 ep = np.asarray(h.get("epoch", np.arange(len(h["loss"])))) + 1

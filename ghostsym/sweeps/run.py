@@ -56,7 +56,7 @@ import numpy as np
 
 from ghostsym.errors import DivergenceError, GhostsymError, InputError
 from ghostsym.io import savez_atomic, write_atomic, write_json
-from ghostsym.progress import NoProgress
+from ghostsym.progress import as_meter
 from ghostsym.sweeps.spec import (
     RUN_KINDS,
     Point,
@@ -73,9 +73,9 @@ __all__ = [
     "Point",
     "SweepSpec",
     "SweepSummary",
-    "RunData",
+    "SweepRun",
     "execute_point",
-    "load_run",
+    "load_sweep_run",
     "load_spec",
     "parse_override",
     "parse_spec",
@@ -198,8 +198,8 @@ def _plain(summary: dict) -> dict:
 
 # -- storage ---------------------------------------------------------------------------------------
 @dataclass
-class RunData:
-    """A stored run: its configuration, result record, histories and final parameters."""
+class SweepRun:
+    """One stored run of a sweep: configuration, result record, histories, final parameters."""
 
     run_id: str
     path: Path
@@ -232,14 +232,16 @@ def _load_npz(path: Path) -> dict:
         return {k: data[k] for k in data.files}
 
 
-def load_run(results_dir: str | Path, run_id: str) -> RunData:
+def load_sweep_run(results_dir: str | Path, run_id: str) -> SweepRun:
+    """One run of a sweep's results directory, by id (not a training run directory: that is
+    :func:`ghostsym.training.load_run`)."""
     path = Path(results_dir) / RUNS_DIR / run_id
     try:
         config = json.loads((path / "config.json").read_text())
         result = json.loads((path / "result.json").read_text())
     except (OSError, ValueError) as exc:
         raise GhostsymError(f"run {run_id} in {results_dir} is unreadable: {exc}") from None
-    return RunData(run_id, path, config, result)
+    return SweepRun(run_id, path, config, result)
 
 
 def read_index(results_dir: str | Path) -> dict:
@@ -499,7 +501,7 @@ def run_sweep(
     ``workers`` is the number of local processes (default: the cores this process may use);
     ``scheduler`` a Dask scheduler address (``tcp://host:8786``) to use instead.
     """
-    progress = progress if progress is not None else NoProgress()
+    progress = as_meter(progress, unit="run")
     store = ResultStore(results_dir)
     t0 = time.perf_counter()
     with store.locked():

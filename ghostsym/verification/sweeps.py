@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from ghostsym.sweeps.report import Criteria, SweepResults, load_results
-from ghostsym.sweeps.run import load_run, parse_spec, run_sweep
+from ghostsym.sweeps.run import load_sweep_run, parse_spec, run_sweep
 
 #: Environment variable naming a Dask scheduler for the sweeps of verification checks.
 SCHEDULER_ENV = "GHOSTSYM_SCHEDULER"
@@ -32,7 +32,7 @@ def check_sweep(ctx, data: dict, criteria: Criteria | None = None) -> SweepResul
 
 
 def history(results: SweepResults, run_id: str) -> dict:
-    return load_run(results.results_dir, run_id).history
+    return load_sweep_run(results.results_dir, run_id).history
 
 
 def by_axes(results: SweepResults, **axes) -> list:

@@ -25,16 +25,16 @@ def test_single_threaded_blas_limits_every_blas_library_and_restores():
 
 
 def test_training_uses_one_blas_thread_and_restores(monkeypatch):
-    import ghostsym.training as training
+    from ghostsym.training import engine
 
     seen = []
-    real_run = training._Batch.run
+    real_run = engine._Batch.run
 
     def spy(self, *args, **kwargs):
         seen.append(_blas_threads())
         return real_run(self, *args, **kwargs)
 
-    monkeypatch.setattr(training._Batch, "run", spy)
+    monkeypatch.setattr(engine._Batch, "run", spy)
     cfg = build_config(model="full", task="dcd", epochs=3, lr=1e-2, seed=0)
     with threadpool_limits(limits=2, user_api="blas"):
         result = train(cfg)

@@ -17,8 +17,8 @@ from ghostsym.errors import InputError
 from ghostsym.sweeps.run import (
     ResultStore,
     execute_point,
-    load_run,
     load_spec,
+    load_sweep_run,
     parse_spec,
     read_index,
     run_sweep,
@@ -141,7 +141,7 @@ def test_local_sweep_stores_everything_and_skips_on_rerun(tmp_path):
     index = read_index(out)
     assert {r["status"] for r in index["status"].values()} == {"done", "failed"}
     for p in spec.points:
-        run = load_run(out, p.run_id)
+        run = load_sweep_run(out, p.run_id)
         assert run.config == p.config and run.result["axes"] == p.axes
         if p.config["lr"] == 2.5:
             assert run.status == "failed" and "diverged at epoch" in run.result["reason"]
@@ -237,7 +237,7 @@ seed = {{ range = [0, 4] }}
     r = run_cli("sweep", spec, "--out", ref, "--workers", "2", "--no-progress")
     assert r.returncode == 0, r.stderr
     for run_id in written:
-        a, b = load_run(out, run_id), load_run(ref, run_id)
+        a, b = load_sweep_run(out, run_id), load_sweep_run(ref, run_id)
         for key in ("loss", "grad_norm", "accuracy"):
             assert np.array_equal(a.history[key], b.history[key])  # bit-identical
         assert np.array_equal(a.params["w"], b.params["w"])

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from ghostsym.sweeps.run import load_run
+from ghostsym.sweeps.run import load_sweep_run
 
 DASK = shutil.which("dask")
 pytestmark = pytest.mark.skipif(DASK is None, reason="the dask CLI is not installed")
@@ -171,7 +171,7 @@ def test_sweep_on_cluster_survives_a_killed_worker(cluster, tmp_path, run_cli):
     r = run_cli("sweep", spec, "--out", local, "--workers", "2", "--no-progress")
     assert r.returncode == 0, r.stderr
     for run_id in written:
-        a, b = load_run(out, run_id), load_run(local, run_id)
+        a, b = load_sweep_run(out, run_id), load_sweep_run(local, run_id)
         assert a.status == b.status and a.result["reason"] == b.result["reason"]
         for key in b.history:
             assert np.array_equal(a.history[key], b.history[key]), key

@@ -164,6 +164,9 @@ def test_run_directory_resume_is_bit_identical(tmp_path):
             if self.done > 100:
                 raise Kill
 
+        def set_description(self, description):
+            pass
+
         def close(self):
             pass
 

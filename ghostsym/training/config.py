@@ -1,0 +1,302 @@
+"""What to train: :class:`TrainingConfig`, :class:`Intervention` and :func:`build_config`.
+
+``build_config`` takes flat options (those of ``ghostsym train`` and of a sweep file's
+``base`` table) and fills in the paper's choices; :data:`~ghostsym.training.presets.PRESETS`
+holds the paper's settings as such options.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ghostsym.errors import InputError
+from ghostsym.numerics.optim import optimizer_code
+from ghostsym.numerics.rnn import READOUTS, RNNModel, layout, masks
+from ghostsym.numerics.tasks import Task, task_preset
+from ghostsym.training.presets import PRESETS
+
+MODEL_KINDS = ("rank1", "lowrank", "full")
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """At epoch ``epoch`` set readout constants (``{"c": 1.0}``; names "c", "kappa_star"),
+    optionally resetting the optimiser state (moments and step count)."""
+
+    epoch: int
+    values: tuple[tuple[str, float], ...]
+    reset_optimizer: bool = False
+
+    def __post_init__(self):
+        values = self.values.items() if isinstance(self.values, Mapping) else self.values
+        values = tuple((str(k), float(v)) for k, v in values)
+        object.__setattr__(self, "values", values)
+        if not isinstance(self.epoch, (int, np.integer)) or self.epoch < 0:
+            raise InputError(f"intervention epoch must be an integer >= 0, got {self.epoch!r}")
+        if not values:
+            raise InputError("an intervention must set at least one constant")
+        for name, value in values:
+            if name not in ("c", "kappa_star"):
+                raise InputError(f"interventions set 'c' or 'kappa_star', not {name!r}")
+            if math.isnan(value) or (name == "c" and value <= 0):
+                raise InputError(f"intervention {name}={value}: must be a number (c > 0)")
+            if name == "kappa_star" and not math.isfinite(value):
+                raise InputError("intervention kappa_star must be finite")
+
+    def to_dict(self) -> dict:
+        return {
+            "epoch": int(self.epoch),
+            "values": dict(self.values),
+            "reset_optimizer": self.reset_optimizer,
+        }
+
+
+def parse_intervention(text: str) -> Intervention:
+    """Parse ``"EPOCH:NAME=VALUE[,NAME=VALUE...][:reset]"``.
+
+    E.g. ``"10000:c=1"`` (keep the optimiser state), ``"6000:c=0.1:reset"``."""
+    parts = text.strip().split(":")
+    if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] not in ("reset", "keep")):
+        raise InputError(f"intervention {text!r}: expected EPOCH:NAME=VALUE[,...][:reset]")
+    try:
+        epoch = int(parts[0])
+        values = {}
+        for item in parts[1].split(","):
+            name, value = item.split("=")
+            values[name.strip()] = float(value)
+    except ValueError:
+        raise InputError(
+            f"intervention {text!r}: expected EPOCH:NAME=VALUE[,...][:reset]"
+        ) from None
+    return Intervention(epoch, values, reset_optimizer=len(parts) == 3 and parts[2] == "reset")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """What to train: model, task, optimiser, schedule. JSON-serialisable (``to_dict``).
+
+    ``optimizer``: "sgd", "momentum" (PyTorch's: buf = μ·buf + g, θ −= lr·buf) or "adam"
+    (PyTorch's defaults β = (0.9, 0.999), ε = 1e-8). ``checkpoints``: epochs whose
+    parameters are kept. ``grad_norm``: parameter names of the recorded gradient norm
+    (None = all trainable). ``fixed_confidence_update``: "projected" (authors' code) or
+    "exact" — see the module docstring.
+    """
+
+    model: RNNModel = field(default_factory=RNNModel)
+    task: Task = field(default_factory=Task)
+    optimizer: str = "sgd"
+    lr: float = 0.003
+    momentum: float = 0.9
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    epochs: int = 1000
+    seed: int = 0
+    checkpoints: tuple[int, ...] = ()
+    interventions: tuple[Intervention, ...] = ()
+    grad_norm: tuple[str, ...] | None = None
+    fixed_confidence_update: str = "projected"
+
+    def __post_init__(self):
+        optimizer_code(self.optimizer)  # InputError on names outside OPTIMIZERS
+        lr = float(self.lr)
+        if not math.isfinite(lr) or lr <= 0:
+            raise InputError(f"learning rate must be finite and > 0, got {self.lr!r}")
+        if not isinstance(self.epochs, (int, np.integer)) or self.epochs < 1:
+            raise InputError(f"epochs must be a positive integer, got {self.epochs!r}")
+        if not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed < 2**63:
+            raise InputError(f"seed must be an integer in [0, 2**63), got {self.seed!r}")
+        b1, b2 = (float(b) for b in self.betas)
+        if not (0 <= b1 < 1 and 0 <= b2 < 1) or not 0 <= self.momentum < 1 or not self.eps > 0:
+            raise InputError("optimizer hyper-parameters: need 0 <= beta, momentum < 1, eps > 0")
+        object.__setattr__(self, "betas", (b1, b2))
+        if self.model.inputs != self.task.inputs:
+            raise InputError(
+                f"model has {self.model.inputs} input channels but task {self.task.name} "
+                f"provides {self.task.inputs}"
+            )
+        cps = tuple(sorted({int(e) for e in self.checkpoints}))
+        if cps and (cps[0] < 0 or cps[-1] > self.epochs):
+            raise InputError(f"checkpoints must lie in [0, {self.epochs}]")
+        object.__setattr__(self, "checkpoints", cps)
+        ivs = tuple(
+            iv if isinstance(iv, Intervention) else parse_intervention(iv)
+            for iv in self.interventions
+        )
+        lay = layout(self.model)
+        for iv in ivs:
+            if iv.epoch >= self.epochs:
+                raise InputError(f"intervention at epoch {iv.epoch} is past the last epoch")
+            for name, value in iv.values:
+                if name not in lay.offsets:
+                    raise InputError(f"the {self.model.readout} readout has no constant {name!r}")
+                if name == "c" and math.isinf(value) and self.model.readout != "fixed_confidence":
+                    raise InputError("c = inf is only meaningful for the fixed_confidence readout")
+        object.__setattr__(self, "interventions", tuple(sorted(ivs, key=lambda iv: iv.epoch)))
+        if self.grad_norm is not None:
+            object.__setattr__(self, "grad_norm", tuple(self.grad_norm))
+            masks(self.model, self.grad_norm)  # validates the names
+        if self.fixed_confidence_update not in ("projected", "exact"):
+            raise InputError("fixed_confidence_update must be 'projected' or 'exact'")
+
+    def replace(self, **changes) -> TrainingConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model.to_dict(),
+            "task": self.task.to_dict(),
+            "optimizer": self.optimizer,
+            "lr": float(self.lr),
+            "momentum": float(self.momentum),
+            "betas": list(self.betas),
+            "eps": float(self.eps),
+            "epochs": int(self.epochs),
+            "seed": int(self.seed),
+            "checkpoints": [int(e) for e in self.checkpoints],
+            "interventions": [iv.to_dict() for iv in self.interventions],
+            "grad_norm": None if self.grad_norm is None else list(self.grad_norm),
+            "fixed_confidence_update": self.fixed_confidence_update,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> TrainingConfig:
+        data = dict(data)
+        data["model"] = RNNModel.from_dict(data["model"])
+        data["task"] = Task(**data["task"])
+        data["betas"] = tuple(data.get("betas", (0.9, 0.999)))
+        data["checkpoints"] = tuple(data.get("checkpoints", ()))
+        data["interventions"] = tuple(
+            Intervention(iv["epoch"], iv["values"], iv.get("reset_optimizer", False))
+            for iv in data.get("interventions", ())
+        )
+        if data.get("grad_norm") is not None:
+            data["grad_norm"] = tuple(data["grad_norm"])
+        return cls(**data)
+
+
+_MODEL_OPTIONS = (
+    "neurons",
+    "readout",
+    "output",
+    "activation",
+    "alpha",
+    "confidence",
+    "threshold",
+    "train_confidence",
+    "train_threshold",
+    "init",
+    "frozen",
+)
+_TASK_OPTIONS = (
+    "delay",
+    "cue",
+    "response",
+    "trials_per_condition",
+    "readout_timing",
+    "initial_state",
+    "rate_sd",
+    "noise_sd",
+)
+_TRAIN_OPTIONS = (
+    "optimizer",
+    "lr",
+    "momentum",
+    "betas",
+    "eps",
+    "epochs",
+    "seed",
+    "grad_norm",
+    "fixed_confidence_update",
+)
+#: Every option :func:`build_config` accepts.
+OPTIONS = (
+    ("preset", "model", "rank", "task", "checkpoints", "checkpoint_every", "interventions")
+    + _MODEL_OPTIONS
+    + _TASK_OPTIONS
+    + _TRAIN_OPTIONS
+)
+
+
+def build_config(**options) -> TrainingConfig:
+    """A :class:`TrainingConfig` from flat options (those of ``ghostsym train``).
+
+    ``preset`` (a key of :data:`PRESETS`) supplies defaults; ``model`` is "rank1",
+    "lowrank" (with ``rank``) or "full"; ``task`` is "da", "dcd", "dmts" or a timing preset
+    of :data:`ghostsym.numerics.tasks.TASK_PRESETS`. Unset model options follow the paper:
+    rank one on DA reads the latent σ(10(κ − 1)); other low-rank networks read
+    g(w_outᵀVᵀx + b_out) on the working-memory tasks and g(w_outᵀx + b_out) on DA; full-rank
+    networks read g(w_outᵀx + b_out); g is tanh for DCD and the sigmoid otherwise;
+    initialisation "da" on DA and "wm" otherwise. ``checkpoint_every`` adds every k-th epoch
+    (and the last) to ``checkpoints``.
+    """
+    unknown = set(options) - set(OPTIONS)
+    if unknown:
+        raise InputError(f"unknown training options: {', '.join(sorted(unknown))}")
+    options = {k: v for k, v in options.items() if v is not None}
+    preset = options.pop("preset", None)
+    if preset is not None:
+        if preset not in PRESETS:
+            raise InputError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+        options = {**PRESETS[preset], **options}
+    kind = options.pop("model", "rank1")
+    if kind not in MODEL_KINDS:
+        raise InputError(f"unknown model {kind!r}; known: {', '.join(MODEL_KINDS)}")
+    rank = options.pop("rank", None)
+    if kind == "rank1":
+        if rank not in (None, 1):
+            raise InputError("--model rank1 has rank 1; use --model lowrank --rank K")
+        rank = 1
+    elif kind == "lowrank":
+        rank = 1 if rank is None else rank
+    else:
+        if rank is not None:
+            raise InputError("a full-rank model takes no rank; use --model lowrank --rank K")
+    task_name = options.pop("task", "da")
+    task = task_preset(task_name, **{k: options.pop(k) for k in _TASK_OPTIONS if k in options})
+    model_kw = {k: options.pop(k) for k in _MODEL_OPTIONS if k in options}
+    if "readout" not in model_kw:
+        if kind == "rank1" and task.name == "da":
+            readout = "latent"
+        elif rank is not None and task.name != "da":
+            readout = "latent_linear"
+        else:
+            readout = "population"
+        model_kw["readout"] = readout
+    if model_kw["readout"] not in READOUTS:
+        raise InputError(f"unknown readout {model_kw['readout']!r}; known: {', '.join(READOUTS)}")
+    model_kw.setdefault(
+        "output", "sigmoid" if model_kw["readout"] == "latent" else task.default_output
+    )
+    model_kw.setdefault("init", "da" if task.name == "da" else "wm")
+    if "frozen" in model_kw:
+        model_kw["frozen"] = tuple(model_kw["frozen"])
+    model = RNNModel(rank=rank, inputs=task.inputs, **model_kw)
+    epochs = options.get("epochs", TrainingConfig.epochs)
+    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise InputError(f"epochs must be a positive integer, got {epochs!r}")
+    checkpoints = set(options.pop("checkpoints", ()))
+    every = options.pop("checkpoint_every", None)
+    if every is not None:
+        if not isinstance(every, (int, np.integer)) or every < 1:
+            raise InputError(f"checkpoint_every must be a positive integer, got {every!r}")
+        checkpoints |= set(range(0, epochs + 1, every)) | {epochs}
+    interventions = tuple(
+        iv if isinstance(iv, Intervention) else parse_intervention(iv)
+        for iv in options.pop("interventions", ())
+    )
+    if "betas" in options:
+        options["betas"] = tuple(options["betas"])
+    if "grad_norm" in options:
+        options["grad_norm"] = tuple(options["grad_norm"])
+    return TrainingConfig(
+        model=model,
+        task=task,
+        checkpoints=tuple(checkpoints),
+        interventions=interventions,
+        **options,
+    )

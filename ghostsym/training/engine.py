@@ -1,0 +1,368 @@
+"""Training on the compiled engine: one epoch (:func:`loss_and_gradients`, :func:`simulate`)
+and whole runs of one or many networks (:func:`train`, :func:`train_many`).
+
+The numba engine (:mod:`ghostsym.numerics.rnn_template`, compiled per nonlinearity by
+:func:`ghostsym.codegen.rnn.engine`) trains a batch of networks in chunks of epochs; this
+module packs configurations into its arrays (:func:`ghostsym.numerics.spec.engine_spec`),
+sizes the chunks for progress updates, applies interventions and checkpoints at chunk
+boundaries, and unpacks the results.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ghostsym.errors import DivergenceError, InputError
+from ghostsym.numerics import spec
+from ghostsym.numerics.blas import single_threaded_blas
+from ghostsym.numerics.optim import optimizer_code
+from ghostsym.numerics.rnn import RNNModel, init_params, layout, masks, pack, unpack
+from ghostsym.numerics.spec import engine_spec
+from ghostsym.numerics.tasks import Task
+from ghostsym.progress import as_meter
+from ghostsym.training.config import TrainingConfig
+
+#: Target wall time of one numba chunk between progress updates (seconds).
+PROGRESS_INTERVAL = 0.25
+#: Epochs of the first chunk (it also pays for loading the compiled engine).
+FIRST_CHUNK_EPOCHS = 16
+
+HISTORY_KEYS = ("loss", "grad_norm", "accuracy")
+
+
+def _engine(activation: str):
+    from ghostsym.codegen.rnn import engine
+
+    return engine(activation)
+
+
+def _specs(model: RNNModel, task: Task, fc_update: str = "exact"):
+    ispec, fspec = engine_spec(model, task, projected=fc_update == "projected")
+    u, y = task.arrays()
+    return ispec, fspec, np.ascontiguousarray(u), np.ascontiguousarray(y)
+
+
+def _default_task(model: RNNModel, task: Task | None) -> Task:
+    if task is not None:
+        return task
+    if model.inputs:
+        raise InputError("a model with inputs needs a task (dcd or dmts)")
+    return Task()
+
+
+# ---------------------------------------------------------------------------------------
+# one epoch
+# ---------------------------------------------------------------------------------------
+def loss_and_gradients(
+    model: RNNModel,
+    params: Mapping[str, np.ndarray],
+    task: Task | None = None,
+    *,
+    seed: int = 0,
+    epoch: int = 0,
+) -> tuple[float, dict[str, np.ndarray]]:
+    """Loss of one epoch and its exact gradient (hand-written BPTT, numba, float64).
+
+    Parameters
+    ----------
+    model : the network.
+    params : named arrays, as :func:`init_params` returns them (rank-one DA: ``m``, ``n``,
+        ``b``).
+    task : the task and its trial conditions (default: DA, T = 20, x₀ = −0.3·1).
+    seed, epoch : select the random initial states and noise (if the task has them);
+        training epoch e of a run with seed s uses exactly these draws.
+
+    Returns
+    -------
+    (loss, grads): ``grads[name]`` has the shape of ``params[name]``. For the
+    fixed-confidence readout the gradient is that of g(c(w_outᵀx + b_out)/‖w_out‖₁).
+    """
+    task = _default_task(model, task)
+    eng = _engine(model.activation)
+    ispec, fspec, u, y = _specs(model, task)
+    theta = pack(model, params)
+    loss, _acc, grad, _yhat, _xs = eng.evaluate(
+        theta, ispec, fspec, ispec[spec.I_READOUT], u, y, int(seed), int(epoch)
+    )
+    return float(loss), unpack(model, grad)
+
+
+def simulate(
+    model: RNNModel,
+    params: Mapping[str, np.ndarray],
+    task: Task | None = None,
+    *,
+    seed: int = 0,
+    epoch: int = 0,
+) -> dict[str, np.ndarray | float]:
+    """One epoch's forward pass: ``states`` (S+1, B, N) = x₀ … x_S, ``outputs`` (B, S),
+    ``targets`` (B, S), ``inputs`` (B, S, D), ``loss``, ``accuracy``."""
+    task = _default_task(model, task)
+    eng = _engine(model.activation)
+    ispec, fspec, u, y = _specs(model, task)
+    theta = pack(model, params)
+    loss, acc, _grad, yhat, xs = eng.evaluate(
+        theta, ispec, fspec, ispec[spec.I_READOUT], u, y, int(seed), int(epoch)
+    )
+    return {
+        "states": xs,
+        "outputs": yhat,
+        "targets": y,
+        "inputs": u,
+        "loss": float(loss),
+        "accuracy": float(acc),
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# training
+# ---------------------------------------------------------------------------------------
+@dataclass
+class TrainingResult:
+    """Outcome of training one network.
+
+    ``history`` has ``loss``, ``grad_norm`` and ``accuracy`` arrays of length ``epochs``
+    (NaN after a divergence); ``checkpoints`` maps epoch → parameter dict;
+    ``diverged_epoch`` is the first epoch whose loss or gradient was not finite (or None).
+    """
+
+    config: TrainingConfig
+    params_init: dict[str, np.ndarray]
+    params_final: dict[str, np.ndarray]
+    history: dict[str, np.ndarray]
+    checkpoints: dict[int, dict[str, np.ndarray]]
+    diverged_epoch: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def final_loss(self) -> float:
+        finite = self.history["loss"][np.isfinite(self.history["loss"])]
+        return float(finite[-1]) if finite.size else math.nan
+
+
+def _structure(config: TrainingConfig) -> tuple:
+    model = config.model.replace(confidence=1.0, threshold=0.0)
+    return (model, config.task, config.epochs, config.grad_norm, config.fixed_confidence_update)
+
+
+class _Batch:
+    """Networks trained together by the engine (one per thread): state, chunking, events."""
+
+    def __init__(self, configs: Sequence[TrainingConfig], params: Sequence[Mapping] | None):
+        if not configs:
+            raise InputError("no networks to train")
+        first = configs[0]
+        for cfg in configs[1:]:
+            if _structure(cfg) != _structure(first):
+                raise InputError(
+                    "networks trained together must share model structure, task, epochs and "
+                    "gradient-norm settings (they may differ in seed, optimiser, lr, "
+                    "constants, checkpoints and interventions)"
+                )
+        self.configs = list(configs)
+        self.model = first.model
+        self.eng = _engine(self.model.activation)
+        self.ispec, self.fspec, self.u, self.y = _specs(
+            self.model, first.task, first.fixed_confidence_update
+        )
+        if params is None:
+            params = [init_params(c.model, c.seed) for c in configs]
+        if len(params) != len(configs):
+            raise InputError("need one parameter dict per network")
+        self.params_init = [{k: np.array(v, dtype=float) for k, v in p.items()} for p in params]
+        self.theta = np.stack([pack(c.model, p) for c, p in zip(configs, params, strict=True)])
+        count, size = self.theta.shape
+        self.m1 = np.zeros((count, size))
+        self.m2 = np.zeros((count, size))
+        self.steps = np.zeros(count, dtype=np.int64)
+        self.status = np.full(count, -1, dtype=np.int64)
+        self.seeds = np.array([c.seed for c in configs], dtype=np.int64)
+        self.opt_kind = np.array([optimizer_code(c.optimizer) for c in configs], dtype=np.int64)
+        self.lr = np.array([float(c.lr) for c in configs])
+        self.hyper = np.zeros((count, spec.HYPER_SIZE))
+        for j, c in enumerate(configs):
+            self.hyper[j, spec.H_BETA1] = c.momentum if c.optimizer == "momentum" else c.betas[0]
+            self.hyper[j, spec.H_BETA2] = c.betas[1]
+            self.hyper[j, spec.H_EPS] = c.eps
+        self.train_mask, self.norm_mask = masks(self.model, first.grad_norm)
+        self.epochs = first.epochs
+        self.history = {k: np.full((count, self.epochs), np.nan) for k in HISTORY_KEYS}
+        self.epoch = 0
+        self.layout = layout(self.model)
+        self.boundaries = sorted(
+            {e for c in configs for e in c.checkpoints}
+            | {iv.epoch for c in configs for iv in c.interventions}
+            | {self.epochs}
+        )
+
+    # -- state for resume ------------------------------------------------------------------
+    def state(self) -> dict[str, np.ndarray]:
+        return {
+            "theta": self.theta,
+            "m1": self.m1,
+            "m2": self.m2,
+            "steps": self.steps,
+            "status": self.status,
+            "epoch": np.asarray(self.epoch),
+        }
+
+    def load_state(self, state: Mapping[str, np.ndarray], history: Mapping[str, np.ndarray]):
+        for key in ("theta", "m1", "m2"):
+            if state[key].shape != getattr(self, key).shape:
+                raise InputError("resume state does not match the run's configuration")
+            getattr(self, key)[...] = state[key]
+        self.steps[...] = state["steps"]
+        self.status[...] = state["status"]
+        self.epoch = int(state["epoch"])
+        for key in HISTORY_KEYS:
+            self.history[key][:, : self.epoch] = history[key][:, : self.epoch]
+
+    # -- parameters ------------------------------------------------------------------------
+    def params(self, j: int) -> dict[str, np.ndarray]:
+        return unpack(self.configs[j].model, self.theta[j])
+
+    def constants(self, j: int) -> dict[str, float]:
+        return {
+            k: float(self.theta[j, self.layout.offsets[k]])
+            for k in ("c", "kappa_star")
+            if k in self.layout.offsets
+        }
+
+    def _apply_interventions(self):
+        for j, cfg in enumerate(self.configs):
+            for iv in cfg.interventions:
+                if iv.epoch != self.epoch:
+                    continue
+                for name, value in iv.values:
+                    self.theta[j, self.layout.offsets[name]] = value
+                if iv.reset_optimizer:
+                    self.m1[j] = 0.0
+                    self.m2[j] = 0.0
+                    self.steps[j] = 0
+
+    # -- the loop --------------------------------------------------------------------------
+    def run(self, progress=None, on_chunk: Callable[[_Batch, bool], None] | None = None):
+        """Train to the last epoch; ``on_chunk(batch, at_boundary)`` after every chunk."""
+        progress = as_meter(progress, unit="epoch")
+        chunk = FIRST_CHUNK_EPOCHS
+        while self.epoch < self.epochs and np.any(self.status < 0):
+            self._apply_interventions()
+            boundary = next(b for b in self.boundaries if b > self.epoch)
+            n = min(chunk, boundary - self.epoch)
+            start = time.perf_counter()
+            self.eng.train_chunk(
+                self.theta,
+                self.m1,
+                self.m2,
+                self.steps,
+                self.ispec,
+                self.fspec,
+                self.u,
+                self.y,
+                self.seeds,
+                self.opt_kind,
+                self.lr,
+                self.hyper,
+                self.train_mask,
+                self.norm_mask,
+                self.epoch,
+                n,
+                self.history["loss"],
+                self.history["grad_norm"],
+                self.history["accuracy"],
+                self.status,
+            )
+            elapsed = time.perf_counter() - start
+            first = self.epoch
+            self.epoch += n
+            chunk = int(min(max(1, n * PROGRESS_INTERVAL / max(elapsed, 1e-9)), 4 * n + 1))
+            last = self.history["loss"][:, self.epoch - 1]
+            postfix = {"loss": f"{np.nanmedian(last):.4g}"} if np.any(np.isfinite(last)) else {}
+            acc = self.history["accuracy"][:, self.epoch - 1]
+            if np.any(np.isfinite(acc)):
+                postfix["acc"] = f"{np.nanmedian(acc):.3f}"
+            progress.update(self.epoch - first, **postfix)
+            if on_chunk is not None:
+                on_chunk(self, self.epoch == boundary)
+
+    def result(self, j: int, checkpoints: dict, seconds: float) -> TrainingResult:
+        status = int(self.status[j])
+        return TrainingResult(
+            config=self.configs[j],
+            params_init=self.params_init[j],
+            params_final=self.params(j),
+            history={k: self.history[k][j].copy() for k in HISTORY_KEYS},
+            checkpoints=checkpoints,
+            diverged_epoch=None if status < 0 else status,
+            seconds=seconds,
+        )
+
+
+def _divergence_message(result: TrainingResult) -> str:
+    cfg = result.config
+    return (
+        f"training diverged at epoch {result.diverged_epoch}: loss or gradient is not finite "
+        f"({cfg.optimizer}, lr {cfg.lr:g}); try a smaller learning rate"
+    )
+
+
+def train_many(
+    configs: Sequence[TrainingConfig],
+    *,
+    params: Sequence[Mapping[str, np.ndarray]] | None = None,
+    progress=None,
+) -> list[TrainingResult]:
+    """Train many independent networks at once, one per thread on all cores (prange).
+
+    The configurations must share model structure, task and epochs; they may differ in
+    seed, optimiser and learning rate, readout constants, checkpoints and interventions.
+    Each network's history is bit-identical to training it alone with :func:`train`.
+    Diverged networks stop and report ``diverged_epoch``; nothing is raised.
+    """
+    start = time.perf_counter()
+    batch = _Batch(configs, params)
+    kept: list[dict[int, dict]] = [{} for _ in configs]
+
+    def save_checkpoints(b: _Batch, at_boundary: bool):
+        if not at_boundary:
+            return
+        for j, cfg in enumerate(b.configs):
+            if b.epoch in cfg.checkpoints and b.status[j] < 0:
+                kept[j][b.epoch] = b.params(j)
+
+    for j, cfg in enumerate(configs):
+        if 0 in cfg.checkpoints:
+            kept[j][0] = batch.params(j)
+    progress = as_meter(progress, unit="epoch")
+    progress.start(batch.epochs, f"{len(configs)} networks")
+    try:
+        with single_threaded_blas():  # parallel across networks, not inside BLAS
+            batch.run(progress, save_checkpoints)
+    finally:
+        progress.close()
+    seconds = time.perf_counter() - start
+    return [batch.result(j, kept[j], seconds) for j in range(len(configs))]
+
+
+def train(
+    config: TrainingConfig,
+    *,
+    params: Mapping[str, np.ndarray] | None = None,
+    progress=None,
+    throw: bool = True,
+) -> TrainingResult:
+    """Train one network (see the module docstring for epochs, checkpoints, interventions).
+
+    ``params`` defaults to :func:`init_params` (model, seed). A diverging run raises
+    :class:`~ghostsym.errors.DivergenceError` naming the epoch, or, with ``throw=False``,
+    returns the result with ``diverged_epoch`` set.
+    """
+    result = train_many([config], params=None if params is None else [params], progress=progress)[0]
+    if throw and result.diverged_epoch is not None:
+        raise DivergenceError(_divergence_message(result), epoch=result.diverged_epoch)
+    return result
