@@ -38,7 +38,7 @@ def show(name, times):
 
 
 def numpy_analytic_sweep(r0, lr, epochs):
-    """Plain GD with Eq. 21, vectorised over runs (REFERENCE.md §2.3)."""
+    """Plain GD with Eq. 21, vectorised over runs (docs/experiments.md §2.3)."""
     r = r0.copy()
     loss = np.empty((epochs + 1, r.size))
     for e in range(epochs + 1):

@@ -1,6 +1,6 @@
 """Per-epoch cost of the RNN engine against NumPy BPTT and PyTorch eager, same process.
 
-Settings (REFERENCE.md §3.2 and §8.4):
+Settings (docs/experiments.md §3.2 and §8.4):
 
 * rank-one DA (Fig. 3A): N = 100, 40 steps, one trial, SGD, latent readout σ(10(κ − 1));
 * full-rank DCD (Fig. 8C): N = 100, batch 20, 22 steps, Adam, noise 1e-3, random r₀.

@@ -14,7 +14,7 @@ KERNEL_CACHE_ENV = "GHOSTSYM_CACHE_DIR"
 VERIFY_DIR_ENV = "GHOSTSYM_VERIFY_DIR"
 
 #: Keyword arguments of every numba-compiled function generated or written in ghostsym.
-#: ``error_model="numpy"`` lets loops with divisions vectorise (PERFORMANCE.md).
+#: ``error_model="numpy"`` lets loops with divisions vectorise (docs/performance.md §2.2).
 NJIT_OPTIONS = {"cache": True, "error_model": "numpy"}
 
 

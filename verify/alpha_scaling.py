@@ -65,7 +65,7 @@ def measure_threshold(a, r0):
     id="alpha-scaling",
     claim="The measured critical learning rate scales with the delay as the derived alpha*(T) "
     "(exponent -5 for x^2 + r, -11/3 for x^4 + r).",
-    reference="Eq. 23; MATH.md §4, §8",
+    reference="Eq. 23; docs/math.md §4, §8",
     normal_forms=True,
 )
 def run(ctx):

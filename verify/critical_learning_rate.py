@@ -1,6 +1,6 @@
 """Critical learning rate: the derived α* against a learning-rate sweep of gradient descent.
 
-Protocol of Fig. 2D (REFERENCE.md §2.5): T = 100, starts r0 = 10 r* + N(0, (r*/10)²) (in the
+Protocol of Fig. 2D (docs/experiments.md §2.5): T = 100, starts r0 = 10 r* + N(0, (r*/10)²) (in the
 distance ρ past the fold), 10,000 epochs of plain gradient descent r ← r − α ∂L/∂r driven
 by the *derived* gradient (a numba kernel generated from the closed form, or a cubic-Hermite
 table of the quadrature when there is none), many seeds, a fine sweep of α around α*.
@@ -30,7 +30,7 @@ RATIOS = np.round(np.linspace(0.8, 1.2, 81), 6)
 #: Maximal relative width of the bracket. Below α* no run can be trapped (the last step from
 #: just above r* is shorter than r* − r_n, and steps from further above are shorter still);
 #: just above α* the landing window that traps a run has a width ∝ (α − α*), so within
-#: 10,000 epochs every seed is caught only a few per cent above α* (REFERENCE.md §2.5 saw all
+#: 10,000 epochs every seed is caught only a few per cent above α* (docs/experiments.md §2.5 saw all
 #: trapped at 1.05 α* with a coarse grid). A bracket of at most 10 % is "tight".
 MAX_WIDTH = 0.10
 

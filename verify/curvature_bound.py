@@ -57,7 +57,7 @@ def run(ctx):
                 why=f"lr grid spacing {spacing:.1%}, plus {SLACK:.0%}: alpha* is the onset of "
                 "trapping (a run crossing r* exactly), while the 50%-trapped rate sits a little "
                 "above it because the last iterate before crossing lies above r*, where "
-                "|dL/dr| is smaller (MATH.md §4: all runs trapped by 1.05 alpha*)",
+                "|dL/dr| is smaller (docs/math.md §4: all runs trapped by 1.05 alpha*)",
                 passed=bool(
                     abs(crit / bound / float(ratio) - 1) <= spacing + SLACK
                     and np.all(frac[lrs < alpha] == 0)

@@ -29,7 +29,7 @@ RTOL = 10 * ESCAPE_TAIL_REL
     id="escape-time",
     claim="The derived escape time t_esc(r) (pi/(2 sqrt r) for x^2 + r) equals the time an "
     "ODE integration of dx/dt = f(x; r) from x0 takes to reach the threshold.",
-    reference="Eq. 13; MATH.md §8",
+    reference="Eq. 13; docs/math.md §8",
     normal_forms=True,
 )
 def run(ctx):

@@ -4,7 +4,7 @@ import numpy as np
 
 from ghostsym.verification import Outcome, check
 
-#: The paper's simulation settings (REFERENCE.md §2.2).
+#: The paper's simulation settings (docs/experiments.md §2.2).
 T, DT, X_STAR = 100.0, 0.1, 10.0
 CONFIDENCES = (0.1, 1.0, 10.0)  # the paper's two, plus a large one
 LARGE_C = 10.0

@@ -60,7 +60,7 @@ def run(ctx):
                 measured=crit,
                 tolerance=f"relative error <= {spacing + SLACK:.3g}; no run trapped below alpha*",
                 why=f"lr grid spacing {spacing:.1%}, plus {SLACK:.0%}: alpha* is the onset of "
-                "trapping; the 50%-trapped rate sits slightly above it (MATH.md §4)",
+                "trapping; the 50%-trapped rate sits slightly above it (docs/math.md §4)",
                 passed=bool(
                     abs(crit / alpha - 1) <= spacing + SLACK and np.all(frac[lrs < alpha] == 0)
                 ),

@@ -1,6 +1,6 @@
 """Fig. 3A: a rank-one network learns the DA task through a ghost, without a bifurcation.
 
-A rank-one network (REFERENCE.md §1.1: N = 100, α = 0.5, T = 20, c = 10, κ* = 1, SGD at the
+A rank-one network (docs/experiments.md §1.1: N = 100, α = 0.5, T = 20, c = 10, κ* = 1, SGD at the
 paper's learning rate 0.003, seed 40) is trained on DA. At every checkpoint the certified root
 search of ghostsym.analysis.latent_flow finds all fixed points and ghosts of the latent flow
 f(κ) = −κ + nᵀtanh(mκ + b).
@@ -21,7 +21,7 @@ checkpoint per epoch. Definitions:
 Outcomes: the network learns; exactly one fixed point at every analysed epoch (no
 bifurcation); the gradient peak of the drop lies in the drop; a ghost forms and persists with
 small r on the latent path κ0 → κ*; the ghost's birth coincides with the drop at the
-resolution of the paper's own flow snapshots (Results text and REFERENCE.md §3.2: "coinciding
+resolution of the paper's own flow snapshots (Results text and docs/experiments.md §3.2: "coinciding
 with an abrupt loss decay"); and the strict order — the abstract says ghost points *precede*
 abrupt transitions, so that outcome passes only if ghost birth < drop onset, and it reports
 the measured order either way. (Measured at one-epoch resolution for seeds 0, 1, 2 and 40:
@@ -37,7 +37,7 @@ from ghostsym.analysis.plots import plot_rank_one_flows, plot_training_track, sa
 from ghostsym.training import build_config, train
 from ghostsym.verification import Outcome, check
 
-#: The paper's seed and learning rate (REFERENCE.md §3.2).
+#: The paper's seed and learning rate (docs/experiments.md §3.2).
 SEED = 40
 LR = 0.003
 #: "Learned": final loss below this fraction of the initial loss (Fig. 6B uses 1e-2 on a
@@ -51,8 +51,8 @@ DROP_END_FRACTION = 0.10
 #: The gradient peak must exceed the plateau's gradient norm by at least this factor to count
 #: as an abrupt rise (the plateau gradient: the median gradient norm before the drop onset).
 GRADIENT_RISE_FACTOR = 10.0
-#: The paper's Fig. 3A script stores the latent flow every 1000 epochs (REFERENCE.md §3.2): its
-#: "the ghost emerges coinciding with the abrupt loss decay" is a statement at that resolution.
+#: The paper's Fig. 3A script stores the latent flow every 1000 epochs (docs/experiments.md §3.2):
+#: its "the ghost emerges coinciding with the abrupt loss decay" is a statement at that resolution.
 PAPER_FLOW_SPACING = 1000
 
 
@@ -348,9 +348,9 @@ def run(ctx):
             f"window replay bit-identical: {replay_ok}",
             tolerance=f"{PAPER_FLOW_SPACING} epochs",
             why="the paper's claim that the ghost's emergence coincides with the abrupt loss "
-            f"decay is made from flows stored every {PAPER_FLOW_SPACING} epochs (REFERENCE.md "
-            "§3.2), so coincidence means within one of its snapshot intervals; the fine "
-            "window must replay the coarse run bit for bit",
+            f"decay is made from flows stored every {PAPER_FLOW_SPACING} epochs "
+            "(docs/experiments.md §3.2), so coincidence means within one of its snapshot "
+            "intervals; the fine window must replay the coarse run bit for bit",
             passed=bool(coincide_ok),
             figure=fig_window,
             label="ghost-at-drop",

@@ -1,8 +1,8 @@
 """Fig. 3B: at a too-high learning rate the latent flow undergoes a saddle-node bifurcation.
 
-Rank-one networks on DA (REFERENCE.md §1.1) are trained with SGD at lr 0.02 (the paper's
+Rank-one networks on DA (docs/experiments.md §1.1) are trained with SGD at lr 0.02 (the paper's
 Fig. 3B rate) for 6000 epochs from several seeds. The exact collapse epoch is chaotic and
-platform dependent (REFERENCE.md §13 item 1), so the check tests the qualitative sequence,
+platform dependent (docs/experiments.md §13.1), so the check tests the qualitative sequence,
 seed by seed: the network first learns (accuracy > 0.5), then the number of fixed points of
 f(κ) = −κ + nᵀtanh(mκ + b) jumps by two (a saddle-node; certified root search at every
 checkpoint), after which the output is confidently 0 (accuracy = the no-learning baseline
@@ -101,8 +101,8 @@ def run(ctx):
             analytic="count 1 → 3 after learning (saddle-node)",
             measured=f"{sum(r['sequence'] for r in rows)}/{len(rows)} seeds",
             tolerance=">= 1 seed",
-            why="the collapse is seed- and platform-dependent (REFERENCE.md §13.1); the claim "
-            "is about what happens when it occurs",
+            why="the collapse is seed- and platform-dependent (docs/experiments.md §13.1); the "
+            "claim is about what happens when it occurs",
             passed=any(r["sequence"] for r in rows),
             figure=figure,
             label="saddle-node",

@@ -1,6 +1,6 @@
 """Fig. 4A-D: a rank-two RNN learns DCD through bistable attractors, then cue-specific ghosts.
 
-A rank-two network (REFERENCE.md §1.5, §4.1: N = 100, α = 0.5, σ_fr = 0.3, tanh readout of
+A rank-two network (docs/experiments.md §1.5, §4.1: N = 100, α = 0.5, σ_fr = 0.3, tanh readout of
 the latent w_outᵀnᵀx + b_out, seed 0) is trained with SGD on delayed cue discrimination (cue
 2 steps, delay 10, response 10). Profiles: ``paper`` is the authors' run (500 trials per cue,
 lr 1e-3, 100,000 epochs); ``full`` the same batch and learning rate for the first 20,000
@@ -11,9 +11,9 @@ setting.
 
 The run directory (checkpoints, history, config) is written under ``OUT/runs/`` and reused
 when the check is run again with the same configuration. At every checkpoint the input-free
-latent flow F(κ) = −κ + P tanh(Mκ + b) (SVD of W = m nᵀ, REFERENCE.md §4.3) is analysed with
+latent flow F(κ) = −κ + P tanh(Mκ + b) (SVD of W = m nᵀ, docs/experiments.md §4.3) is analysed with
 :func:`ghostsym.analysis.latent_flow.analyze_rank_two` (grid minima of ‖F‖, Newton on
-½‖F‖², minima of the speed only, MATH.md §1; ghosts with their normal-form c0, c2, r), and
+½‖F‖², minima of the speed only, docs/math.md §1; ghosts with their normal-form c0, c2, r), and
 the network's own trajectories κ_t = P x_t (10 trials per cue, like the authors' ghost check)
 are compared with it:
 
@@ -24,14 +24,14 @@ are compared with it:
 
 Outcomes (every number measured in this run):
 
-* ``learns`` — final ternary accuracy (REFERENCE.md §1.7) and loss;
+* ``learns`` — final ternary accuracy (docs/experiments.md §1.7) and loss;
 * ``bistable`` — after the first loss drop the flow has two stable fixed points, the cues'
   trials settle in different ones and each attractor's readout has its cue's sign (Go/NoGo);
   the same at the final checkpoint is reported as ``bistable-final``;
 * ``cue-specific-ghosts`` — at a checkpoint after the bifurcation both cues' trials slow down
   in ghost bottlenecks, and the two cues pass different ghosts (Fig. 4B right);
 * ``ghost-timing`` — the steps the trials spend in those bottlenecks against the normal form
-  ds/dt = c0 + c2 s² of each ghost (MATH.md §2), from where they enter and leave;
+  ds/dt = c0 + c2 s² of each ghost (docs/math.md §2), from where they enter and leave;
 * ``order`` — the bifurcation (stable fixed points 1 → 2) falls on the first of the two
   sharpest loss drops and the cue-specific ghosts on the second (Fig. 4A (i)-(iii)).
 """
@@ -429,7 +429,7 @@ def run(ctx):
             details=details,
         )
     )
-    # --- time in the bottleneck against the normal form (MATH.md §2) ----------------------
+    # --- time in the bottleneck against the normal form (docs/math.md §2) ----------------------
     timed = [e for e in details.get("passages", []) if e["visits"]]
     outcomes.append(
         Outcome(
@@ -445,7 +445,7 @@ def run(ctx):
             or None,
             tolerance=[round(e["tolerance_steps"], 2) for e in timed] or None,
             why="steps of each trial's visit of |κ − κ_g| ≤ √(c0/c2) against ds/dt = c0 + c2 s² "
-            "from the visit's entry and exit slow coordinates (MATH.md §2); median error per "
+            "from the visit's entry and exit slow coordinates (docs/math.md §2); median error per "
             "cue within one step of sampling plus one transverse relaxation time 1/(α|λ₂|) "
             "(trials are kicked into the bottleneck off the slow curve)",
             passed=bool(timed)

@@ -1,13 +1,13 @@
 """Fig. 5: full-rank RNNs on DCD (and DMTS) learn the task through fixed points and ghosts.
 
-The paper's setting (REFERENCE.md §5.1): N = 100, SGD lr 1e-2, σ_fr = 0.1, σ_noise = 0.01,
+The paper's setting (docs/experiments.md §5.1): N = 100, SGD lr 1e-2, σ_fr = 0.1, σ_noise = 0.01,
 seed 3; DCD batch 2 for 3001 epochs, DMTS (T = 44) batch 4 for 100,001 epochs. At the saved
 epochs every visited state (r_0 … r_T of every trial) seeds the speed-minimum search of
 Eq. 39 (:func:`ghostsym.analysis.speed_minima.find_speed_minima`, inputs off), and every
-minimum is classified (MATH.md §1): fixed point (‖F‖ ≤ 1e-9), ghost (‖F‖ > 0, one
+minimum is classified (docs/math.md §1): fixed point (‖F‖ ≤ 1e-9), ghost (‖F‖ > 0, one
 Jacobian eigenvalue ≈ 0, every other Re λ < 0), other slow point.
 
-Measured, for the paper's seed (its claims, REFERENCE.md §5.2):
+Measured, for the paper's seed (its claims, docs/experiments.md §5.2):
 
 * **learns**: the loss falls to a small fraction of its initial value, accuracy is high;
 * **DCD bistability**: the first saved epoch has at most one stable fixed point, a later one
@@ -49,7 +49,7 @@ from ghostsym.analysis.speed_minima import (  # noqa: E402
 from ghostsym.training import build_config, simulate, train  # noqa: E402
 from ghostsym.verification import Outcome, check  # noqa: E402
 
-#: The paper's seed and saved epochs (REFERENCE.md §5.1).
+#: The paper's seed and saved epochs (docs/experiments.md §5.1).
 PAPER_SEED = 3
 SAVED = {"dcd": (10, 200, 1000, 3000), "dmts": (100, 1000, 50_000, 100_000)}
 EPOCHS = {"dcd": 3001, "dmts": 100_001}
@@ -72,13 +72,13 @@ SURVEY_MIN_SEEDS = 2
 #: A trial is slowed by a ghost when its slowest input-off state is nearer to that ghost than
 #: to any other speed minimum *and* within the ghost's reach: speed at most this factor times
 #: the ghost's speed. The reach is the Fig. 4 check's: 2 bottleneck half-widths 2·√(c0/c2),
-#: where the normal-form speed c0 + c2 s² is (1 + 2²)·c0 = 5 c0 (MATH.md §2). (With 2·c0,
+#: where the normal-form speed c0 + c2 s² is (1 + 2²)·c0 = 5 c0 (docs/math.md §2). (With 2·c0,
 #: one half-width, the DCD ghost of seed 3 is not reached — speed 0.67 against 0.23 — and
 #: the bistability → ghost sequence recurs in 2 of 20 seeds; reported in the outcome.)
 BOTTLENECK_SPEED_FACTOR = 5.0
-#: Colour range of log10 speed in the PCA plots (REFERENCE.md §5.2: [−6, 0], coolwarm).
+#: Colour range of log10 speed in the PCA plots (docs/experiments.md §5.2: [−6, 0], coolwarm).
 LOG_SPEED_RANGE = (-6.0, 0.0)
-#: Trial labels (trial i has condition i mod 2 or 4, REFERENCE.md §1.7).
+#: Trial labels (trial i has condition i mod 2 or 4, docs/experiments.md §1.7).
 CONDITIONS = {"dcd": ("cue +1", "cue −1"), "dmts": ("(+,+)", "(−,−)", "(−,+)", "(+,−)")}
 _MARKERS = {"stable": "o", "saddle": "X", "unstable": "P", "ghost": "D", "slow-point": "^"}
 

@@ -13,7 +13,7 @@ from ghostsym.verification.sweeps import check_sweep  # noqa: E402
 
 def spec(ctx) -> dict:
     # Rank-one runs learn after ~100/lr epochs and, above the critical rate, collapse into the
-    # no-learning zone soon after (REFERENCE.md §11), so each profile runs long enough for
+    # no-learning zone soon after (docs/experiments.md §11), so each profile runs long enough for
     # the onset at its lowest "trapped" candidate rate.
     rank1_lr, rank1_epochs = ctx.pick(
         ([0.003, 0.006, 0.012, 0.024, 0.048, 0.1], 8000),

@@ -11,7 +11,7 @@ from ghostsym.sweeps.report import critical_rates  # noqa: E402
 from ghostsym.verification import Outcome, check  # noqa: E402
 from ghostsym.verification.sweeps import check_sweep  # noqa: E402
 
-TASKS = {"dmts": "dmts", "dcd": "dcd-fig7"}  # Fig. 7 timings (REFERENCE.md §1.7)
+TASKS = {"dmts": "dmts", "dcd": "dcd-fig7"}  # Fig. 7 timings (docs/experiments.md §1.7)
 
 
 def spec(ctx) -> dict:

@@ -4,11 +4,11 @@ import numpy as np
 
 from ghostsym.verification import Outcome, check
 
-#: The paper's simulation (REFERENCE.md §2.6).
+#: The paper's simulation (docs/experiments.md §2.6).
 T, DT, X_STAR = 100.0, 0.1, 10.0
 PAPER_CONFIDENCES = (0.01, 0.1, 0.5, 1.0, 2.0)
 #: The claim "lower c, larger relative gradient" is made for c >= 0.1 (the paper's curves;
-#: at c = 0.01 the whole loss flattens and the ordering reverses, REFERENCE.md §2.6).
+#: at c = 0.01 the whole loss flattens and the ordering reverses, docs/experiments.md §2.6).
 MONOTONE_FROM = 0.1
 #: Confidences for the escape experiment (gradient descent started inside the zone).
 ESCAPE_CONFIDENCES = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
@@ -22,7 +22,7 @@ START, LR = 0.5, 0.5
     claim="With finite confidence c the DA loss gradient inside the no-learning zone is "
     "non-zero and (relative to its maximum) grows as c falls; gradient descent started "
     "in the zone escapes and relearns for small enough c and stays stuck for large c.",
-    reference="Fig. 8A / MATH.md §5",
+    reference="Fig. 8A / docs/math.md §5",
     normal_forms=True,
 )
 def run(ctx):

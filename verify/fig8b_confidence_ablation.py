@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 from ghostsym.verification import Outcome, check  # noqa: E402
 from ghostsym.verification.sweeps import check_sweep, history  # noqa: E402
 
-PHASE1 = 6000  # epochs at c = 10 (REFERENCE.md §8.2)
+PHASE1 = 6000  # epochs at c = 10 (docs/experiments.md §8.2)
 PHASE2 = 100  # epochs after the change of c
 BASELINE_C = 10.0
 STUCK_WINDOW = 50  # stuck at the switch: accuracy <= 0.5 for epochs 5950-5999 (§8.2)
@@ -19,7 +19,7 @@ PAPER_CS = [float(c) for c in np.logspace(-3, 1, 30)]
 
 def spec(ctx) -> dict:
     # full: the ten confidences the paper plots, c_all[2::3] of logspace(-3, 1, 30), which
-    # end at the baseline c = 10 (REFERENCE.md §8.2); paper: all thirty.
+    # end at the baseline c = 10 (docs/experiments.md §8.2); paper: all thirty.
     cs = ctx.pick([0.1, 0.3, BASELINE_C], PAPER_CS[2::3], {"logspace": [-3, 1, len(PAPER_CS)]})
     seeds = ctx.pick(8, 100, 100)
     return {
@@ -53,7 +53,7 @@ def run(ctx):
         h = history(results, r.run_id)
         acc = h["accuracy"]
         before = acc[PHASE1 - STUCK_WINDOW : PHASE1]
-        if np.max(before) <= 0.5 and np.max(acc[:PHASE1]) > 0.5:  # REFERENCE.md §8.2 filter
+        if np.max(before) <= 0.5 and np.max(acc[:PHASE1]) > 0.5:  # docs/experiments.md §8.2 filter
             seed, c = r.axes["seed"], r.axes["intervention_c"]
             stuck_seeds.add(seed)
             recovered[c][seed] = bool(np.max(acc[PHASE1:]) > 0.5)

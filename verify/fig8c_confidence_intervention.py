@@ -18,7 +18,7 @@ LOWEST_C = 0.1
 
 def spec(ctx) -> dict:
     # The paper: batch 20 (10 trials per condition), 10,000 + 10,000 epochs, 100 seeds
-    # (REFERENCE.md §8.4). full keeps the paper's setting (~1.4 ms CPU per epoch, ~27 s per
+    # (docs/experiments.md §8.4). full keeps the paper's setting (~1.4 ms CPU per epoch, ~27 s per
     # run, 100 runs ≈ 45 CPU-minutes) and only reduces the seeds; quick also shrinks the
     # batch and the phases.
     trials, phase, seeds, cs = ctx.pick(

@@ -95,7 +95,7 @@ def _measure(field_at, params_of, mus, x0s, progress):
         "passage time approaches pi/sqrt(c0*c2) from the reduction as c0 -> 0, with the "
         "relative error vanishing at the order the reduced model predicts."
     ),
-    reference="MATH.md §2, Eqs. 7-11",
+    reference="docs/math.md §2, Eqs. 7-11",
 )
 def run(ctx):
     import matplotlib

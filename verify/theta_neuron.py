@@ -66,7 +66,7 @@ def _period(field, rtol=1e-12) -> float:
         "The theta neuron's simulated period equals pi/sqrt(I); the reduction at the ghost "
         "theta = 0 gives r with pi/sqrt(r) over-estimating the period by a relative I/2 + O(I^2)."
     ),
-    reference="MATH.md §2 (Eq. 11); issue 3",
+    reference="docs/math.md §2, §9 (Eq. 11)",
 )
 def run(ctx):
     import matplotlib

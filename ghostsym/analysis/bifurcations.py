@@ -9,7 +9,7 @@ bifurcation-free learning keeps the count at one (Fig. 3A), a too-large learning
 produces an event and the no-learning zone (Fig. 3B).
 
 Rank-two checkpoints (``m``, ``n`` of shape (N, 2)) are analysed with the 2-D latent flow
-(REFERENCE.md §4.3); rank K ≥ 3 with the K-dimensional latent flow of
+(docs/experiments.md §4.3); rank K ≥ 3 with the K-dimensional latent flow of
 :mod:`ghostsym.analysis.latent_rank_k` (seeded, not certified, search).
 
 Input: a mapping ``{epoch: {"m": …, "n": …, "b": …}}`` of parameter arrays. Run directories

@@ -10,7 +10,7 @@ Rank one (Eq. 25): τ dκ/dt = f(κ) = −κ + nᵀφ(mκ + b). :func:`analyze_r
   A critical point with r > 0 is a speed minimum with f ≠ 0: a **ghost**.
 
 Root finding is *certified* rather than sampled (the authors count sign flips on a 0.03 grid,
-which misses tangencies and close pairs; REFERENCE.md §13 item 18). Every root of f lies in
+which misses tangencies and close pairs; docs/experiments.md §13.18). Every root of f lies in
 [−R, R] with R = Σ|n_i|·sup|φ| because |f(κ) + κ| ≤ R. The interval is cut into cells; a cell
 without a sign change is discarded only when it provably holds no root — either
 |g(a)| + |g(b)| > L·(b − a) with L ≥ sup|g'| (Lipschitz exclusion), or g' keeps one sign on the
@@ -21,9 +21,9 @@ narrower than ``min_width``; what is left are near-tangencies, reported as doubl
 |g| is at the level of the floating-point/bisection resolution. The same routine finds the
 roots of f' (speed extrema) with bounds on f'' and f'''.
 
-Rank two (Eq. 37, REFERENCE.md §4.3): :func:`rank_two_latent` builds M, P from the SVD of
+Rank two (Eq. 37, docs/experiments.md §4.3): :func:`rank_two_latent` builds M, P from the SVD of
 W, and :func:`analyze_rank_two` finds the fixed points, slow points and ghosts of
-F(κ) = −κ + Pφ(Mκ + b) (MATH.md §1) by grid minima of ‖F‖ refined with Newton on ½‖F‖².
+F(κ) = −κ + Pφ(Mκ + b) (docs/math.md §1) by grid minima of ‖F‖ refined with Newton on ½‖F‖².
 
 φ and its derivatives are generated kernels (:mod:`ghostsym.codegen.fields` for φ^{(k)} on
 arrays, :mod:`ghostsym.codegen.latent` for the rank-one flow and its derivatives); any named
@@ -480,7 +480,7 @@ def analyze_rank_one(m, n, b, nonlinearity: str = "tanh", flow: RankOneFlow | No
 
 
 def sign_flip_count(m, n, b, grid=None, nonlinearity: str = "tanh") -> int:
-    """The authors' fixed-point count (REFERENCE.md §3.4).
+    """The authors' fixed-point count (docs/experiments.md §3.4).
 
     Sign flips of f between consecutive points of linspace(−15, 15, 1000).
     """
@@ -501,7 +501,7 @@ def time_near(kappa_trajectory, center: float, half_width: float, step: float = 
 
 #: Grid points per axis of the speed map used to seed the 2-D search.
 RANK_TWO_GRID = 201
-#: Newton refinement on ½‖F‖² (REFERENCE.md §4.5): Tikhonov term and iteration limit.
+#: Newton refinement on ½‖F‖² (docs/experiments.md §4.5): Tikhonov term and iteration limit.
 NEWTON_TIKHONOV = 1e-12
 NEWTON_MAX_ITER = 100
 NEWTON_GRAD_TOL = 1e-14
@@ -509,7 +509,7 @@ NEWTON_GRAD_TOL = 1e-14
 
 @dataclass
 class RankTwoFlow:
-    """F(κ) = −κ + Pφ(Mκ + b) with M (N×K), P (K×N) (REFERENCE.md §4.3).
+    """F(κ) = −κ + Pφ(Mκ + b) with M (N×K), P (K×N) (docs/experiments.md §4.3).
 
     With W = MP the network's latent state κ_t = P x_t obeys κ_{t+1} = κ_t + αF(κ_t) exactly
     when the input is off (W x = M κ), for any x_t — :meth:`latent_map` iterates that map.
@@ -588,14 +588,15 @@ class RankTwoFlow:
         """Latent form of nᵀx: columns (K × K') with nᵀx = (P n)ᵀ κ for x's row-space part.
 
         For W = m nᵀ the columns of n span the row space of W, which the rows of P span, so
-        nᵀx = nᵀPᵀPx = (P n)ᵀκ exactly (REFERENCE.md §4.3, decision regions).
+        nᵀx = nᵀPᵀPx = (P n)ᵀκ exactly (docs/experiments.md §4.3, decision regions).
         """
         n = np.asarray(n, dtype=float)
         return self.P @ (n[:, None] if n.ndim == 1 else n)
 
 
 def rank_two_latent(W, b, rank: int = 2, nonlinearity: str = "tanh") -> RankTwoFlow:
-    """SVD construction (REFERENCE.md §4.3): W = UΣVᵀ, M = U_KΣ_K, P = V_Kᵀ (exact for rank K)."""
+    """SVD construction (docs/experiments.md §4.3): W = UΣVᵀ, M = U_KΣ_K, P = V_Kᵀ (exact for rank
+    K)."""
     W = np.asarray(W, dtype=float)
     if W.ndim != 2 or W.shape[0] != W.shape[1]:
         raise InputError(f"W must be square, got shape {W.shape}")
@@ -624,7 +625,7 @@ def rank_two_latent_from_factors(m, n, b, nonlinearity: str = "tanh") -> RankTwo
 
 
 def _newton_on_energy(flow: RankTwoFlow, x: np.ndarray) -> np.ndarray:
-    """Newton's method on ∇q = JᵀF = 0 with the exact Hessian (REFERENCE.md §4.5)."""
+    """Newton's method on ∇q = JᵀF = 0 with the exact Hessian (docs/experiments.md §4.5)."""
     eye = np.eye(flow.rank)
     for _ in range(NEWTON_MAX_ITER):
         grad = flow.jacobian(x).T @ flow.field(x)
@@ -642,7 +643,7 @@ def _newton_on_energy(flow: RankTwoFlow, x: np.ndarray) -> np.ndarray:
 
 
 def ghost_reduction(flow: RankTwoFlow, x) -> dict:
-    """Normal-form coefficients of the slow point ``x`` (MATH.md §2, Eqs. 7–11).
+    """Normal-form coefficients of the slow point ``x`` (docs/math.md §2, Eqs. 7–11).
 
     ds/dt = c0 + c2 s² along the slow direction v, r = c0·c2, predicted passage time
     π/√r (τ units) and the bottleneck half-width √(c0/c2) (where the speed has doubled).
@@ -708,7 +709,8 @@ def analyze_rank_two(
     grid: int = RANK_TWO_GRID,
     tol: Tolerances = TOLERANCES,
 ) -> RankTwoAnalysis:
-    """Fixed points, slow points and ghosts of a 2-D latent flow (MATH.md §1, REFERENCE.md §4.5).
+    """Fixed points, slow points and ghosts of a 2-D latent flow (docs/math.md §1,
+    docs/experiments.md §4.5).
 
     The rank-two strategy of :mod:`ghostsym.analysis.search`. Seeds: 3×3 local minima of ‖F‖
     on a square grid over [−h, h]² (default h bounds every fixed point:
@@ -801,7 +803,7 @@ def ghost_passages(
     reach: float = BOTTLENECK_REACH,
     alpha: float = 0.5,
 ) -> list[dict]:
-    """The ghosts a trajectory (T, K) slows down at (MATH.md §1–2).
+    """The ghosts a trajectory (T, K) slows down at (docs/math.md §1–2).
 
     A trajectory *passes* ghost g when one of its speed minima (:func:`speed_minima_along`)
     lies within ``reach`` × the bottleneck half-width w = √(c0/c2) of κ_g. For each passage:

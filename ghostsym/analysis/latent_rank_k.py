@@ -2,14 +2,14 @@
 
 A rank-K network x ← (1 − α)x + αφ(Wx + b) with W = Σ_k m_k n_kᵀ evolves, inputs off, in
 the K latent coordinates κ = Px of the SVD construction W = UΣVᵀ, M = U_KΣ_K, P = V_Kᵀ
-(REFERENCE.md §4.3, :func:`ghostsym.analysis.latent_flow.rank_two_latent`, general in K):
+(docs/experiments.md §4.3, :func:`ghostsym.analysis.latent_flow.rank_two_latent`, general in K):
 
     τ dκ/dt = F(κ) = −κ + Pφ(Mκ + b).
 
 Every fixed point satisfies κ* = Pφ(·), so it lies in the ball ‖κ‖ ≤ ‖P‖₂√N sup|φ| and in
 the box |κ_k| ≤ ‖P_k‖₁ sup|φ| (row k of P); :func:`fixed_point_box` returns the half-widths
 h_k = min(‖P_k‖₁, ‖P‖₂√N)·sup|φ| of the box that holds every fixed point. Speed minima of
-E = ½‖F‖² (MATH.md §1, Eqs. 2–6) are found from three kinds of seeds:
+E = ½‖F‖² (docs/math.md §1, Eqs. 2–6) are found from three kinds of seeds:
 
 * the latent projections Px of states the network visits (simulated on its task),
 * a scrambled Sobol set in the box (space-filling, deterministic for a given seed),
@@ -34,7 +34,7 @@ or slow point.
 Unlike the certified rank-one search, this search is not a proof: a fixed point whose
 basins no seed reaches can be missed (tests check constructed flows with known fixed points).
 The ghost "r" reported per checkpoint is the canonical r = c0·c2 of the ghost's normal form
-(MATH.md §2, as for ranks one and two), next to its energy E = ½‖F‖².
+(docs/math.md §2, as for ranks one and two), next to its energy E = ½‖F‖².
 """
 
 from __future__ import annotations

@@ -424,7 +424,8 @@ class DAAnalysis:
         return self.numerics.derivation.symbols
 
     def starts(self, rng, shape) -> np.ndarray:
-        """Fig. 2D starts: ρ0 = 10 ρ* + N(0, (ρ*/10)²) past the fold, as r (REFERENCE.md §2.5)."""
+        """Fig. 2D starts: ρ0 = 10 ρ* + N(0, (ρ*/10)²) past the fold, as r (docs/experiments.md
+        §2.5)."""
         num = self.numerics
         rho_star = num.rho(self.values["r_star"])
         return num.r_of_rho(10 * rho_star + rho_star / 10 * rng.standard_normal(shape))

@@ -2,7 +2,7 @@
 
 A panel shows, for F(κ) = −κ + Pφ(Mκ + b) (:class:`ghostsym.analysis.latent_flow.RankTwoFlow`):
 
-* the speed ‖F(κ)‖ on a log10 colour scale (REFERENCE.md §4.3 plots |F| on log10 [−1, 1]);
+* the speed ‖F(κ)‖ on a log10 colour scale (docs/experiments.md §4.3 plots |F| on log10 [−1, 1]);
 * the nullclines F₁ = 0 (white, solid) and F₂ = 0 (black, dashed);
 * unit-length arrows of the flow direction on a coarse sub-grid (the authors' quiver);
 * the classified points of :func:`ghostsym.analysis.latent_flow.analyze_rank_two` — stable

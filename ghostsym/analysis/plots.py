@@ -26,7 +26,7 @@ from ghostsym.analysis.speed_minima import pca_basis
 
 #: Longest history drawn point by point; longer ones are down-sampled by a stride.
 MAX_HISTORY_POINTS = 20_000
-#: κ range of rank-one flow plots (REFERENCE.md §3.1: grid indices 200:800 of [−15, 15]).
+#: κ range of rank-one flow plots (docs/experiments.md §3.1: grid indices 200:800 of [−15, 15]).
 FLOW_PLOT_RANGE = 8.994
 
 

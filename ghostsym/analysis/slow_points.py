@@ -1,4 +1,5 @@
-"""Numerical slow points, ghosts and the reduction to dx/dt = x^2 + r (MATH.md §1-2, Eqs. 1-11).
+"""Numerical slow points, ghosts and the reduction to dx/dt = x^2 + r (docs/math.md §1-2, Eqs.
+1-11).
 
 This is the numerical twin of :mod:`ghostsym.symbolic.reduction`, for fields whose slow points
 have no closed form (and for numerical fields such as RNN latent flows). Three steps:
@@ -352,7 +353,7 @@ def bottleneck_passage_time(
     is kicked across the bottleneck, whose width sqrt(c0/c2) vanishes, and never slows down.
     Integration: SciPy DOP853 at the given tolerances, section crossings located by event root
     finding. For a ghost with r = c0 c2 this tends to pi/sqrt(r) - O(1) as c0 -> 0
-    (MATH.md §2).
+    (docs/math.md §2).
     """
     from scipy.integrate import solve_ivp
 

@@ -1,6 +1,6 @@
 """Speed minima of full-rank RNNs (Eq. 39): the full-rank strategy of the one search.
 
-q(x) = ½‖F(x)‖², F(x) = −x + φ(Wx + b) (input off, τ = 1; REFERENCE.md §5.2 uses the
+q(x) = ½‖F(x)‖², F(x) = −x + φ(Wx + b) (input off, τ = 1; docs/experiments.md §5.2 uses the
 sum of squares without ½ — the minima are the same). Exact derivatives:
 
 * ∇q = Jᵀ F with J = −I + diag(φ'(z)) W, z = Wx + b (Eq. 4);
@@ -8,7 +8,7 @@ sum of squares without ½ — the minima are the same). Exact derivatives:
 * Hessian ∇²q = JᵀJ + Wᵀ diag(F ⊙ φ''(z)) W.
 
 :func:`find_speed_minima` is the full-rank strategy of :mod:`ghostsym.analysis.search`:
-seeds are the states the network visited (REFERENCE.md §5.2); refinement is (1) Adam on all
+seeds are the states the network visited (docs/experiments.md §5.2); refinement is (1) Adam on all
 starts at once, vectorised (the authors' optimiser and learning rate, fewer iterations),
 which carries every start into the basin of a minimum, then (2) from each distinct Adam end
 point damped Newton with the exact Hessian (the authors take one such step), falling back to
@@ -45,8 +45,8 @@ from ghostsym.numerics.optim import ADAM, optimizer_step
 #: acceptance test, so that an accepted end point is not decided by where SciPy stopped).
 MAX_ITER = 500
 TRUST_EXACT_GTOL = 1e-11
-#: Stage 1 (vectorised Adam over all starts, REFERENCE.md §5.2 uses lr 1e-2, 5000 steps): steps,
-#: learning rate, and the distance below which two Adam end points are refined only once.
+#: Stage 1 (vectorised Adam over all starts, docs/experiments.md §5.2 uses lr 1e-2, 5000 steps):
+#: steps, learning rate, and the distance below which two Adam end points are refined only once.
 ADAM_STEPS = 1500
 ADAM_LR = 1e-2
 ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
@@ -74,7 +74,7 @@ __all__ = (
 
 
 def classify_point(x, F, J, *, tol: Tolerances = TOLERANCES) -> Point:
-    """:func:`ghostsym.analysis.points.classify` without the Hessian of q (MATH.md §1)."""
+    """:func:`ghostsym.analysis.points.classify` without the Hessian of q (docs/math.md §1)."""
     return classify(x, F, J, None, tol)
 
 
@@ -152,7 +152,7 @@ class _NumpySpeedEnergy:
 
 
 def _newton_polish(energy: SpeedEnergy, x: np.ndarray) -> np.ndarray:
-    """Damped Newton steps on ∇q = 0 with the exact Hessian (REFERENCE.md §5.2 does one).
+    """Damped Newton steps on ∇q = 0 with the exact Hessian (docs/experiments.md §5.2 does one).
 
     The minimiser may stop early where q is very flat (near a saddle-node, J is nearly
     singular); a step is kept only if it lowers ‖∇q‖.
@@ -184,7 +184,7 @@ def adam_descent(
     energy: SpeedEnergy, starts, steps: int = ADAM_STEPS, lr: float = ADAM_LR
 ) -> np.ndarray:
     """Adam on q from every row of ``starts`` at once (PyTorch's defaults β = (0.9, 0.999),
-    ε = 1e-8; REFERENCE.md §5.2 minimises the mean of q over the starts with lr 1e-2 —
+    ε = 1e-8; docs/experiments.md §5.2 minimises the mean of q over the starts with lr 1e-2 —
     Adam is invariant to that 1/B scale up to ε, so each start moves as if alone).
 
     The update is ghostsym's one Adam, :func:`ghostsym.numerics.optim.optimizer_step`, on the
@@ -254,7 +254,7 @@ def find_speed_minima(
     :func:`ghostsym.analysis.search.collect` (critical points of q only, minima of q only,
     deduplicated with scale sup|φ| = 1, the half-width of the box [−1, 1]ᴺ that holds every
     fixed point of a tanh network). Each kept point records ``distance`` = min distance to
-    any start (REFERENCE.md §5.2), ``basin`` = how many starts ended there and
+    any start (docs/experiments.md §5.2), ``basin`` = how many starts ended there and
     ``hessian_min_eigenvalue``. Points are sorted by speed.
     """
     with single_threaded_blas():

@@ -32,7 +32,7 @@ Full-rank speed energy q(x) = ½‖−x + φ(Wx + b)‖² (Eq. 39), column-vecto
     ``speed_jacobian(W, b, x)`` -> J = −I + diag(φ′(Wx + b))W
     ``speed_energy_batch(W, b, X)`` -> (q per row, ∇q per row)
 
-Rank-one DA network, reference BPTT (REFERENCE.md §1.1; a cross-check for the RNN engine)
+Rank-one DA network, reference BPTT (docs/experiments.md §1.1; a cross-check for the RNN engine)
     ``rank_one_da_loss(m, n, b, x0, targets, ...)`` -> (L, κ_0..κ_S)
     ``rank_one_da_gradient(m, n, b, x0, targets, ...)`` -> (L, ∂L/∂m, ∂L/∂n, ∂L/∂b, ∂L/∂c)
     with defaults c = 10, κ* = 1, leak a = 0.5 and T = len(targets)/2 (L = (1/T) Σ_t).
@@ -62,7 +62,7 @@ from ghostsym.errors import InputError
 CRITICAL_POINT_TOL = 1e-12
 CRITICAL_POINT_MAX_ITER = 100
 
-#: Rank-one DA defaults (REFERENCE.md §1.1): confidence, threshold, Euler leak a = Δt/τ.
+#: Rank-one DA defaults (docs/experiments.md §1.1): confidence, threshold, Euler leak a = Δt/τ.
 DA_CONFIDENCE = 10.0
 DA_THRESHOLD = 1.0
 DA_LEAK = 0.5
@@ -342,7 +342,7 @@ def speed_energy_batch(W, b, X, nonlinearity: str = "tanh") -> tuple[np.ndarray,
 
 # ---- rank-one DA reference BPTT -----------------------------------------------------------------
 def da_targets(T: int) -> np.ndarray:
-    """The DA target of REFERENCE.md §1.4: T zeros then T ones (outputs t = 1..2T)."""
+    """The DA target of docs/experiments.md §1.4: T zeros then T ones (outputs t = 1..2T)."""
     if int(T) != T or T < 1:
         raise InputError(f"T must be a positive integer, got {T}")
     return np.concatenate([np.zeros(int(T)), np.ones(int(T))])

@@ -14,7 +14,7 @@ log ρ (ρ = σ(r − r_c), the distance past the fold) with the exact slopes d 
 interpolated by cubic Hermite polynomials; the loss and its gradient then follow from t_esc
 as in Eqs. 16–21 (:func:`analytic_loss_gradient_table`).
 
-Discretisation (REFERENCE.md §2.2, §13 item 5). ``n_steps`` steps of size ``dt`` from
+Discretisation (docs/experiments.md §2.2, §13.5). ``n_steps`` steps of size ``dt`` from
 ``x_0``; scheme 0 = explicit Euler, 1 = Heun (RK2), 2 = classical RK4. After every step the
 state is clipped to [−cap, cap] (the paper clips at +1e6); a non-finite step result is
 clipped to the cap of its sign. A clipped step has zero derivative with respect to its

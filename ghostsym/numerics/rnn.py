@@ -105,14 +105,14 @@ class RNNModel:
     readout : "latent" σ(c(κ₁ − κ*)) (Eq. 36, low rank only); "latent_linear"
         g(w_outᵀVᵀx + b_out) (Fig. 4); "population" g(w_outᵀx + b_out) (Eqs. 38/48);
         "fixed_confidence" g(c(w_outᵀx + b_out)/‖w_out‖₁) (Eq. 40 in the authors' L1 form,
-        REFERENCE.md §13.2; c = inf behaves as "population").
+        docs/experiments.md §13.2; c = inf behaves as "population").
     output : readout function g, "sigmoid" or "tanh".
     activation : φ, a name of ghostsym.symbolic.nonlinearities (tanh by default).
     alpha : Euler leak Δt/τ (0.5 in every script).
     confidence, threshold : c and κ* (fixed unless ``train_confidence`` /
         ``train_threshold``; then they appear in the parameter dict as "c", "kappa_star").
     inputs : number of input channels D (0: no ``w_in``).
-    init : "da" (REFERENCE.md §1.1-1.3: N(0, 1/N) entries, b = 0) or "wm" (§1.5-1.6:
+    init : "da" (docs/experiments.md §1.1-1.3: N(0, 1/N) entries, b = 0) or "wm" (§1.5-1.6:
         PyTorch-default/xavier ranges; low rank: n ~ N(0, 1/N), m ~ N(0, 1), b ~ N(0, 0.1²)).
     frozen : parameter names excluded from training (they keep their initial values).
     """
@@ -304,7 +304,8 @@ def unpack(model: RNNModel, theta: np.ndarray) -> dict[str, np.ndarray]:
 
 def masks(model: RNNModel, norm_names=None) -> tuple[np.ndarray, np.ndarray]:
     """(train mask, gradient-norm mask) over θ: 1 on trainable entries / on the entries the
-    recorded gradient norm includes (default: all trainable parameters, REFERENCE.md §1.1)."""
+    recorded gradient norm includes (default: all trainable parameters, docs/experiments.md
+    §1.1)."""
     lay = layout(model)
     train = np.zeros(lay.size)
     for name in model.trainable_names():
@@ -320,7 +321,7 @@ def masks(model: RNNModel, norm_names=None) -> tuple[np.ndarray, np.ndarray]:
 
 
 def init_params(model: RNNModel, seed: int = 0) -> dict[str, np.ndarray]:
-    """The paper's initialisation (REFERENCE.md §0, §1.1-1.6) from NumPy's PCG64(seed).
+    """The paper's initialisation (docs/experiments.md §0, §1.1-1.6) from NumPy's PCG64(seed).
 
     (The distributions are the authors'; the random streams are NumPy's, not PyTorch's.)
     """

@@ -3,7 +3,7 @@
 Completed by :func:`ghostsym.codegen.rnn.engine` with the generated functions ``act(h) ->
 (φ, φ')``, ``out_sigmoid(z)`` and ``out_tanh(z) -> (g, g')``; never imported on its own.
 
-Network (column-vector convention, REFERENCE.md §0; Eq. 47):
+Network (column-vector convention, docs/experiments.md §0; Eq. 47):
 
     h_t     = W x_t + b + W_in u_t + σ_noise ξ_t          (noise inside φ, REFERENCE §13.3)
     x_{t+1} = (1 − α) x_t + α φ(h_t),                      t = 0 … S−1
@@ -86,7 +86,7 @@ from ghostsym.numerics.spec import (
 )
 
 _NJIT = {"cache": True, "error_model": "numpy"}
-#: Reductions only (dot products): re-association lets them vectorise (PERFORMANCE.md). No
+#: Reductions only (dot products): re-association lets them vectorise (docs/performance.md §2.3). No
 #: "nnan"/"ninf" flags: those would let LLVM drop the divergence (isfinite) checks.
 _NJIT_FAST = {"cache": True, "error_model": "numpy", "fastmath": {"reassoc", "contract", "nsz"}}
 
@@ -394,7 +394,7 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
 
 @numba.njit(**_NJIT)
 def project_readout(theta, ispec):
-    """The authors' fixed-confidence projection (REFERENCE.md §8.4), in place:
+    """The authors' fixed-confidence projection (docs/experiments.md §8.4), in place:
     w_out ← c w_out/‖w_out‖₁, b_out ← c b_out/‖w_out‖₁; nothing when c = ∞."""
     c_value = theta[ispec[I_O_C]]
     if not math.isfinite(c_value):

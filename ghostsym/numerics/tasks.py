@@ -1,9 +1,9 @@
 """The paper's tasks: delayed activation (DA), delayed cue discrimination (DCD) and delayed
-match-to-sample (DMTS) — REFERENCE.md §1.4 and §1.7.
+match-to-sample (DMTS) — docs/experiments.md §1.4 and §1.7.
 
 A :class:`Task` also carries the trial conditions the paper's scripts pair with it: where the
 output is read (post-update states for DA, pre-update states for the working-memory tasks,
-REFERENCE.md §13.6), the initial state (DA: x₀ = −0.3·1; working memory: r₀ = tanh(σ_fr ζ),
+docs/experiments.md §13.6), the initial state (DA: x₀ = −0.3·1; working memory: r₀ = tanh(σ_fr ζ),
 fresh per trial and epoch) and the noise inside φ (σ_noise). Every duration is configurable;
 :data:`TASK_PRESETS` holds the timings of the paper's figures.
 
@@ -21,7 +21,7 @@ import numpy as np
 
 from ghostsym.errors import InputError
 
-#: Constant initial state of the DA networks (REFERENCE.md §1.1: x₀ = −0.3·1).
+#: Constant initial state of the DA networks (docs/experiments.md §1.1: x₀ = −0.3·1).
 DA_INITIAL_STATE = -0.3
 
 #: Accuracy rules the engine knows (engine code = index): DA 1[(ŷ > ½) = y], DMTS
@@ -38,7 +38,7 @@ class TaskDefinition:
     target)}`` with None for "no input" / "target 0" (the input lies on channel 0; a task
     whose conditions set no input has no input channel). ``loss``: "per_delay" (Σ(ŷ − y)²/T,
     T = ``delay``) or "mean" (mean over batch × time). The remaining fields are the paper's
-    trial conditions for the task (REFERENCE.md §1.4, §1.7, §13.6).
+    trial conditions for the task (docs/experiments.md §1.4, §1.7, §13.6).
     """
 
     name: str
@@ -191,14 +191,15 @@ class Task:
 
     @property
     def loss_scale(self) -> float:
-        """DA: Σ(ŷ − y)²/T (REFERENCE.md §1.1); DCD/DMTS: the mean over batch × time."""
+        """DA: Σ(ŷ − y)²/T (docs/experiments.md §1.1); DCD/DMTS: the mean over batch × time."""
         if self.definition.loss == "per_delay":
             return 1.0 / self.delay
         return 1.0 / (self.trials * self.steps)
 
     @property
     def accuracy_rule(self) -> str:
-        """'gt_half' (DA), 'ternary' (DCD, ±0.33), 'ge_half' (DMTS) — REFERENCE.md §1.1, §1.7."""
+        """'gt_half' (DA), 'ternary' (DCD, ±0.33), 'ge_half' (DMTS) — docs/experiments.md §1.1,
+        §1.7."""
         return self.definition.accuracy_rule
 
     @property
@@ -236,7 +237,7 @@ class Task:
         return u, y
 
 
-#: The timings of the paper's figures (REFERENCE.md §1.4, §1.7), 5 ms steps.
+#: The timings of the paper's figures (docs/experiments.md §1.4, §1.7), 5 ms steps.
 TASK_PRESETS: dict[str, dict] = {
     "da": {"name": "da", "delay": 20},
     "dcd": {"name": "dcd", "cue": 2, "delay": 10, "response": 10},  # Figs 4A-D, 5A-B, 8C

@@ -9,7 +9,7 @@ and the function's name is sent over the wire.
 
 * ``run_rnn``       -- one training of the RNN engine (:mod:`ghostsym.training`).
 * ``run_canonical`` -- gradient descent on the canonical model's r with the analytic loss of
-  REFERENCE.md §2.3 (Fig. 2D): a cheap run with a known critical learning rate
+  docs/experiments.md §2.3 (Fig. 2D): a cheap run with a known critical learning rate
   α* = 3π⁴/(32T⁵) (Eq. 23), used to test the sweep machinery and the report.
 * ``run_toy``       -- gradient descent on a quadratic, with optional sleep / failure: for
   testing the machinery only.
@@ -24,7 +24,7 @@ import numpy as np
 
 from ghostsym.errors import DivergenceError, InputError
 
-# -- canonical model (REFERENCE.md §2.3, §2.5) -----------------------------------------------
+# -- canonical model (docs/experiments.md §2.3, §2.5) ----------------------------------------------
 CANONICAL_DEFAULTS = {
     "T": 100.0,  # delay of the DA task
     "epochs": 10_000,
@@ -44,7 +44,7 @@ def run_canonical_validate(config: dict) -> None:
 
 
 def run_canonical(config: dict) -> dict:
-    """Gradient descent on r of ẋ = x² + r with the analytic DA loss (REFERENCE.md §2.3).
+    """Gradient descent on r of ẋ = x² + r with the analytic DA loss (docs/experiments.md §2.3).
 
     The loss, its gradient and r* come from the symbolic layer (``ghostsym.symbolic.canonical``)
     and the descent runs in the numba trainer of :mod:`ghostsym.numerics.normal_form`. Loss is

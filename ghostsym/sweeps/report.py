@@ -5,7 +5,7 @@ Definitions (all evaluated on the stored histories; ``K`` = :attr:`Criteria.wind
 * **final loss** = loss at the last epoch; **initial loss** = loss at epoch 0 (the initial
   parameters); **final accuracy** = accuracy at the last epoch.
 * **learned**: median loss over the last K epochs < ``learned_ratio`` × initial loss
-  (REFERENCE.md §6.4 uses L[−1]/L[0] < 1e-2; the median over K epochs keeps one oscillation
+  (docs/experiments.md §6.4 uses L[−1]/L[0] < 1e-2; the median over K epochs keeps one oscillation
   spike from deciding it).
 * **stuck in a no-learning zone**: for each of the last K epochs, accuracy ≤ the no-learning
   accuracy *and* gradient norm ≤ ``stuck_grad``. The no-learning accuracy is the score of
@@ -38,15 +38,15 @@ from ghostsym.errors import InputError
 from ghostsym.io import to_jsonable, write_atomic
 from ghostsym.sweeps.run import RUNS_DIR, SweepRun, load_sweep_run, read_index
 
-#: Default tail length K (epochs) for "learned" and "stuck" (issue 7: e.g. the last 50 epochs).
+#: Default tail length K (epochs) for "learned" and "stuck" (e.g. the last 50 epochs).
 DEFAULT_WINDOW = 50
 #: Default gradient-norm threshold of a no-learning zone. Stuck rank-one DA networks sit at
-#: ≤ 5e-9, while networks on a slow plateau keep ≈ 1e-3 … 5e-2 (REFERENCE.md §11). Rank-K
+#: ≤ 5e-9, while networks on a slow plateau keep ≈ 1e-3 … 5e-2 (docs/experiments.md §11). Rank-K
 #: DA networks with a trainable readout (Fig. 6B) start at 4e-2 … 0.7; in the no-learning
 #: zone (all-zero output, loss 1) we measured 1e-12 … 4e-3, mostly ≤ 1e-4 — the few above
 #: it count as not stuck, which only makes "stuck" conservative.
 DEFAULT_STUCK_GRAD = 1e-4
-#: Default "learned" threshold on final / initial loss (REFERENCE.md §6.4).
+#: Default "learned" threshold on final / initial loss (docs/experiments.md §6.4).
 DEFAULT_LEARNED_RATIO = 1e-2
 #: At most this many panels / curves in the learning-curve figure.
 MAX_PANELS = 12

@@ -1,4 +1,4 @@
-"""Backpropagation through time for the rank-one DA network, derived (REFERENCE.md §1.1).
+"""Backpropagation through time for the rank-one DA network, derived (docs/experiments.md §1.1).
 
 Document ``rnn_rank_one_bptt``: the adjoint recursion for the latent readout
 ŷ_t = σ(c(κ_t − κ*)) and the loss L = (1/T) Σ_{t=1}^{2T} (ŷ_t − y_t)² on post-update states,
@@ -246,7 +246,7 @@ def rank_one_bptt() -> Derivation:
         "dL_dc",
         dLdc,
         lhs=Symbol(r"\partial L/\partial c"),
-        prose=r"and, when the confidence is trainable (REFERENCE.md \S8.3), directly",
+        prose=r"and, when the confidence is trainable (docs/experiments.md \S8.3), directly",
     )
     _check_unrolled()
     d.text(

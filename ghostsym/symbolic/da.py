@@ -1,4 +1,4 @@
-"""The general delayed-activation (DA) pipeline for a 1-D normal form (MATH.md §3–4, §8).
+"""The general delayed-activation (DA) pipeline for a 1-D normal form (docs/math.md §3–4, §8).
 
 :func:`analyze` takes a :class:`~ghostsym.symbolic.normal_forms.NormalForm` f(x; r) and
 derives, step by step into a :class:`~ghostsym.symbolic.derivation.Derivation`:
@@ -798,7 +798,7 @@ class _Pipeline:
 
 
 def quartic_document() -> Derivation:
-    """The worked example beyond the paper: dx/dt = x**4 + r (MATH.md §8, exponent −11/3)."""
+    """The worked example beyond the paper: dx/dt = x**4 + r (docs/math.md §8, exponent −11/3)."""
     return analyze(
         NormalForm.builtin("quartic"),
         key="normal_form_quartic",

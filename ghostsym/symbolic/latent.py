@@ -1,6 +1,6 @@
 """Low-rank RNNs as latent dynamical systems: reduction, ghost coefficients, gradient projection.
 
-Three derivation documents (MATH.md §6; paper Eqs. 24–37, 47, 49):
+Three derivation documents (docs/math.md §6; paper Eqs. 24–37, 47, 49):
 
 * :func:`latent_reduction` (``rnn_latent_reduction``) — the exact reduction of a rank-one
   network (Eq. 25) and of a rank-K network with inputs (Eq. 37) to its latent variables
@@ -321,7 +321,7 @@ def latent_reduction() -> Derivation:
         r"reason as before: the drive depends on $x$ only through $V^\top x$, and the "
         r"projection is linear. Inputs add the term $W^{in}u_t$ to every pre-activation "
         r"(it is not projected, because it sits inside $\varphi$). For $K = 1$ and no input "
-        r"this is Eq. 25. The code of the rank-two figures (REFERENCE.md \S4.3) uses the "
+        r"this is Eq. 25. The code of the rank-two figures (docs/experiments.md \S4.3) uses the "
         r"orthonormal coordinates of the SVD $W = M P$; any factorisation gives an exact "
         r"latent system, related to this one by a linear change of the latent coordinates."
     )

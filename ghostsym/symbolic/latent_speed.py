@@ -1,6 +1,6 @@
 """Speed minima of a full-rank RNN (Eq. 39): q, ∇q = JᵀF, ∇²q = JᵀJ + Σ_i F_i∇²F_i, ghost test.
 
-Document ``rnn_speed_minima`` (MATH.md §1 and §7). Written per neuron with index sums over
+Document ``rnn_speed_minima`` (docs/math.md §1 and §7). Written per neuron with index sums over
 i, j, k, l = 1..N and a generic φ; the matrix forms are confirmed by expanding a small
 network (N = 3) completely. :func:`speed_kernel_expressions` gives the per-neuron pieces the
 numba template (``ghostsym.numerics.speed_template``) sums.
@@ -93,7 +93,7 @@ def speed_minima() -> Derivation:
         r"Fixed points, slow points and ghosts of $\tau\dot x = F(x) = -x + \varphi(Wx + b)$ "
         r"are local minima of the kinetic energy $q(x) = \tfrac12\|F(x)\|^2$ (Eqs. 2, 39). We "
         r"derive, neuron by neuron, the Jacobian of $F$, the gradient and the Hessian of $q$ "
-        r"that a minimiser needs, and state the classification of MATH.md \S1 for this "
+        r"that a minimiser needs, and state the classification of docs/math.md \S1 for this "
         r"Jacobian. Inputs are off (they would only shift $b$).",
     )
     d.section("Field and Jacobian")
@@ -149,7 +149,7 @@ def speed_minima() -> Derivation:
         r"at a fixed point, where the Hessian is $J^\top J$."
     )
 
-    d.section("Classification (MATH.md \\S1 for this Jacobian)")
+    d.section("Classification (docs/math.md \\S1 for this Jacobian)")
     lam, mu = Symbol("lambda"), Symbol("mu")
     d.text(
         r"A minimum $x_s$ of $q$ with $q(x_s) = 0$ is a fixed point. Otherwise $F(x_s) \neq 0$ "
@@ -176,6 +176,7 @@ def speed_minima() -> Derivation:
         r"(fixed point), else by one $|\lambda| \approx 0$ with the rest $\mathrm{Re}\,\lambda "
         r"< 0$ (ghost). The leaky map $x_{t+1} = x_t + aF(x_t)$ has the same fixed and slow "
         r"points; its Jacobian $I + aJ$ has eigenvalues $1 + a\lambda$. The authors' code "
-        r"minimises $\|F\|^2$ without the factor $\tfrac12$ (REFERENCE.md \S5.2): same minima."
+        r"minimises $\|F\|^2$ without the factor $\tfrac12$ (docs/experiments.md \S5.2): same "
+        r"minima."
     )
     return d

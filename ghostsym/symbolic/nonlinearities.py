@@ -44,7 +44,7 @@ NONLINEARITIES: dict[str, Nonlinearity] = {
     "erf": Nonlinearity(sympy.erf),
 }
 
-#: The paper's nonlinearity (REFERENCE.md §0: φ = tanh everywhere).
+#: The paper's nonlinearity (docs/experiments.md §0: φ = tanh everywhere).
 DEFAULT_NONLINEARITY = "tanh"
 
 #: Highest derivative order any derivation needs (f''' enters the implicit gradient).

@@ -3,7 +3,7 @@
 Everything a user or another part of ghostsym needs:
 
 * :class:`RNNModel`, :class:`Task`, :func:`init_params` — the network, the task, the
-  paper's initialisation (REFERENCE.md §1).
+  paper's initialisation (docs/experiments.md §1).
 * :func:`loss_and_gradients` — loss and exact BPTT gradients, keyed like the parameters.
 * :func:`simulate` — outputs and states of one epoch.
 * :class:`TrainingConfig`, :class:`Intervention`, :func:`build_config`, :data:`PRESETS` —
@@ -34,7 +34,7 @@ Semantics shared by all of them:
   resumed, or batched with other networks.
 * **fixed_confidence readout**: :func:`loss_and_gradients` differentiates
   g(c(w_outᵀx + b_out)/‖w_out‖₁) exactly. Training, by default
-  (``fixed_confidence_update="projected"``), does what the authors' code does (REFERENCE.md
+  (``fixed_confidence_update="projected"``), does what the authors' code does (docs/experiments.md
   §8.4, §13.2): before every epoch project w_out ← c·w_out/‖w_out‖₁, b_out ← c·b_out/‖w_out‖₁
   in place, then step with the plain population-readout gradient at the projected point;
   ``"exact"`` trains on the exact gradient instead.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-#: The paper's settings as flat options of :func:`build_config` (REFERENCE.md, "Key training
+#: The paper's settings as flat options of :func:`build_config` (docs/experiments.md, "Key training
 #: configurations at a glance"). Learning rates of the sweep figures are the swept axis.
 PRESETS: dict[str, dict] = {
     "fig3a": {"model": "rank1", "task": "da", "lr": 0.003, "epochs": 500_000, "seed": 40},

@@ -70,7 +70,7 @@ def test_fixed_points_ghosts_and_slow_point(constructed):
         # one zero eigenvalue, the other the (stable) κ₁ slope at ±κ*
         assert abs(np.real(g.eigenvalues[0])) < 1e-6
         assert np.real(g.eigenvalues[1]) == pytest.approx(-1 + 2 / math.cosh(kstar) ** 2)
-        # normal form of the 2-D ghost = the 1-D ghost of the κ₂ flow (MATH.md §2)
+        # normal form of the 2-D ghost = the 1-D ghost of the κ₂ flow (docs/math.md §2)
         assert g.extras["r"] == pytest.approx(ghost1d.r, rel=1e-6)
         assert g.extras["passage_time"] == pytest.approx(ghost1d.passage_time, rel=1e-6)
         assert g.extras["c0"] > 0 and g.extras["c2"] > 0

@@ -56,7 +56,7 @@ def test_exact_saddle_node_found_with_its_simple_partner():
     assert "saddle-node" in kinds
     sn = [p for p in res.fixed_points if p.kind == "saddle-node"][0]
     assert abs(sn.kappa - kappa0) < 1e-4
-    # the authors' sign-flip count misses the tangency (REFERENCE.md §13 item 18)
+    # the authors' sign-flip count misses the tangency (docs/experiments.md §13.18)
     assert res.n_fixed_points == sign_flip_count(m, n, b) + 1
 
 

@@ -1,4 +1,4 @@
-"""Full-rank speed minima (Eq. 39): exact derivatives, search, classification (MATH.md §1)."""
+"""Full-rank speed minima (Eq. 39): exact derivatives, search, classification (docs/math.md §1)."""
 
 import math
 

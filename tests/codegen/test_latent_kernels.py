@@ -232,7 +232,7 @@ def test_rank_one_bptt_matches_full_network_and_finite_differences(theta):
     y = L.da_targets(T)
     c, ks, a = 2.0, 0.2, 0.5  # low confidence: gradients are O(1), FD is informative
     loss, kappas = L.rank_one_da_loss(m, n, b, x0, y, c=c, kappa_star=ks, leak=a)
-    # Full N-dimensional network (REFERENCE.md §1.1), independently.
+    # Full N-dimensional network (docs/experiments.md §1.1), independently.
     x = x0.copy()
     full = 0.0
     for t in range(2 * T):

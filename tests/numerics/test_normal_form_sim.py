@@ -45,7 +45,7 @@ def five_point(f, r, h):
 
 
 def test_euler_matches_reference_recipe(sim):
-    """The trajectory is exactly the paper's Euler recursion (REFERENCE.md §2.2)."""
+    """The trajectory is exactly the paper's Euler recursion (docs/experiments.md §2.2)."""
     r = 2 * R_STAR
     xs = sim.simulate(r, T=T, dt=0.1)
     x, ref = 0.0, [0.0]
@@ -161,7 +161,7 @@ def test_deterministic(sim):
 
 
 def test_landscape_matches_reference_rerun(sim):
-    """L/T at r/r* = 0.5, 1, 2 for c = 0.1 and 1 (REFERENCE.md §2.2 re-run values)."""
+    """L/T at r/r* = 0.5, 1, 2 for c = 0.1 and 1 (docs/experiments.md §2.2 re-run values)."""
     rs = np.array([0.5, 1.0, 2.0]) * R_STAR
     loss = sim.loss_landscape(rs, [0.1, 1.0])["loss"] / T
     np.testing.assert_allclose(loss[0], [0.295, 0.0749, 0.340], atol=6e-4)

@@ -19,7 +19,7 @@ def sim():
 
 
 def analytic_grad(r):
-    """Eq. 21 as coded in REFERENCE.md §2.3 (plain Python reference)."""
+    """Eq. 21 as coded in docs/experiments.md §2.3 (plain Python reference)."""
     if r < R_STAR / 4:
         return 0.0
     g = math.pi / (4 * r**1.5)
@@ -80,8 +80,8 @@ def test_trainer_runs_the_shared_optimizer_update(sim, optimizer, lr):
 
 
 def test_fig2bc_reference_numbers(sim):
-    """REFERENCE.md §2.4 re-run: α = 1e-10 first below L/T = 0.1 at epoch 1534; α = 1e-9 falls
-    below r*/4 at epoch 198 and stays there."""
+    """docs/experiments.md §2.4 re-run: α = 1e-10 first below L/T = 0.1 at epoch 1534; α = 1e-9
+    falls below r*/4 at epoch 198 and stays there."""
     run = sim.train_r(10 * R_STAR, [1e-10, 1e-9], epochs=3000, gradient="analytic")
     assert int(np.argmax(run.loss[0] / T < 0.1)) == 1534
     assert int(np.argmax(run.r[1] < R_STAR / 4)) == 198

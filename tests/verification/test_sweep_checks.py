@@ -1,6 +1,6 @@
 """The grids of the sweep verification checks (verify/fig6a, fig6b, fig7, fig8b, fig8c).
 
-The ``paper`` profile must be the paper's exact grid (REFERENCE.md §6–§8): the same runs as
+The ``paper`` profile must be the paper's exact grid (docs/experiments.md §6–§8): the same runs as
 the example specs in examples/sweeps/ and the numbers of the reference tables. The other
 profiles must at least parse and validate. No training runs here.
 """
@@ -71,7 +71,7 @@ def _values(spec, key):
 
 
 def test_paper_grids_match_reference(tmp_path):
-    # REFERENCE.md §6.1-6.2: 30 rates each, seeds 0-9, 200,001 epochs
+    # docs/experiments.md §6.1-6.2: 30 rates each, seeds 0-9, 200,001 epochs
     s = _spec("fig6a_critical_rate_rank", "paper", tmp_path)
     rank1 = [p.config for p in s.points if p.config["model"] == "rank1"]
     full = [p.config for p in s.points if p.config["model"] == "full"]
@@ -112,7 +112,7 @@ def test_paper_grids_match_reference(tmp_path):
 
 
 def test_fig8c_full_uses_the_paper_setting(tmp_path):
-    """Full shrinks only the number of seeds (REFERENCE.md §8.4)."""
+    """Full shrinks only the number of seeds (docs/experiments.md §8.4)."""
     full = _spec("fig8c_confidence_intervention", "full", tmp_path)
     paper = _spec("fig8c_confidence_intervention", "paper", tmp_path)
     strip = lambda cfg: {k: v for k, v in cfg.items() if k != "seed"}  # noqa: E731
