@@ -12,6 +12,7 @@ Also here: :func:`to_jsonable` (NumPy scalars and arrays, non-finite floats as s
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -164,3 +165,87 @@ def compile_pdf(tex_files: Iterable[Path], out_dir: Path | None = None) -> list[
             shutil.copyfile(Path(build) / (tex.stem + ".pdf"), pdf)
             pdfs.append(pdf)
     return pdfs
+
+
+# -- directories ghostsym owns -----------------------------------------------------------------
+#: The marker file that says a directory was written by ghostsym, and of which kind.
+MARKER = ".ghostsym.json"
+
+
+def directory_kind(path: Path) -> str | None:
+    """The kind recorded in ``path``'s marker ("run", "sweep", ...), or None if unmarked."""
+    marker = Path(path) / MARKER
+    try:
+        data = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return None
+    kind = data.get("kind") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def claim_directory(path: Path, kind: str) -> Path:
+    """Make ``path`` a ghostsym directory of ``kind`` and return it.
+
+    ``path`` must be new, empty, or already marked as this kind by ghostsym; anything else
+    (a user's directory, a file, a directory of another kind) raises
+    :class:`~ghostsym.errors.InputError` and nothing is written. The marker records the kind
+    and the version that created the directory.
+    """
+    from ghostsym.config import VERSION
+    from ghostsym.errors import InputError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{str(path)!r} exists and is not a directory")
+    if path.is_dir():
+        found = directory_kind(path)
+        if found == kind:
+            return path
+        try:
+            entries = [p.name for p in path.iterdir()]
+        except OSError as exc:
+            raise InputError(f"cannot read directory {str(path)!r}: {exc.strerror}") from None
+        if found is not None:
+            raise InputError(
+                f"{str(path)!r} is a ghostsym {found} directory, not a {kind} directory; "
+                "choose another --out"
+            )
+        if entries:
+            raise InputError(
+                f"{str(path)!r} is not empty and was not written by ghostsym "
+                f"(no {MARKER}); ghostsym never writes into such a directory: choose a new "
+                "or empty --out"
+            )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        write_json(path / MARKER, {"kind": kind, "ghostsym_version": VERSION})
+    except OSError as exc:
+        raise InputError(f"cannot write to {str(path)!r}: {exc.strerror or exc}") from None
+    return path
+
+
+@contextlib.contextmanager
+def directory_lock(path: Path, what: str):
+    """Hold an exclusive lock on ``path/.lock`` for the duration (one writer per directory);
+    a second holder gets :class:`~ghostsym.errors.InputError` naming ``what`` is running."""
+    import fcntl
+
+    from ghostsym.errors import InputError
+
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fh = open(path / ".lock", "w")  # noqa: SIM115 (held for the whole block)
+    except OSError as exc:
+        raise InputError(f"cannot write to {str(path)!r}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise InputError(
+            f"another {what} is running in {str(path)!r} (it holds {path / '.lock'})"
+        ) from None
+    try:
+        yield path
+    finally:
+        fh.close()

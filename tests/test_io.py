@@ -115,3 +115,46 @@ def test_umask_is_left_as_it_was(tmp_path, umask):
     current = os.umask(0)
     os.umask(current)
     assert current == 0o027
+
+
+# -- directories ghostsym owns ---------------------------------------------------------------
+def test_claim_directory_accepts_new_empty_and_own_kind(tmp_path):
+    from ghostsym.io import MARKER, claim_directory, directory_kind
+
+    new = claim_directory(tmp_path / "a" / "b", "run")
+    assert directory_kind(new) == "run" and (new / MARKER).is_file()
+    assert claim_directory(new, "run") == new  # the same kind again: fine
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert directory_kind(claim_directory(empty, "sweep")) == "sweep"
+
+
+def test_claim_directory_refuses_user_files_and_other_kinds(tmp_path):
+    from ghostsym.errors import InputError
+    from ghostsym.io import claim_directory
+
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "thesis.tex").write_text("mine")
+    with pytest.raises(InputError, match="not written by ghostsym"):
+        claim_directory(user, "run")
+    assert sorted(p.name for p in user.iterdir()) == ["thesis.tex"]  # nothing written
+    run = claim_directory(tmp_path / "run", "run")
+    with pytest.raises(InputError, match="ghostsym run directory, not a sweep"):
+        claim_directory(run, "sweep")
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    with pytest.raises(InputError, match="not a directory"):
+        claim_directory(afile, "run")
+
+
+def test_directory_lock_is_exclusive(tmp_path):
+    from ghostsym.errors import InputError
+    from ghostsym.io import directory_lock
+
+    with directory_lock(tmp_path, "training"):
+        with pytest.raises(InputError, match="another training is running"):
+            with directory_lock(tmp_path, "training"):
+                pass
+    with directory_lock(tmp_path, "training"):  # released
+        pass
