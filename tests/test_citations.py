@@ -40,6 +40,8 @@ WRITTEN_FILES = {"report.md"}
 FOREIGN = tuple(name + ".md" for name in ("MATH", "REFERENCE", "PERFORMANCE", "STYLE"))
 
 _MARK = r"(?:\\{1,2}S|§)"
+#: The same documents cited without ".md" ("REFERENCE §13.3").
+FOREIGN_BARE = re.compile(r"\b(?:" + "|".join(n[:-3] for n in FOREIGN) + r")\s*(?:\\{1,2}S|§)")
 _NUM = r"\d+(?:\.\d+)*"
 _REF = (
     _MARK + r"\s*(?P<n>" + _NUM + r")(?:\s+items?\s+(?P<i>\d+)(?:\s*[–-]+\s*(?P<j>\d+))?)?"
@@ -107,6 +109,8 @@ def check_text(rel: str, text: str, root: Path = ROOT) -> list[Problem]:
         for name in FOREIGN:
             if re.search(r"(?<![\w/.-])" + re.escape(name), line):
                 problems.append(Problem(rel, row, f"cites {name}, which is not in the repository"))
+        for m in FOREIGN_BARE.finditer(line):
+            problems.append(Problem(rel, row, f"{m.group(0)!r} cites a document not in the repo"))
         if top in CODE:
             for m in ISSUE.finditer(line):
                 problems.append(Problem(rel, row, f"{m.group(0)!r}: say what it means instead"))
@@ -228,6 +232,7 @@ def fake_repo(tmp_path):
         ("see NOTES.md §2", "NOTES.md, which is not in the repository"),
         ("as in " + "REFERENCE" + ".md §8.4", "not in the repository"),
         ("style: " + "STYLE" + ".md", "not in the repository"),
+        ("noise inside φ, " + "REFERENCE" + " §13.3", "cites a document not in the repo"),
         ("Eq. 50 of the paper", "Eq. 50"),
         ("Eqs. 48–51", "Eq. 51"),
         ("as asked in " + "issue" + " 7", "say what it means"),

@@ -12,7 +12,8 @@ from ghostsym.verification.sweeps import check_sweep, history  # noqa: E402
 PHASE1 = 6000  # epochs at c = 10 (docs/experiments.md §8.2)
 PHASE2 = 100  # epochs after the change of c
 BASELINE_C = 10.0
-STUCK_WINDOW = 50  # stuck at the switch: accuracy <= 0.5 for epochs 5950-5999 (§8.2)
+STUCK_WINDOW = 50  # stuck at the switch: accuracy <= 0.5 for epochs 5950-5999
+# (docs/experiments.md §8.2)
 #: The confidences of the paper's phase 2, logspace(-3, 1, 30).
 PAPER_CS = [float(c) for c in np.logspace(-3, 1, 30)]
 

@@ -5,7 +5,7 @@ Completed by :func:`ghostsym.codegen.rnn.engine` with the generated functions ``
 
 Network (column-vector convention, docs/experiments.md §0; Eq. 47):
 
-    h_t     = W x_t + b + W_in u_t + σ_noise ξ_t          (noise inside φ, REFERENCE §13.3)
+    h_t     = W x_t + b + W_in u_t + σ_noise ξ_t   (noise inside φ, docs/experiments.md §13.3)
     x_{t+1} = (1 − α) x_t + α φ(h_t),                      t = 0 … S−1
 
 with W = U Vᵀ of rank K (computed as U(Vᵀx), Eq. 49) or a full matrix. Output t (t = 0 … S−1)
