@@ -67,6 +67,13 @@ API: dict[str, str] = {
     "Point": "ghostsym.analysis.points:Point",
     "classify_point": "ghostsym.analysis.points:classify",
     "normal_form_simulator": "ghostsym.analysis.normal_form_numerics:normal_form_simulator",
+    # -- figures (each takes ax= or axes= and returns the Figure) ----------------------------
+    "plot_history": "ghostsym.training.plots:plot_history",
+    "plot_training_track": "ghostsym.analysis.plots:plot_training_track",
+    "plot_rank_one_flows": "ghostsym.analysis.plots:plot_rank_one_flows",
+    "plot_phase_portrait": "ghostsym.analysis.plots:plot_phase_portrait",
+    "plot_latent_minima": "ghostsym.analysis.plots:plot_latent_minima",
+    "plot_pca_minima": "ghostsym.analysis.plots:plot_pca_minima",
     # -- sweeps ----------------------------------------------------------------------------
     "SweepSpec": "ghostsym.sweeps.spec:SweepSpec",
     "load_spec": "ghostsym.sweeps.spec:load_spec",

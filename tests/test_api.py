@@ -123,3 +123,15 @@ def test_markdown_prose_conversion():
         "**Note** see §3 and $a--b$ – fine\u00a0here"
     )
     assert _markdown_prose(r"\texttt{x} and \emph{y}") == "`x` and *y*"
+
+
+def test_every_public_plot_helper_draws_on_given_axes():
+    import inspect
+
+    helpers = [name for name in ghostsym.__all__ if name.startswith("plot_")]
+    assert len(helpers) >= 5
+    for name in helpers:
+        params = inspect.signature(getattr(ghostsym, name)).parameters
+        keyword = params.get("ax") or params.get("axes")
+        assert keyword is not None and keyword.default is None, name
+        assert keyword.kind is inspect.Parameter.KEYWORD_ONLY, name

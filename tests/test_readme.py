@@ -94,7 +94,8 @@ def test_from_python_walkthrough_runs_and_its_comments_are_true(tmp_path, monkey
     assert np.isfinite(r[-5:]).all() and (0 < r[-5:]).all() and (r[-5:] < 0.05).all()
 
     fig = ns["fig"]
-    ax1, ax2 = fig.axes
-    assert ax1.get_ylabel() == "loss" and ax2.get_ylabel() == "ghost r"
-    assert len(ax1.lines[0].get_xdata()) == 500
+    assert fig is ns["axes"][0].figure  # the helper drew on the given axes, returned their figure
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    assert labels == ["loss", "grad norm", "# fixed points", "ghost r"]
+    assert len(fig.axes[0].lines[0].get_xdata()) == 500
     plt.close(fig)
