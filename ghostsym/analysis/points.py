@@ -112,14 +112,6 @@ class Point:
     hits: int = 1
 
     @property
-    def grad_norm(self) -> float:
-        return self.gradient_norm
-
-    @property
-    def details(self) -> dict:
-        return self.extras
-
-    @property
     def zero_eigenvalue(self) -> complex | None:
         """The eigenvalue nearest zero (points with F ≠ 0), else None."""
         if self.kind == FIXED_POINT or self.eigenvalues.size == 0:

@@ -8,9 +8,10 @@ have no closed form (and for numerical fields such as RNN latent flows). Three s
    starting point (SciPy ``trust-exact`` with the exact gradient J^T F and Hessian
    J^T J + sum_i F_i H_i), polishes the end point with Newton's method on grad q = 0 (Eq. 5),
    and merges end points closer than the dedup radius (:mod:`ghostsym.analysis.search`).
-2. :func:`classify` labels a critical point of q from F, the Hessian of q and the spectrum of J
-   with the one classification of :mod:`ghostsym.analysis.points` (``"fixed-point"``,
-   ``"ghost"``, ``"slow-point"``, ``"not-a-minimum"``; tolerances in :class:`Tolerances`).
+2. :func:`classify_field_point` labels a critical point of q from F, the Hessian of q and
+   the spectrum of J with the one classification of :mod:`ghostsym.analysis.points`
+   (``"fixed-point"``, ``"ghost"``, ``"slow-point"``, ``"not-a-minimum"``; tolerances in
+   :class:`Tolerances`).
 
 3. :func:`reduce_to_canonical` computes p = u/(u^T v), c0 = p^T F(x_s), c2 = 1/2 p^T H[v, v] and
    r = c0 c2 (Eqs. 7-11), with v the right and u the left singular vector of J(x_s) for its
@@ -63,10 +64,9 @@ __all__ = (
     "CanonicalReduction",
     "CompiledField",
     "FieldFunctions",
-    "SlowPoint",
     "Tolerances",
     "bottleneck_passage_time",
-    "classify",
+    "classify_field_point",
     "compile_field",
     "find_slow_points",
     "reduce_symbolic_or_numeric",
@@ -81,9 +81,6 @@ POLISH_TOL = 1e-13
 #: The trust-exact minimiser's gradient target and iteration limit per start.
 TRUST_EXACT_GTOL = 1e-14
 MAX_ITERATIONS = 500
-
-#: A classified point (the one :class:`ghostsym.analysis.points.Point`).
-SlowPoint = Point
 
 
 @dataclass(frozen=True)
@@ -166,7 +163,7 @@ def compile_field(exprs, state=None, params=(), **kwargs) -> CompiledField:
     return CompiledField(field_kernels.compile_field(exprs, state, params, **kwargs))
 
 
-def classify(field: FieldFunctions, x, tol: Tolerances = TOLERANCES) -> Point:
+def classify_field_point(field: FieldFunctions, x, tol: Tolerances = TOLERANCES) -> Point:
     """Classify a point where grad q = 0 (Eqs. 3, 5, 6) with
     :func:`ghostsym.analysis.points.classify`."""
     x = np.asarray(x, dtype=float)

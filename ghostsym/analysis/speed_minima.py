@@ -31,7 +31,6 @@ from ghostsym.analysis.points import (
     ZERO_EIGENVALUE_TOL,
     Point,
     Tolerances,
-    classify,
     deduplicate,
 )
 from ghostsym.analysis.search import collect
@@ -55,27 +54,17 @@ ADAM_MERGE_TOL = 1e-3
 POLISH_STEPS = 20
 POLISH_DAMPING = 1e-14
 
-#: The classified point of every search (kept under its former name).
-ClassifiedPoint = Point
-
 __all__ = (
     "ADAM_LR",
     "ADAM_STEPS",
     "FIXED_POINT_SPEED_TOL",
     "ZERO_EIGENVALUE_TOL",
-    "ClassifiedPoint",
     "SpeedEnergy",
     "adam_descent",
-    "classify_point",
     "deduplicate",
     "find_speed_minima",
     "pca_basis",
 )
-
-
-def classify_point(x, F, J, *, tol: Tolerances = TOLERANCES) -> Point:
-    """:func:`ghostsym.analysis.points.classify` without the Hessian of q (docs/math.md §1)."""
-    return classify(x, F, J, None, tol)
 
 
 class SpeedEnergy:

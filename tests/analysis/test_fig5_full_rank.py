@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ghostsym.analysis.speed_minima import SpeedEnergy, classify_point, find_speed_minima
+from ghostsym.analysis.points import classify as classify_point
+from ghostsym.analysis.speed_minima import SpeedEnergy, find_speed_minima
 
 N = 12
 U = 0.8  # the ghost neuron's tangency at pre-activation u: w = cosh²u, x₀ = tanh u

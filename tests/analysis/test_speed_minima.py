@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
+from ghostsym.analysis.points import classify as classify_point
 from ghostsym.analysis.speed_minima import (
     SpeedEnergy,
-    classify_point,
     deduplicate,
     find_speed_minima,
 )

@@ -179,7 +179,7 @@ def test_classification_of_all_kinds():
     # theta = pi maximises the theta neuron's speed: a critical point of q, not a minimum
     (g,), (theta,), (current,) = R.theta_neuron_field()
     neuron = S.compile_field([g], [theta], [current]).at([0.1])
-    assert S.classify(neuron, [math.pi]).kind == S.NOT_MINIMUM
+    assert S.classify_field_point(neuron, [math.pi]).kind == S.NOT_MINIMUM
     assert S.find_slow_points(neuron, [[math.pi]]) == []
     (kept,) = S.find_slow_points(neuron, [[math.pi]], include_non_minima=True)
     assert kept.kind == S.NOT_MINIMUM
