@@ -315,8 +315,8 @@ def run_training(
 def _refuse_existing_run(out: Path) -> None:
     if (out / "config.json").is_file() and (directory_kind(out) == RUN_KIND or is_legacy_run(out)):
         raise InputError(
-            f"{str(out)!r} already holds a training run; continue it with --resume "
-            "(resume=True) or choose a new --out"
+            f"{str(out)!r} already holds a training run; continue it with --resume or "
+            "choose a new --out"
         )
 
 
