@@ -345,6 +345,14 @@ def test_analyze_never_writes_into_a_users_directory(finished, tmp_path):
     with pytest.raises(InputError, match="not written by ghostsym"):
         analyze_run(finished, user)
     assert snapshot(user) == before
+    # its own analysis directory, marked or from before the marker, is rewritten
+    own = tmp_path / "analysis"
+    analyze_run(finished, own, max_checkpoints=2)
+    (own / MARKER).unlink()
+    analyze_run(finished, own, max_checkpoints=2)
+    assert ghostsym.io.directory_kind(own) == "analysis"
+    with pytest.raises(InputError, match="ghostsym analysis directory, not a run directory"):
+        run_training(small(), own)
 
 
 # -- file modes ----------------------------------------------------------------------------
