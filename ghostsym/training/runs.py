@@ -295,6 +295,11 @@ def run_training(
         if not out.is_dir():
             raise InputError(f"run directory {str(out)!r} does not exist: nothing to resume")
         if not (out / "config.json").is_file():
+            if directory_kind(out) == RUN_KIND:
+                raise InputError(
+                    f"{str(out)!r} holds no config.json yet (the run was stopped while "
+                    "starting): nothing to resume; run the original command again"
+                )
             raise InputError(
                 f"{str(out)!r} is not a training run directory (no config.json): nothing to resume"
             )

@@ -107,6 +107,16 @@ def test_run_directories_from_before_the_marker_are_accepted_and_marked(finished
         run_training(None, other, resume=True)
 
 
+def test_resume_of_a_run_stopped_while_starting_says_what_to_do(tmp_path):
+    out = ghostsym.io.claim_directory(tmp_path / "run", "run")  # killed before config.json
+    with pytest.raises(InputError, match="stopped while starting.*original command again"):
+        run_training(None, out, resume=True)
+    run_training(small(), out)  # ... and the original command goes ahead
+    with pytest.raises(InputError, match="does not exist: nothing to resume"):
+        run_training(None, tmp_path / "nothing", resume=True)
+    assert not (tmp_path / "nothing").exists()
+
+
 def test_one_writer_per_run_directory(finished, tmp_path):
     run = copy_run(finished, tmp_path / "run")
     with directory_lock(run, "training"):
