@@ -119,13 +119,21 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
 
 def check_parameters(model: RNNModel, params: Mapping, where) -> None:
     """``params`` has exactly the model's parameter names and shapes, or InputError saying
-    that ``where`` does not match config.json."""
+    that ``where`` does not match config.json (missing recurrent parameters named first)."""
     names = model.parameter_names()
-    if set(params) != set(names):
-        raise InputError(
-            f"{where} does not match config.json: parameters {sorted(params)}, the "
-            f"configured model has {sorted(names)}"
-        )
+    missing = [p for p in names if p not in params]
+    extra = sorted(p for p in params if p not in names)
+    if missing or extra:
+        core = [p for p in missing if p in ("m", "n", "W", "b")]
+        rest = [p for p in missing if p not in core]
+        parts = []
+        if core:
+            parts.append(f"missing {core}")
+        if rest:
+            parts.append(f"missing {'also ' if core else ''}{rest}")
+        if extra:
+            parts.append(f"unexpected {extra}")
+        raise InputError(f"{where} does not match config.json: {', '.join(parts)}")
     for name in names:
         shape = np.shape(params[name])
         if shape != model.shape(name):
@@ -144,7 +152,7 @@ def load_checkpoint(run_dir, epoch: int, model: RNNModel | None = None) -> dict[
         raise InputError(f"run {str(run_dir)!r} has no checkpoint at epoch {epoch}")
     params = {k: v for k, v in _load_npz(path).items() if not k.startswith("_")}
     if model is not None:
-        check_parameters(model, params, path)
+        check_parameters(model, params, f"checkpoint of epoch {epoch} ({path})")
     return params
 
 
