@@ -4,7 +4,9 @@ The one home of ghostsym's file writing. Every file ghostsym writes goes through
 :func:`write_atomic` (a temporary file in the target directory, then ``os.replace``), so a
 reader — or a run killed mid-write — never sees half a file. Temporary files are created
 private (``mkstemp``: mode 0600) and given the mode a plain ``open`` would have given them
-(0666 masked by the process umask) before they are renamed into place.
+(0666 masked by the process umask) before they are renamed into place. A write that fails
+(a full disk, a read-only directory) leaves no temporary file behind and raises
+:class:`WriteError`, a one-line :class:`~ghostsym.errors.GhostsymError` naming the path.
 
 Also here: :func:`to_jsonable` (NumPy scalars and arrays, non-finite floats as strings) and
 :func:`compile_pdf`, the TeX engine that turns derivation documents into PDFs.
@@ -33,6 +35,29 @@ TEX_ENGINES = ("pdflatex",)
 TEX_TIMEOUT = 120
 
 
+class WriteError(GhostsymError, OSError):
+    """A file could not be written (``errno`` as the OSError's; the message names the path).
+
+    Both a :class:`~ghostsym.errors.GhostsymError` (the CLI prints it as one line) and an
+    :class:`OSError` (code that handles OSError keeps working)."""
+
+    def __init__(self, errno: int | None, message: str):
+        super().__init__(errno, message)
+
+    def __str__(self) -> str:
+        return str(self.args[1])
+
+
+def write_error(exc: OSError, path=None) -> WriteError:
+    """The :class:`WriteError` of an OSError met while writing ``path`` (or
+    ``exc.filename``): "cannot write PATH: No space left on device"."""
+    if isinstance(exc, WriteError):
+        return exc
+    where = exc.filename if path is None and exc.filename is not None else path
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return WriteError(exc.errno, f"cannot write {where}: {reason}")
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -56,8 +81,11 @@ def write_atomic(
                 return False
         except OSError:
             pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise write_error(exc, path) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
@@ -66,11 +94,24 @@ def write_atomic(
                 os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise write_error(exc, path) from None
         raise
     return True
+
+
+def append_bytes(path: Path, data: bytes) -> None:
+    """Append ``data`` to ``path`` (created with the umask's mode if missing): for logs whose
+    readers drop a partial last record. A failure raises :class:`WriteError` naming ``path``."""
+    path = Path(path)
+    try:
+        with open(path, "ab") as fh:
+            fh.write(data)
+    except OSError as exc:
+        raise write_error(exc, path) from None
 
 
 def to_jsonable(value):
@@ -183,13 +224,19 @@ def directory_kind(path: Path) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-def claim_directory(path: Path, kind: str) -> Path:
+def _article(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+
+
+def claim_directory(path: Path, kind: str, *, legacy=None) -> Path:
     """Make ``path`` a ghostsym directory of ``kind`` and return it.
 
     ``path`` must be new, empty, or already marked as this kind by ghostsym; anything else
     (a user's directory, a file, a directory of another kind) raises
     :class:`~ghostsym.errors.InputError` and nothing is written. The marker records the kind
-    and the version that created the directory.
+    and the version that created the directory. ``legacy(path) -> bool`` recognises an
+    unmarked directory that ghostsym wrote before markers existed (e.g. a run directory by
+    its config.json); such a directory is accepted and marked.
     """
     from ghostsym.config import VERSION
     from ghostsym.errors import InputError
@@ -207,10 +254,10 @@ def claim_directory(path: Path, kind: str) -> Path:
             raise InputError(f"cannot read directory {str(path)!r}: {exc.strerror}") from None
         if found is not None:
             raise InputError(
-                f"{str(path)!r} is a ghostsym {found} directory, not a {kind} directory; "
-                "choose another --out"
+                f"{str(path)!r} is a ghostsym {found} directory, not {_article(kind)} "
+                "directory; choose another --out"
             )
-        if entries:
+        if entries and not (found is None and legacy is not None and legacy(path)):
             raise InputError(
                 f"{str(path)!r} is not empty and was not written by ghostsym "
                 f"(no {MARKER}); ghostsym never writes into such a directory: choose a new "
@@ -220,7 +267,10 @@ def claim_directory(path: Path, kind: str) -> Path:
         path.mkdir(parents=True, exist_ok=True)
         write_json(path / MARKER, {"kind": kind, "ghostsym_version": VERSION})
     except OSError as exc:
-        raise InputError(f"cannot write to {str(path)!r}: {exc.strerror or exc}") from None
+        reason = exc.strerror or str(exc)
+        if isinstance(exc, WriteError):
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise InputError(f"cannot write to {str(path)!r}: {reason}") from None
     return path
 
 

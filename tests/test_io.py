@@ -158,3 +158,53 @@ def test_directory_lock_is_exclusive(tmp_path):
                 pass
     with directory_lock(tmp_path, "training"):  # released
         pass
+
+
+def test_a_failed_write_is_one_write_error_naming_the_path_and_leaves_no_temp_file(
+    tmp_path, monkeypatch
+):
+    import errno
+
+    from ghostsym.errors import GhostsymError
+    from ghostsym.io import WriteError, write_atomic
+
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("ghostsym.io.os.replace", full)
+    target = tmp_path / "out" / "data.bin"
+    with pytest.raises(WriteError) as info:
+        write_atomic(target, b"x" * 100)
+    assert str(info.value) == f"cannot write {target}: No space left on device"
+    assert isinstance(info.value, GhostsymError) and isinstance(info.value, OSError)
+    assert info.value.errno == errno.ENOSPC
+    assert list((tmp_path / "out").iterdir()) == []  # no temp file left
+
+
+def test_append_bytes_appends_and_names_the_path_on_failure(tmp_path):
+    from ghostsym.io import WriteError, append_bytes
+
+    log = tmp_path / "log.bin"
+    append_bytes(log, b"ab")
+    append_bytes(log, b"cd")
+    assert log.read_bytes() == b"abcd"
+    with pytest.raises(WriteError, match="cannot write .*missing.*log.bin"):
+        append_bytes(tmp_path / "missing" / "log.bin", b"x")
+
+
+def test_claim_directory_marks_a_recognised_legacy_directory(tmp_path):
+    from ghostsym.errors import InputError
+    from ghostsym.io import MARKER, claim_directory, directory_kind
+
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "made-by-ghostsym").write_text("1")
+    with pytest.raises(InputError, match="not written by ghostsym"):
+        claim_directory(old, "run")
+    with pytest.raises(InputError, match="not written by ghostsym"):
+        claim_directory(old, "run", legacy=lambda p: False)
+    assert not (old / MARKER).exists()
+    assert claim_directory(old, "run", legacy=lambda p: (p / "made-by-ghostsym").exists()) == old
+    assert directory_kind(old) == "run"
+    with pytest.raises(InputError, match="not an analysis directory"):
+        claim_directory(old, "analysis", legacy=lambda p: True)  # marked: legacy no longer asked

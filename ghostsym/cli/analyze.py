@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ghostsym.cli._common import positive_int, writable_directory
+from ghostsym.cli._common import positive_int
 
 #: Checkpoints analysed at most (evenly spaced, first and last always included).
 DEFAULT_MAX_CHECKPOINTS = 200
@@ -19,7 +19,9 @@ def register(subparsers) -> None:
         "and bifurcation events at every checkpoint (rank one: certified root search; rank "
         "two: grid + Newton; rank K >= 3: seeded Newton search of the K-dimensional latent "
         "flow), speed minima of the final network (full rank); writes analysis.json and "
-        "figures.",
+        "figures. RUN_DIR is checked first: config.json against the saved arrays, every "
+        "analysed parameter finite and within the divergence bound (a diverged run is "
+        "refused at once). --out must be new, empty or an analysis directory ghostsym wrote.",
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="run directory (has config.json)")
     p.add_argument(
@@ -50,7 +52,7 @@ def run(args) -> int:
         raise InputError(f"run directory {str(run_dir)!r} does not exist or is not a directory")
     if not (run_dir / "config.json").exists():
         raise InputError(f"{str(run_dir)!r} is not a training run directory (no config.json)")
-    out = writable_directory(args.out if args.out is not None else run_dir / "analysis")
+    out = Path(args.out).expanduser() if args.out is not None else run_dir / "analysis"
     show = not args.no_progress and sys.stderr.isatty()
     meter = TqdmProgress(unit="checkpoint") if show else NoProgress()
     doc = analyze_run(run_dir, out, args.max_checkpoints, progress=meter)

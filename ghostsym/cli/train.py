@@ -11,7 +11,6 @@ import math
 import time
 from pathlib import Path
 
-from ghostsym.cli._common import writable_directory
 from ghostsym.errors import InputError
 
 # (flag, option name, converter, help)
@@ -56,6 +55,21 @@ _CHOICES = (
 )
 
 
+def _limits() -> dict:
+    from ghostsym.numerics.spec import DIVERGENCE_BOUND
+    from ghostsym.training import config as c
+
+    return {
+        "epochs": c.MAX_EPOCHS,
+        "neurons": c.MAX_NEURONS,
+        "steps": c.MAX_TRIAL_STEPS,
+        "trials": c.MAX_TRIALS,
+        "checkpoints": c.MAX_CHECKPOINTS,
+        "memory": f"{c.MAX_MEMORY / 2**30:g} GiB",
+        "bound": DIVERGENCE_BOUND,
+    }
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "train",
@@ -67,6 +81,19 @@ def register(subparsers) -> None:
             "grad_norm, accuracy per epoch), checkpoints/ and training.png; a killed run "
             "continues with --resume."
         ),
+        epilog=lambda: (  # formatted when --help is shown (keeps `ghostsym --help` fast)
+            "--out DIR must be new, empty, or a run directory ghostsym wrote (marked by "
+            ".ghostsym.json); ghostsym never writes into a directory of yours or into a "
+            "sweep's results. A new run into a directory that already holds one is refused: "
+            "continue it with --resume (bit-identical to an uninterrupted run; the "
+            "configuration comes from DIR/config.json, checked against the saved arrays) or "
+            "choose a new --out. One process at a time trains into a directory (DIR/.lock). "
+            "Sizes are limited before anything is allocated: at most {epochs:,} epochs, "
+            "{neurons:,} neurons, {steps:,} steps per trial, {trials:,} trials per epoch, "
+            "{checkpoints:,} checkpoints and about {memory} of memory; --allow-large lifts "
+            "these limits. A run whose loss or gradient is not finite, or whose parameters "
+            "or states leave ±{bound:g}, stops as diverged at that epoch."
+        ).format(**_limits()),
     )
     for flag, dest, help_text in _CHOICES:
         parser.add_argument(flag, dest=dest, default=None, metavar="NAME", help=help_text)
@@ -115,6 +142,11 @@ def register(subparsers) -> None:
         "--resume",
         action="store_true",
         help="continue the run in --out DIR from its last saved state",
+    )
+    parser.add_argument(
+        "--allow-large",
+        action="store_true",
+        help="lift the size limits (epochs, neurons, steps, trials, checkpoints, memory)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
@@ -176,7 +208,9 @@ def run(args) -> int:
                 f"do not also pass options ({flags})"
             )
         out = Path(args.out)
-        result = training.run_training(None, out, resume=True, progress=progress)
+        result = training.run_training(
+            None, out, resume=True, progress=progress, allow_large=args.allow_large
+        )
     else:
         if "checkpoint_every" not in options and "checkpoints" not in options:
             epochs = options.get("epochs")
@@ -184,14 +218,13 @@ def run(args) -> int:
                 epochs = training.PRESETS[options["preset"]].get("epochs")
             epochs = epochs or training.TrainingConfig.epochs
             options["checkpoint_every"] = max(1, epochs // training.DEFAULT_CHECKPOINTS)
-        config = training.build_config(**options)
+        config = training.build_config(allow_large=args.allow_large, **options)
         if args.out is None:
             kind = options.get("model", "rank1")
             stamp = time.strftime("%Y%m%d-%H%M%S")
             out = Path("runs") / f"train-{kind}-{config.task.name}-seed{config.seed}-{stamp}"
         else:
             out = Path(args.out)
-        writable_directory(out)
         result = training.run_training(config, out, progress=progress)
     history = result.history
     print(

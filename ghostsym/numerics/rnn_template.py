@@ -50,6 +50,7 @@ from ghostsym.numerics.rng import uniform as _unit  # noqa: F401
 from ghostsym.numerics.spec import (
     ACCURACY_GE_HALF,
     ACCURACY_GT_HALF,
+    DIVERGENCE_BOUND,
     F_ALPHA,
     F_LOSS_SCALE,
     F_NOISE_SD,
@@ -107,6 +108,17 @@ def _sumsq(a, mask):
     for i in range(a.size):
         s += a[i] * a[i] * mask[i]
     return s
+
+
+@numba.njit(**_NJIT)
+def _beyond(values, mask, bound):
+    """True if an entry with ``mask != 0`` (all entries if ``mask`` is empty) is NaN or has
+    |value| > ``bound`` (divergence by magnitude; reads only, changes nothing)."""
+    masked = mask.size > 0
+    for i in range(values.size):
+        if (not masked or mask[i] != 0.0) and not abs(values[i]) <= bound:
+            return True
+    return False
 
 
 @numba.njit(**_NJIT)
@@ -435,9 +447,14 @@ def train_one(
     """Train one network for ``n_epochs`` epochs starting at absolute epoch ``first_epoch``.
 
     History entry e (absolute) is evaluated at the parameters after e updates. Returns
-    (updates done so far in total for Adam's bias correction, diverged epoch or −1).
+    (updates done so far in total for Adam's bias correction, diverged epoch or −1). Epoch e
+    diverges when its loss or gradient norm is not finite or a final state x_S has
+    |x| > DIVERGENCE_BOUND; the update of epoch e diverges (reported as epoch e + 1, whose
+    evaluation would be the first bad one) when a trainable parameter leaves that bound.
     """
     ws = make_workspace(ispec)
+    final_states = ws[0][ispec[I_S]].reshape(-1)
+    no_mask = np.empty(0)
     grad = np.zeros_like(theta)
     key_x0 = stream_key(seed, STREAM_X0)
     key_noise = stream_key(seed, STREAM_NOISE)
@@ -457,6 +474,8 @@ def train_one(
         acc_hist[e] = acc
         if not (math.isfinite(loss) and math.isfinite(gnorm)):
             return steps_done, e
+        if _beyond(final_states, no_mask, DIVERGENCE_BOUND):
+            return steps_done, e
         steps_done += 1
         check = optimizer_step_masked(
             opt_kind,
@@ -471,8 +490,8 @@ def train_one(
             m2,
             steps_done,
         )
-        if not math.isfinite(check):
-            return steps_done, e + 1  # the next epoch's loss would be the first non-finite one
+        if not math.isfinite(check) or _beyond(theta, train_mask, DIVERGENCE_BOUND):
+            return steps_done, e + 1  # the next epoch's evaluation would be the first bad one
     return steps_done, -1
 
 

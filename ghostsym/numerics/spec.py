@@ -52,6 +52,12 @@ from ghostsym.errors import InputError
 from ghostsym.numerics.rnn import OUTPUTS, READOUTS, RNNModel, layout
 from ghostsym.numerics.tasks import ACCURACY_RULES, Task
 
+#: Divergence by magnitude: a trainable parameter or a final state with |value| beyond this
+#: stops the run as diverged at that epoch, exactly like a non-finite loss or gradient.
+#: Trained networks of the paper stay within |θ| ~ 10²; float64 overflows near 1e308, and a
+#: run far beyond this bound only spends its remaining epochs in overflow.
+DIVERGENCE_BOUND = 1e8
+
 #: θ offset slots of ``ispec``: (slot, parameter name); −1 when the model lacks it.
 OFFSET_SLOTS = (
     ("O_U", "m"),

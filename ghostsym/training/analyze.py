@@ -12,10 +12,18 @@ and the figures. The analysis functions themselves take arrays and return datacl
 * rank K ≥ 3: :func:`ghostsym.analysis.latent_rank_k.track_rank_k`, seeded by the states of
   one forward pass per checkpoint;
 * full rank: the speed minima of the final network (:mod:`ghostsym.analysis.speed_minima`).
+
+Before any analysis the run is checked (:func:`ghostsym.training.load_run`: config.json
+against the saved arrays) and every analysed parameter set must be finite and within
+±:data:`~ghostsym.numerics.spec.DIVERGENCE_BOUND` (a diverged run is refused at once, not
+analysed in overflow). The output directory must be new, empty or ghostsym's analysis
+directory (:func:`ghostsym.io.claim_directory`, kind "analysis"); nothing is written on a
+refusal.
 """
 
 from __future__ import annotations
 
+import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +42,8 @@ from ghostsym.analysis.latent_rank_k import latent_flow_of, minima_summary, trac
 from ghostsym.analysis.points import count_kinds
 from ghostsym.analysis.speed_minima import find_speed_minima
 from ghostsym.errors import InputError
-from ghostsym.io import json_text, write_atomic
+from ghostsym.io import claim_directory, directory_lock, json_text, write_atomic
+from ghostsym.numerics.spec import DIVERGENCE_BOUND
 from ghostsym.training import load_run, simulate
 
 #: Checkpoints analysed at most by default (evenly spaced, first and last always included).
@@ -72,6 +81,29 @@ def _load_run(run_dir: Path):
         raise InputError(f"{str(run_dir)!r}: incomplete or corrupt run directory ({exc})") from None
 
 
+def check_range(params, where) -> None:
+    """InputError if a parameter of ``params`` is not finite or beyond ±DIVERGENCE_BOUND."""
+    for name, value in params.items():
+        value = np.asarray(value, dtype=float)
+        if not np.all(np.isfinite(value)):
+            raise InputError(f"{where}: parameter {name!r} is not finite (the run diverged)")
+        largest = float(np.max(np.abs(value))) if value.size else 0.0
+        if largest > DIVERGENCE_BOUND:
+            raise InputError(
+                f"{where}: parameter {name!r} reaches {largest:.3g}, beyond ±"
+                f"{DIVERGENCE_BOUND:g} (the run diverged); nothing to analyse there"
+            )
+
+
+def is_legacy_analysis(path) -> bool:
+    """An analysis directory written before markers existed (ghostsym's analysis.json)."""
+    try:
+        doc = json.loads((Path(path) / "analysis.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and {"run_dir", "epochs_analysed", "figures"} <= set(doc)
+
+
 def track_run(run_dir, epochs=None) -> RunTrack:
     """The bifurcation track of a run directory; ``epochs`` selects checkpoints (default all)."""
     record = _load_run(Path(run_dir))
@@ -84,6 +116,8 @@ def track_run(run_dir, epochs=None) -> RunTrack:
     if not available:
         raise InputError(f"run {str(run_dir)!r} has no checkpoints to analyse")
     checkpoints = {e: record.checkpoint(e) for e in available}
+    for e, params in checkpoints.items():
+        check_range(params, f"{str(run_dir)!r}, checkpoint of epoch {e}")
     activation = record.config.model.activation
     return RunTrack(track_checkpoints(checkpoints, activation), record)
 
@@ -116,11 +150,12 @@ def analyze_run(run_dir, out_dir, max_checkpoints: int = MAX_CHECKPOINTS, progre
     if max_checkpoints < 1:
         raise InputError(f"max_checkpoints must be >= 1, got {max_checkpoints}")
     record = _load_run(run_dir)
-    model = record.config.model
     checkpoints = {}
     for epoch in _select(record.checkpoint_epochs, max_checkpoints):
         try:
             checkpoints[epoch] = record.checkpoint(epoch)
+        except InputError:
+            raise
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             raise InputError(
                 f"{str(run_dir)!r}: checkpoint of epoch {epoch} is unreadable (corrupt .npz file)"
@@ -129,6 +164,15 @@ def analyze_run(run_dir, out_dir, max_checkpoints: int = MAX_CHECKPOINTS, progre
         checkpoints = {0: record.params_init}
         if record.params_final is not None:
             checkpoints[record.config.epochs] = record.params_final
+    for epoch, params in checkpoints.items():
+        check_range(params, f"{str(run_dir)!r}, parameters of epoch {epoch}")
+    claim_directory(out_dir, "analysis", legacy=is_legacy_analysis)
+    with directory_lock(out_dir, "analysis"):
+        return _analyze(record, run_dir, out_dir, checkpoints, progress)
+
+
+def _analyze(record, run_dir: Path, out_dir: Path, checkpoints: dict, progress) -> dict:
+    model = record.config.model
     history = {k: np.asarray(v) for k, v in record.history.items()}
     doc: dict = {
         "run_dir": str(run_dir),
@@ -150,7 +194,6 @@ def analyze_run(run_dir, out_dir, max_checkpoints: int = MAX_CHECKPOINTS, progre
             meter.update(1)
     finally:
         meter.close()
-    out_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(out_dir / "analysis.json", json_text(doc))
     return doc
 

@@ -3,6 +3,15 @@
 ``build_config`` takes flat options (those of ``ghostsym train`` and of a sweep file's
 ``base`` table) and fills in the paper's choices; :data:`~ghostsym.training.presets.PRESETS`
 holds the paper's settings as such options.
+
+**Size limits.** Every size of a run is checked before anything is allocated, by
+:class:`TrainingConfig` itself (so ``build_config``, sweeps, ``ghostsym train`` and a resumed
+``config.json`` all refuse alike): at most :data:`MAX_EPOCHS` epochs, :data:`MAX_NEURONS`
+neurons, :data:`MAX_TRIAL_STEPS` steps per trial, :data:`MAX_TRIALS` trials per epoch,
+:data:`MAX_CHECKPOINTS` checkpoints, and an estimated memory (:func:`estimate_memory`:
+history, parameters with optimiser state and checkpoints, the BPTT states) of at most
+:data:`MAX_MEMORY` bytes. ``allow_large=True`` (``ghostsym train --allow-large``) lifts these
+limits; the engine's int64 random-stream counters (:data:`COUNTER_LIMIT`) are always checked.
 """
 
 from __future__ import annotations
@@ -21,6 +30,70 @@ from ghostsym.numerics.tasks import Task, task_preset
 from ghostsym.training.presets import PRESETS
 
 MODEL_KINDS = ("rank1", "lowrank", "full")
+
+#: Size limits of one training run (see the module docstring; ``allow_large`` lifts them).
+MAX_EPOCHS = 10_000_000
+MAX_NEURONS = 10_000
+MAX_TRIAL_STEPS = 100_000
+MAX_TRIALS = 100_000
+MAX_CHECKPOINTS = 100_000
+MAX_MEMORY = 4 * 2**30
+#: Always checked: the engine's random-stream counter (epoch·trials + trial)·steps + step
+#: must stay an int64.
+COUNTER_LIMIT = 2**62
+_LIFT = "lift the limits with --allow-large (allow_large=True)"
+
+
+def _bytes(n: float) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{int(n)} B"
+
+
+def estimate_memory(config: TrainingConfig) -> dict[str, int]:
+    """Bytes a run of ``config`` holds at once, by part: ``history`` (loss, gradient norm,
+    accuracy per epoch, with the copies of the result and of history.npz), ``parameters``
+    (θ, gradient, optimiser moments, masks and every checkpoint kept in the result) and
+    ``states`` (the BPTT workspace of one network: states, φ', adjoints, δ's, inputs)."""
+    model, task = config.model, config.task
+    size = layout(model).size
+    n, k, d = model.neurons, max(model.rank or 0, 1), model.inputs
+    s, b = task.steps, task.trials
+    return {
+        "history": 8 * 3 * 4 * config.epochs,
+        "parameters": 8 * size * (10 + len(config.checkpoints)),
+        "states": 8 * ((3 * s + 2) * b * n + (s + 1) * b * k + b * s * (d + 3) + 2 * n),
+    }
+
+
+def check_size(config: TrainingConfig) -> None:
+    """Raise :class:`InputError` (one line) if ``config`` exceeds the size limits of the
+    module docstring (unless ``config.allow_large``) or the engine's counters."""
+    model, task = config.model, config.task
+    if (config.epochs * task.trials + task.trials) * task.steps >= COUNTER_LIMIT:
+        raise InputError(
+            f"epochs × trials × steps = {config.epochs} × {task.trials} × {task.steps} is "
+            f"beyond the engine's random-stream counters (< 2**62)"
+        )
+    if config.allow_large:
+        return
+    for what, value, limit in (
+        ("epochs", config.epochs, MAX_EPOCHS),
+        ("neurons", model.neurons, MAX_NEURONS),
+        ("steps per trial (delay, cue, response)", task.steps, MAX_TRIAL_STEPS),
+        ("trials per epoch (trials_per_condition × conditions)", task.trials, MAX_TRIALS),
+    ):
+        if value > limit:
+            raise InputError(f"{what} {value} exceeds the limit of {limit:,}; {_LIFT}")
+    parts = estimate_memory(config)
+    total = sum(parts.values())
+    if total > MAX_MEMORY:
+        detail = ", ".join(f"{k} {_bytes(v)}" for k, v in parts.items())
+        raise InputError(
+            f"this run would need about {_bytes(total)} of memory ({detail}), above the "
+            f"limit of {_bytes(MAX_MEMORY)}; {_LIFT}"
+        )
 
 
 @dataclass(frozen=True)
@@ -84,7 +157,8 @@ class TrainingConfig:
     (PyTorch's defaults β = (0.9, 0.999), ε = 1e-8). ``checkpoints``: epochs whose
     parameters are kept. ``grad_norm``: parameter names of the recorded gradient norm
     (None = all trainable). ``fixed_confidence_update``: "projected" (authors' code) or
-    "exact" — see the module docstring.
+    "exact" — see the module docstring. ``allow_large`` lifts the size limits (module
+    docstring); it is not part of the configuration (``to_dict``, equality).
     """
 
     model: RNNModel = field(default_factory=RNNModel)
@@ -100,6 +174,7 @@ class TrainingConfig:
     interventions: tuple[Intervention, ...] = ()
     grad_norm: tuple[str, ...] | None = None
     fixed_confidence_update: str = "projected"
+    allow_large: bool = field(default=False, compare=False)
 
     def __post_init__(self):
         optimizer_code(self.optimizer)  # InputError on names outside OPTIMIZERS
@@ -119,10 +194,18 @@ class TrainingConfig:
                 f"model has {self.model.inputs} input channels but task {self.task.name} "
                 f"provides {self.task.inputs}"
             )
-        cps = tuple(sorted({int(e) for e in self.checkpoints}))
+        cps = self.checkpoints
+        if not hasattr(cps, "__len__"):
+            cps = tuple(cps)
+        if not self.allow_large and len(cps) > MAX_CHECKPOINTS:
+            raise InputError(
+                f"{len(cps):,} checkpoints exceed the limit of {MAX_CHECKPOINTS:,}; {_LIFT}"
+            )
+        cps = tuple(sorted({int(e) for e in cps}))
         if cps and (cps[0] < 0 or cps[-1] > self.epochs):
             raise InputError(f"checkpoints must lie in [0, {self.epochs}]")
         object.__setattr__(self, "checkpoints", cps)
+        check_size(self)  # before anything of the run's size is allocated (masks below)
         ivs = tuple(
             iv if isinstance(iv, Intervention) else parse_intervention(iv)
             for iv in self.interventions
@@ -164,8 +247,9 @@ class TrainingConfig:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> TrainingConfig:
+    def from_dict(cls, data: Mapping, *, allow_large: bool = False) -> TrainingConfig:
         data = dict(data)
+        data["allow_large"] = bool(allow_large)
         data["model"] = RNNModel.from_dict(data["model"])
         data["task"] = Task(**data["task"])
         data["betas"] = tuple(data.get("betas", (0.9, 0.999)))
@@ -222,7 +306,7 @@ OPTIONS = (
 )
 
 
-def build_config(**options) -> TrainingConfig:
+def build_config(*, allow_large: bool = False, **options) -> TrainingConfig:
     """A :class:`TrainingConfig` from flat options (those of ``ghostsym train``).
 
     ``preset`` (a key of :data:`PRESETS`) supplies defaults; ``model`` is "rank1",
@@ -232,7 +316,8 @@ def build_config(**options) -> TrainingConfig:
     g(w_outᵀVᵀx + b_out) on the working-memory tasks and g(w_outᵀx + b_out) on DA; full-rank
     networks read g(w_outᵀx + b_out); g is tanh for DCD and the sigmoid otherwise;
     initialisation "da" on DA and "wm" otherwise. ``checkpoint_every`` adds every k-th epoch
-    (and the last) to ``checkpoints``.
+    (and the last) to ``checkpoints``. Sizes are checked against the limits of the module
+    docstring before anything is allocated; ``allow_large=True`` lifts them.
     """
     unknown = set(options) - set(OPTIONS)
     if unknown:
@@ -284,6 +369,11 @@ def build_config(**options) -> TrainingConfig:
     if every is not None:
         if not isinstance(every, (int, np.integer)) or every < 1:
             raise InputError(f"checkpoint_every must be a positive integer, got {every!r}")
+        if not allow_large and epochs // every + 2 > MAX_CHECKPOINTS:
+            raise InputError(
+                f"checkpoint_every {every} gives about {epochs // every + 1:,} checkpoints, "
+                f"above the limit of {MAX_CHECKPOINTS:,}; {_LIFT}"
+            )
         checkpoints |= set(range(0, epochs + 1, every)) | {epochs}
     interventions = tuple(
         iv if isinstance(iv, Intervention) else parse_intervention(iv)
@@ -298,5 +388,6 @@ def build_config(**options) -> TrainingConfig:
         task=task,
         checkpoints=tuple(checkpoints),
         interventions=interventions,
+        allow_large=bool(allow_large),
         **options,
     )

@@ -22,7 +22,7 @@ from ghostsym.numerics import spec
 from ghostsym.numerics.blas import single_threaded_blas
 from ghostsym.numerics.optim import optimizer_code
 from ghostsym.numerics.rnn import RNNModel, init_params, layout, masks, pack, unpack
-from ghostsym.numerics.spec import engine_spec
+from ghostsym.numerics.spec import DIVERGENCE_BOUND, engine_spec
 from ghostsym.numerics.tasks import Task
 from ghostsym.progress import as_meter
 from ghostsym.training.config import TrainingConfig
@@ -128,7 +128,8 @@ class TrainingResult:
 
     ``history`` has ``loss``, ``grad_norm`` and ``accuracy`` arrays of length ``epochs``
     (NaN after a divergence); ``checkpoints`` maps epoch → parameter dict;
-    ``diverged_epoch`` is the first epoch whose loss or gradient was not finite (or None).
+    ``diverged_epoch`` is the first epoch whose loss or gradient was not finite, or whose
+    parameters or final states lay beyond ±DIVERGENCE_BOUND (or None).
     """
 
     config: TrainingConfig
@@ -305,9 +306,27 @@ class _Batch:
 
 def _divergence_message(result: TrainingResult) -> str:
     cfg = result.config
+    epoch = result.diverged_epoch
+    trained = [
+        np.asarray(result.params_final[p], dtype=float).ravel()
+        for p in cfg.model.trainable_names()
+        if p in result.params_final
+    ]
+    values = np.concatenate(trained) if trained else np.zeros(0)
+    largest = float(np.max(np.abs(values))) if values.size else 0.0
+    loss = result.history["loss"]
+    evaluated = epoch < loss.size and np.isfinite(loss[epoch])
+    if not np.all(np.isfinite(values)):
+        why = "parameters are not finite"
+    elif largest > DIVERGENCE_BOUND:
+        why = f"parameters beyond ±{DIVERGENCE_BOUND:g} (largest |θ| = {largest:.3g})"
+    elif evaluated and np.isfinite(result.history["grad_norm"][epoch]):
+        why = f"states beyond ±{DIVERGENCE_BOUND:g}"
+    else:
+        why = "loss or gradient is not finite"
     return (
-        f"training diverged at epoch {result.diverged_epoch}: loss or gradient is not finite "
-        f"({cfg.optimizer}, lr {cfg.lr:g}); try a smaller learning rate"
+        f"training diverged at epoch {epoch}: {why} ({cfg.optimizer}, lr {cfg.lr:g}); "
+        "try a smaller learning rate"
     )
 
 

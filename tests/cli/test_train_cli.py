@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -78,47 +79,51 @@ def test_bad_input_through_the_command(run_cli, tmp_path):
     assert proc.returncode == 1 and "do not also pass" in proc.stderr
 
 
-def test_kill_and_resume_gives_the_uninterrupted_results(tmp_path):
-    out = tmp_path / "run"
-    args = [*SMALL, "--epochs", "300000", "--checkpoint-every", "3000", "--no-progress"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ghostsym.cli", "train", *args, "--out", str(out)],
+def _train_process(*args):
+    return subprocess.Popen(
+        [sys.executable, "-m", "ghostsym.cli", "train", *map(str, args)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
-    state = out / "resume" / "state.npz"
-    deadline = time.monotonic() + 120
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if state.exists():
-                with np.load(state) as s:
-                    if int(s["epoch"]) >= 6000:
-                        break
-            time.sleep(0.05)
-        assert proc.poll() is None, "the run ended before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-    record = load_run(out)
-    assert record.status["state"] == "running"
-    assert record.params_final is None
-    done = record.status["epoch"]
-    assert 6000 <= done < 300000
 
+
+def test_kills_at_random_points_then_the_same_command_give_the_uninterrupted_results(tmp_path):
+    """SIGKILL at random moments — start-up, set-up, training (after a saved state) — each
+    followed by what a user types next: the first command again while the directory holds
+    no config.json, else --resume. The result equals an uninterrupted run bit for bit, and
+    resuming a finished run is a no-op."""
+    out = tmp_path / "run"
+    first = [*SMALL, "--epochs", "100000", "--checkpoint-every", "1000", "--no-progress"]
+    rng = random.Random(16)
+    state = out / "resume" / "state.npz"
+    kills = []
+    for delay in (rng.uniform(0.0, 1.0), rng.uniform(1.0, 2.0), None, None):
+        resumable = (out / "config.json").exists()
+        args = ["--resume", "--no-progress"] if resumable else first
+        proc = _train_process(*args, "--out", out)
+        try:
+            if delay is None:  # kill once a state (beyond the one loaded) has been saved
+                saved = state.stat().st_mtime_ns if state.exists() else 0
+                deadline = time.monotonic() + 120
+                while proc.poll() is None and time.monotonic() < deadline:
+                    if state.exists() and state.stat().st_mtime_ns != saved:
+                        break
+                    time.sleep(0.02)
+            else:
+                time.sleep(delay)
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                kills.append(load_run(out).status["epoch"] if resumable else -1)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+    assert any(epoch > 0 for epoch in kills), kills  # at least one kill mid-training
+    record = load_run(out)
+    assert record.status["state"] == "running" and record.params_final is None
     resumed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ghostsym.cli",
-            "train",
-            "--resume",
-            "--out",
-            str(out),
-            "--no-progress",
-        ],
+        [sys.executable, "-m", "ghostsym.cli", "train", "--resume", "--out", out, "--no-progress"],
         capture_output=True,
         text=True,
         timeout=600,
@@ -134,25 +139,18 @@ def test_kill_and_resume_gives_the_uninterrupted_results(tmp_path):
         assert np.array_equal(finished.history[key], reference.history[key]), key
     for name, value in reference.params_final.items():
         assert np.array_equal(finished.params_final[name], value), name
-    for epoch in (0, 3000, done, 300000):
+    for epoch in (0, 1000, *kills, 100000):
         if epoch in finished.checkpoint_epochs:
             got = finished.checkpoint(epoch)
             assert all(np.array_equal(got[k], reference.checkpoints[epoch][k]) for k in got)
 
     # resuming a finished run is a no-op
+    before = (out / "history.npz").stat().st_mtime_ns
     again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ghostsym.cli",
-            "train",
-            "--resume",
-            "--out",
-            str(out),
-            "--no-progress",
-        ],
+        [sys.executable, "-m", "ghostsym.cli", "train", "--resume", "--out", out, "--no-progress"],
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert again.returncode == 0, again.stderr
+    assert (out / "history.npz").stat().st_mtime_ns == before
