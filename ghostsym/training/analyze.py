@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ghostsym import progress as _progress
 from ghostsym.analysis import plots
 from ghostsym.analysis.bifurcations import (
     BifurcationTrack,
@@ -44,20 +43,11 @@ from ghostsym.analysis.speed_minima import find_speed_minima
 from ghostsym.errors import InputError
 from ghostsym.io import claim_directory, directory_lock, json_text, write_atomic
 from ghostsym.numerics.spec import DIVERGENCE_BOUND
-from ghostsym.training import load_run, simulate
+from ghostsym.progress import as_meter
+from ghostsym.training import RunRecord, load_run, simulate
 
 #: Checkpoints analysed at most by default (evenly spaced, first and last always included).
 MAX_CHECKPOINTS = 200
-
-
-def _meter(progress):
-    """``progress`` through :func:`ghostsym.progress.as_meter` (True → a tqdm.auto bar)."""
-    as_meter = getattr(_progress, "as_meter", None)
-    if as_meter is not None:
-        return as_meter(progress)
-    if progress is None or progress is False:  # before as_meter exists in ghostsym.progress
-        return _progress.NoProgress()
-    return _progress.TqdmProgress() if progress is True else progress
 
 
 @dataclass
@@ -65,20 +55,7 @@ class RunTrack:
     """:func:`track_run`'s result: the bifurcation track of a run and the run it came from."""
 
     track: BifurcationTrack
-    record: object
-
-
-def _load_run(run_dir: Path):
-    if not run_dir.exists():
-        raise InputError(f"run directory {str(run_dir)!r} does not exist")
-    if not run_dir.is_dir():
-        raise InputError(f"{str(run_dir)!r} is not a directory")
-    try:
-        return load_run(run_dir)
-    except InputError:
-        raise
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise InputError(f"{str(run_dir)!r}: incomplete or corrupt run directory ({exc})") from None
+    record: RunRecord
 
 
 def check_range(params, where) -> None:
@@ -106,7 +83,7 @@ def is_legacy_analysis(path) -> bool:
 
 def track_run(run_dir, epochs=None) -> RunTrack:
     """The bifurcation track of a run directory; ``epochs`` selects checkpoints (default all)."""
-    record = _load_run(Path(run_dir))
+    record = load_run(run_dir)
     available = record.checkpoint_epochs
     if epochs is not None:
         missing = sorted(set(epochs) - set(available))
@@ -149,7 +126,7 @@ def analyze_run(run_dir, out_dir, max_checkpoints: int = MAX_CHECKPOINTS, progre
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if max_checkpoints < 1:
         raise InputError(f"max_checkpoints must be >= 1, got {max_checkpoints}")
-    record = _load_run(run_dir)
+    record = load_run(run_dir)
     checkpoints = {}
     for epoch in _select(record.checkpoint_epochs, max_checkpoints):
         try:
@@ -181,7 +158,7 @@ def _analyze(record, run_dir: Path, out_dir: Path, checkpoints: dict, progress) 
         "epochs_analysed": sorted(checkpoints),
         "figures": [],
     }
-    meter = _meter(progress)
+    meter = as_meter(progress)
     full_rank = model.rank is None
     meter.start(1 if full_rank else len(checkpoints), "analyze")
     try:

@@ -21,9 +21,18 @@ def test_slots_are_numbered_once_and_the_kernel_uses_them():
         assert codes == list(range(size))
     assert [getattr(spec, "READOUT_" + r.upper()) for r in READOUTS] == [0, 1, 2, 3]
     eng = engine("tanh")
-    for name in spec.CONSTANTS:
-        if hasattr(eng, name):
-            assert getattr(eng, name) == getattr(spec, name), name
+    # every slot constant the kernel uses comes from the spec, with the spec's value
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    # the template is source text for codegen, never imported on its own
+    source = Path(importlib.util.find_spec("ghostsym.numerics.rnn_template").origin).read_text()
+    used = set(re.findall(r"\b(?:I|F|H|READOUT|OUTPUT|ACCURACY)_[A-Z0-9_]+\b", source))
+    assert len(used) >= 20
+    assert used <= set(spec.CONSTANTS), used - set(spec.CONSTANTS)
+    for name in used:
+        assert getattr(eng, name) == getattr(spec, name), name
 
 
 def test_engine_spec_fills_every_slot_from_model_and_task():
