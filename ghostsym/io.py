@@ -153,6 +153,16 @@ def savez_atomic(path: Path, arrays: Mapping[str, np.ndarray], *, fsync: bool = 
     write_atomic(path, buffer.getvalue(), fsync=fsync, skip_unchanged=False)
 
 
+def save_figure(fig, path: Path, *, dpi: int = 120, format: str | None = None) -> Path:
+    """Atomically write a matplotlib Figure (PNG unless ``path`` or ``format`` says
+    otherwise); returns the path."""
+    path = Path(path)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=format or (path.suffix.lstrip(".") or "png"), dpi=dpi)
+    write_atomic(path, buffer.getvalue(), skip_unchanged=False)
+    return path
+
+
 def tex_engine() -> str:
     for engine in TEX_ENGINES:
         found = shutil.which(engine)
@@ -203,7 +213,9 @@ def compile_pdf(tex_files: Iterable[Path], out_dir: Path | None = None) -> list[
                     log = log_path.read_text(errors="replace") if log_path.exists() else proc.stdout
                     raise GhostsymError(f"{tex.name}: LaTeX error: {_first_error(log)}")
             pdf = target_dir / (tex.stem + ".pdf")
-            shutil.copyfile(Path(build) / (tex.stem + ".pdf"), pdf)
+            write_atomic(
+                pdf, (Path(build) / (tex.stem + ".pdf")).read_bytes(), skip_unchanged=False
+            )
             pdfs.append(pdf)
     return pdfs
 

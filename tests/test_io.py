@@ -208,3 +208,21 @@ def test_claim_directory_marks_a_recognised_legacy_directory(tmp_path):
     assert directory_kind(old) == "run"
     with pytest.raises(InputError, match="not an analysis directory"):
         claim_directory(old, "analysis", legacy=lambda p: True)  # marked: legacy no longer asked
+
+
+def test_save_figure_writes_png_atomically_with_the_umask(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    fig.subplots().plot([0, 1], [1, 0])
+    old = os.umask(0o077)
+    try:
+        path = gio.save_figure(fig, tmp_path / "sub" / "plot.png", dpi=50)
+    finally:
+        os.umask(old)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["plot.png"]  # no temp file left

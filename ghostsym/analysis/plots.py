@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ghostsym import io
 from ghostsym.analysis.latent_flow import RankOneFlow, analyze_rank_one
 from ghostsym.analysis.phase_portrait import (
     POINT_LABELS,
@@ -36,11 +37,8 @@ def _figure(**kwargs):
 
 
 def save_figure(fig, path, dpi: int = 120) -> Path:
-    """Write ``fig`` to the PNG ``path`` (parent directories created); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    return path
+    """Write ``fig`` to the PNG ``path`` atomically (:func:`ghostsym.io.save_figure`)."""
+    return io.save_figure(fig, path, dpi=dpi)
 
 
 def _save(fig, path) -> Path:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from ghostsym.io import write_atomic
+from ghostsym.io import save_figure
 
 #: Most points drawn per curve in the training plot.
 PLOT_MAX_POINTS = 20000
@@ -45,7 +44,5 @@ def plot_history(history: Mapping[str, np.ndarray], path=None, title: str = "", 
     ax2.set_ylabel("accuracy")
     ax2.set_xlabel("epoch")
     if path is not None:
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110)
-        write_atomic(Path(path), buffer.getvalue(), skip_unchanged=False)
+        save_figure(fig, Path(path), dpi=110)
     return fig
