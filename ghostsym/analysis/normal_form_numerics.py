@@ -109,6 +109,7 @@ class NormalFormNumerics:
         self.nf = da.nf
         self.derivation = da.derivation
         self.r_c, self.sigma, self.x_c = da.r_c, da.sigma, da.x_c
+        self.x_cs = tuple(da.x_cs) or (da.x_c,)
         self.x0, self.threshold = da.x0, da.threshold
         self.closed = da.closed_escape_time
         self.module = da.module
@@ -147,19 +148,21 @@ class NormalFormNumerics:
         return self._quad(rho, derivative=False)
 
     def _breakpoints(self, r: float) -> list[float]:
-        f, xc = self.field, self.x_c
-        f0 = f(xc, r)
-        if not f0 > 0:
-            raise GhostsymError(f"field not positive at the ghost for r = {r:g}")
-        # Width of the bottleneck: where the speed has doubled.
-        w = 1e-12
-        while f(xc + w, r) < 2 * f0 and xc + w < min(self.threshold, 1e300):
-            w *= 2
-        pts = {self.x0, xc}
-        for k in range(0, 16):
-            for p in (xc + w * 4.0**k, xc - w * 4.0**k):
-                if self.x0 < p < self.threshold:
-                    pts.add(p)
+        f = self.field
+        pts = {self.x0}
+        for xc in self.x_cs:  # geometric breakpoints around every bottleneck
+            f0 = f(xc, r)
+            if not f0 > 0:
+                raise GhostsymError(f"field not positive at the ghost for r = {r:g}")
+            # Width of the bottleneck: where the speed has doubled.
+            w = 1e-12
+            while f(xc + w, r) < 2 * f0 and xc + w < min(self.threshold, 1e300):
+                w *= 2
+            pts.add(xc)
+            for k in range(0, 16):
+                for p in (xc + w * 4.0**k, xc - w * 4.0**k):
+                    if self.x0 < p < self.threshold:
+                        pts.add(p)
         if math.isfinite(self.threshold):
             pts.add(self.threshold)
         return sorted(pts)

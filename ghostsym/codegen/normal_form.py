@@ -222,6 +222,9 @@ class CompiledDA:
     x0: float
     threshold: float
     closed_escape_time: bool
+    #: Every bottleneck on the path that sets the delay (``x_c`` first); more than one when
+    #: several folds share the bifurcation value (their passage times add).
+    x_cs: tuple = ()
 
     @property
     def module(self) -> ModuleType:
@@ -278,4 +281,5 @@ def compile_derivation(nf: NormalForm | str, derivation=None) -> CompiledDA:
         x0=_float(nf.x0),
         threshold=math.inf if nf.threshold is sympy.oo else _float(nf.threshold),
         closed_escape_time=closed_te,
+        x_cs=tuple(_float(v) for v in res.get("fold_states") or (res["fold_state"],)),
     )

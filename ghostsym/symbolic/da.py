@@ -209,6 +209,10 @@ def _finite_number(expr) -> bool:
     )
 
 
+def _show(v) -> str:
+    return "none" if v is None else sympy.sstr(sympy.Float(v, 6))
+
+
 def _rational_bracket(v, up: bool):
     """A rational at or beyond ``v`` (below it for ``up=False``), within 1e-20."""
     if v.is_Rational:
@@ -536,6 +540,7 @@ class _Pipeline:
         main = chosen[0]
         xc, rc, order, val, fr = main["xc"], main["rc"], main["order"], main["val"], main["fr"]
         self.xc, self.rc, self.order = xc, rc, order
+        self.path_xs = [p[0] for p in on_path]
         self.fold_states = tuple(p["xc"] for p in chosen)
         xc_s, rc_s = sympy.Symbol("x_c"), sympy.Symbol("r_c")
         if len(chosen) == 1:
@@ -703,6 +708,7 @@ class _Pipeline:
         nf, d, s = self.nf, self.d, self.s
         x, rho = nf.state, s["rho"]
         d.section("Escape time")
+        self.rejected = []  # why closed forms were rejected by the numerical check
         self.C = None  # (symbol, value) of the scaling constant, if any
         self.power = None  # (C, kappa) when t_esc = C rho**kappa
         te = None
@@ -729,6 +735,10 @@ class _Pipeline:
                 Cval = Cint
             else:
                 Cval = sympy.simplify(Cval)
+                bad = self._check_value(Cval, Cint, "the scaling constant C_f")
+                if bad:
+                    self.rejected.append(bad)
+                    Cval = Cint
             Csym = sympy.Symbol("C_f", positive=True)
             self.C = (Csym, Cval)
             d.equation(Csym, Cint if Cval == Cint else sympy.Eq(Cint, Cval, evaluate=False))
@@ -748,6 +758,10 @@ class _Pipeline:
                         "reaches the threshold in finite time"
                     )
                 te = sympy.simplify(direct)
+                bad = self._check_escape_time(te)
+                if bad:
+                    self.rejected.append(bad)
+                    te = None
         if te is not None and self.t_of_x is not None and nf.threshold is sympy.oo:
             self._large_threshold_limit(te)
         if te is None:
@@ -759,14 +773,29 @@ class _Pipeline:
                         "f grows at most linearly, so x reaches infinity only "
                         "as t -> infinity; give a finite threshold"
                     )
-            d.text(
-                "The escape time has no closed form; it is kept as an integral and "
-                "evaluated by quadrature:"
-            )
+            if self.rejected:
+                d.text(
+                    "SymPy's closed form for the escape time disagrees with numerical "
+                    "quadrature (" + "; ".join(self.rejected) + "), so it is rejected; the "
+                    "escape time is kept as an integral and evaluated by quadrature:"
+                )
+            else:
+                d.text(
+                    "The escape time has no closed form; it is kept as an integral and "
+                    "evaluated by quadrature:"
+                )
         if qh is None:
             self.te_algebra = te
         self.te_rho = te
         self.d.results["escape_time_rho"] = te
+        if self.rejected:
+            self.d.note("escape_time", "closed form rejected: " + "; ".join(self.rejected))
+        elif not _has_integral(te):
+            self.d.checks["escape_time"] = (
+                "agrees with quadrature of the integral of dx/f at rho = "
+                + ", ".join(map(sympy.sstr, CHECK_RHO))
+                + f" to a relative {CHECK_RTOL:g}"
+            )
         self.result(
             "escape_time",
             self._in_r(te),
@@ -867,12 +896,18 @@ class _Pipeline:
         elif closed:
             rho_star = self._solve_positive(sympy.Eq(self.te_algebra, T), rho)
             rho_n = self._solve_positive(sympy.Eq(self.te_algebra, 2 * T), rho)
-        if rho_star is None or rho_n is None:
-            why = (
-                "t_esc(r) = T has no closed-form solution"
-                if closed
-                else "the escape time has no closed form"
-            )
+        bad = None
+        if rho_star is not None and rho_n is not None:
+            bad = self._check_optimum(rho_star, rho_n)
+        if rho_star is None or rho_n is None or bad:
+            if bad:
+                why = f"the closed forms of r*, r_n, |dL/dr| or alpha* were rejected ({bad})"
+            elif closed:
+                why = "t_esc(r) = T has no closed-form solution"
+            elif self.rejected:
+                why = "the escape time's closed form was rejected by the numerical check"
+            else:
+                why = "the escape time has no closed form"
             reason = (
                 f"{why}; r*, the point of no return and alpha* are computed numerically "
                 "(quadrature + root finding) when a value of T is given"
@@ -909,6 +944,103 @@ class _Pipeline:
             prose="measured from the fold, a fixed fraction of the optimum:",
         )
         self._loss_piecewise(r_star, r_n)
+
+    # -- numerical checks of closed forms (docs/math.md §8) ---------------------------------
+    def _path_points(self):
+        nf = self.nf
+        inner = sorted(
+            {p for p in self.path_xs if bool(p > nf.x0) and (nf.threshold is sympy.oo
+             or bool(p < nf.threshold))},
+            key=lambda p: float(_numeric(p)),
+        )
+        return [nf.x0, *inner, nf.threshold]
+
+    def _te_quad(self, rho_val, derivative: bool = False):
+        """t_esc (or dt_esc/dρ = −∫ ∂_ρ f / f² dx) at ρ by numerical quadrature, split at
+        the folds on the path; None when the quadrature fails or runs out of time."""
+        x, rho = self.nf.state, self.s["rho"]
+        g = self.f_rho.subs(rho, rho_val)
+        if derivative:
+            integrand = -sympy.diff(self.f_rho, rho).subs(rho, rho_val) / g**2
+        else:
+            integrand = 1 / g
+        pts = self._path_points()
+        total = sympy.Float(0)
+        for a, b in zip(pts[:-1], pts[1:], strict=True):
+            v = _numeric(sympy.Integral(integrand, (x, a, b)))
+            if v is None:
+                return None
+            total += v
+        return total
+
+    @staticmethod
+    def _disagree(closed, numeric) -> bool:
+        return closed is None or numeric is None or abs(closed - numeric) > CHECK_RTOL * abs(
+            numeric
+        )
+
+    def _check_value(self, closed, integral, what):
+        """None when a closed-form constant matches the quadrature of its integral."""
+        c, q = _numeric(closed), _numeric(integral)
+        if q is None:
+            return None  # nothing independent to compare with: keep SymPy's answer
+        if self._disagree(c, q):
+            return f"{what}: closed form {sympy.sstr(closed)} = {_show(c)}, quadrature {_show(q)}"
+        return None
+
+    def _check_escape_time(self, te):
+        """None when t_esc(ρ) matches quadrature at :data:`CHECK_RHO`, else why not."""
+        if sympy.count_ops(te) > MAX_RESULT_OPS:
+            return f"closed form longer than {MAX_RESULT_OPS} operations (MAX_RESULT_OPS)"
+        for val in CHECK_RHO:
+            c = _numeric(te.subs(self.s["rho"], val))
+            q = self._te_quad(val)
+            if q is None:
+                continue
+            if self._disagree(c, q):
+                return (
+                    f"at rho = {sympy.sstr(val)} the closed form {sympy.sstr(te)} gives "
+                    f"{_show(c)}, quadrature {_show(q)}"
+                )
+        return None
+
+    def _check_optimum(self, rho_star, rho_n):
+        """None when r*, r_n, |dL/dr|_{r*} and alpha* match numerics at :data:`CHECK_T`."""
+        T, rho = self.s["T"], self.s["rho"]
+        te = self.te_algebra if self.C is None else self.te_algebra.subs(*self.C)
+        G = -sympy.diff(te, rho).subs(rho, rho_star)
+        a = (rho_star - rho_n) / G
+        if self.C is not None:
+            rho_star, rho_n, G, a = (e.subs(*self.C) for e in (rho_star, rho_n, G, a))
+        for e in (rho_star, rho_n, a):
+            if sympy.count_ops(e) > MAX_RESULT_OPS:
+                return f"closed form longer than {MAX_RESULT_OPS} operations (MAX_RESULT_OPS)"
+        for Tv in CHECK_T:
+            rs, rn = _numeric(rho_star.subs(T, Tv)), _numeric(rho_n.subs(T, Tv))
+            if rs is None or rn is None or not (rs > 0 and rn > 0):
+                return f"at T = {Tv} the closed form of r* or r_n is not a positive number"
+            for what, rv, target in (("r*", rs, Tv), ("r_n", rn, 2 * Tv)):
+                q = self._te_quad(rv)
+                if self._disagree(q, sympy.Float(target)):
+                    return (
+                        f"at T = {Tv} the escape time at the closed-form {what} is "
+                        f"{_show(q)}, not {target}"
+                    )
+            Gq = self._te_quad(rs, derivative=True)
+            Gq = None if Gq is None else -Gq
+            Gc = _numeric(G.subs(T, Tv))
+            if self._disagree(Gc, Gq):
+                return f"at T = {Tv} |dL/dr| at r* is {_show(Gc)}, quadrature {_show(Gq)}"
+            ac = _numeric(a.subs(T, Tv))
+            if self._disagree(ac, (rs - rn) / Gq):
+                return f"at T = {Tv} alpha* is {_show(ac)}, numerically {_show((rs - rn) / Gq)}"
+        for k in _DA_KEYS:
+            self.d.checks[k] = (
+                "agrees with quadrature and root finding at T = "
+                + ", ".join(map(sympy.sstr, CHECK_T))
+                + f" to a relative {CHECK_RTOL:g}"
+            )
+        return None
 
     def _value(self, expr):
         expr = sympy.simplify(expr)

@@ -116,6 +116,8 @@ class Derivation:
     results: dict[str, Any] = field(default_factory=dict)
     symbols: dict[str, sympy.Symbol] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    #: How a reported closed form was checked numerically (result name -> description).
+    checks: dict[str, str] = field(default_factory=dict)
 
     # -- recording ---------------------------------------------------------------------
     def section(self, title: str) -> Derivation:
