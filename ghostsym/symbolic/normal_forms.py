@@ -95,6 +95,11 @@ class NormalForm:
         expr = expr.xreplace(
             {s: state for s in expr.free_symbols if s.name == state.name}
         ).xreplace({s: param for s in expr.free_symbols if s.name == param.name})
+        if expr.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan):
+            raise InputError(
+                f"normal form {expr} contains infinity or an undefined value; a field must be "
+                "finite (oo is allowed only as the threshold)"
+            )
         names = {s.name for s in expr.free_symbols}
         if state.name not in names:
             raise InputError(f"normal form {expr} does not depend on the state {state.name!r}")
