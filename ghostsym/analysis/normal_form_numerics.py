@@ -498,18 +498,24 @@ CANONICAL_ONLY = ("x**2 + r",)
 def checked_normal_forms(
     options: dict | None = None, defaults: Sequence[str] = DEFAULT_CHECK_NORMAL_FORMS
 ) -> list[tuple[str, NormalFormNumerics]]:
-    """(text, numerics) for ``defaults`` then ``options["normal_forms"]``, each normal form
-    once (the first text naming it is kept; numerics are cached per process).
+    """(text, numerics) for ``defaults`` then ``options["normal_forms"]`` (with the output
+    threshold ``options["threshold"]``, default oo), each normal form once (the first text
+    naming it is kept; numerics are cached per process).
 
     Raises :class:`~ghostsym.errors.NotDerivableError` (with the pipeline's reason) for a user
     normal form that has no ghost-induced delay.
     """
     out, seen = [], set()
-    for text in [*defaults, *((options or {}).get("normal_forms") or [])]:
-        nf = nf_codegen.parse_normal_form(text)
-        if str(nf) in seen:
+    options = options or {}
+    threshold = options.get("threshold") or "oo"
+    user = list(options.get("normal_forms") or [])
+    for i, text in enumerate([*defaults, *user]):
+        thr = threshold if i >= len(defaults) else "oo"
+        nf = nf_codegen.parse_normal_form(text, threshold=thr)
+        key = (str(nf), str(nf.threshold))
+        if key in seen:
             continue
-        seen.add(str(nf))
+        seen.add(key)
         out.append((text, _cached_numerics(nf)))
     return out
 

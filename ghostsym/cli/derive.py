@@ -264,7 +264,7 @@ def _run_normal_form(args) -> int:
     if args.json:
         print(json_text(results_json(derivation, nf, args.T, args.c)), end="")
     else:
-        print(derivation.to_text())
+        print(derivation.to_terminal())
         if args.T is not None:
             data = results_json(derivation, nf, args.T, args.c)
             print(f"Values at T = {args.T:g}:")

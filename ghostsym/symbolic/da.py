@@ -408,6 +408,18 @@ class _Pipeline:
             d.text("The fixed points $f = 0$ have no closed form; they are found numerically.")
             return
         sols = [s for s in sols if not s.has(sympy.I)]  # complex for every real r
+        # SymPy's principal odd roots, (-r)**(1/3), are complex for r > 0: use the real root.
+        sols = [
+            s.replace(
+                lambda p: p.is_Pow
+                and p.exp.is_Rational
+                and p.exp.q % 2 == 1
+                and p.exp.q > 1
+                and not p.base.is_nonnegative,
+                lambda p: sympy.real_root(p.base, p.exp.q) ** p.exp.p,
+            )
+            for s in sols
+        ]
         if not sols:
             self.result(
                 "fixed_points",
