@@ -153,14 +153,14 @@ def _outer_expired() -> bool:
     return bool(_DEADLINES) and min(_DEADLINES) <= time.monotonic() + 1e-3
 
 
-def _attempt(func, seconds: float = SYMPY_TIME_LIMIT):
+def _attempt(func, seconds: float | None = None):
     """Run a SymPy computation; return None if it fails, is not implemented or times out.
 
     When the derivation's own budget (an enclosing limit) has run out, the timeout is
     passed on instead, so that :func:`analyze` refuses the field.
     """
     try:
-        with _time_limit(seconds):
+        with _time_limit(SYMPY_TIME_LIMIT if seconds is None else seconds):
             return func()
     except _Timeout:
         if _outer_expired():
@@ -179,6 +179,12 @@ def _attempt(func, seconds: float = SYMPY_TIME_LIMIT):
         sympy.SympifyError,
     ):
         return None
+
+
+def _simplify(expr):
+    """``sympy.simplify`` within the attempt's time limit (the expression itself if not)."""
+    out = _attempt(lambda: sympy.simplify(expr))
+    return expr if out is None else out
 
 
 def _numeric(expr, digits: int = 15, subs=None):
@@ -501,11 +507,11 @@ class _Pipeline:
             at = {x: xc, r: rc}
             order, val = None, None
             for k in range(2, MAX_FOLD_ORDER + 1):
-                v = sympy.simplify(sympy.diff(f, x, k).subs(at))
+                v = _simplify(sympy.diff(f, x, k).subs(at))
                 if v != 0:
                     order, val = k, v
                     break
-            fr = sympy.simplify(sympy.diff(f, r).subs(at))
+            fr = _simplify(sympy.diff(f, r).subs(at))
             if fr == 0 or fr.is_real is False or not fr.is_number:
                 degenerate.append((xc, rc))
                 continue
@@ -648,7 +654,7 @@ class _Pipeline:
                 f"(${sympy.latex(r)} {rel} {sympy.latex(self.rc)}$):"
             ),
         )
-        speed = sympy.simplify(self.f_rho.subs(x, self.xc))
+        speed = _simplify(self.f_rho.subs(x, self.xc))
         d.equation(
             sympy.Subs(sympy.Symbol("f"), x, self.xc),
             speed,
@@ -697,7 +703,7 @@ class _Pipeline:
                 "closed form here; the escape time is kept as an integral below."
             )
             return
-        t_of_x = sympy.simplify(t_of_x)
+        t_of_x = _simplify(t_of_x)
         self.t_of_x = t_of_x
         d.equation(t, t_of_x, prose="Separating variables, the time to reach $x$ is")
         sols = _attempt(lambda: sympy.solve(sympy.Eq(t_of_x, t), x), 2.0)
@@ -746,7 +752,7 @@ class _Pipeline:
                     )
                 Cval = Cint
             else:
-                Cval = sympy.simplify(Cval)
+                Cval = _simplify(Cval)
                 bad = self._check_value(Cval, Cint, "the scaling constant C_f")
                 if bad:
                     self.rejected.append(bad)
@@ -769,7 +775,7 @@ class _Pipeline:
                         "the integral of dx/f diverges: the trajectory never "
                         "reaches the threshold in finite time"
                     )
-                te = sympy.simplify(direct)
+                te = _simplify(direct)
                 bad = self._check_escape_time(te)
                 if bad:
                     self.rejected.append(bad)
@@ -841,7 +847,7 @@ class _Pipeline:
     def _quasi_homogeneous(self):
         """(β, γ, g, u) with f(x_c + ρ^β u; r_c + σρ) = ρ^γ g(u), or None."""
         nf, x, rho = self.nf, self.nf.state, self.s["rho"]
-        if nf.threshold is not sympy.oo or sympy.simplify(nf.x0 - self.xc) != 0:
+        if nf.threshold is not sympy.oo or _simplify(nf.x0 - self.xc) != 0:
             return None
         u = sympy.Symbol("u", nonnegative=True)
         shifted = sympy.expand(self.f_rho.subs(x, self.xc + u))
@@ -856,7 +862,7 @@ class _Pipeline:
         b, g_ = next(iter(sol))
         if b.free_symbols or g_.free_symbols or not b > 0:
             return None
-        g = sympy.expand(sympy.simplify(shifted.subs(rho, 1)))
+        g = sympy.expand(_simplify(shifted.subs(rho, 1)))
         return b, g_, g, u
 
     # -- 7. loss regimes --------------------------------------------------------------------
@@ -903,8 +909,8 @@ class _Pipeline:
         if closed and self.power is not None:
             # t_esc = C rho^kappa: invert the power law.
             C, kappa = self.power
-            rho_star = sympy.simplify((T / C) ** (1 / kappa))
-            rho_n = sympy.simplify((2 * T / C) ** (1 / kappa))
+            rho_star = _simplify((T / C) ** (1 / kappa))
+            rho_n = _simplify((2 * T / C) ** (1 / kappa))
         elif closed:
             rho_star = self._solve_positive(sympy.Eq(self.te_algebra, T), rho)
             rho_n = self._solve_positive(sympy.Eq(self.te_algebra, 2 * T), rho)
@@ -949,7 +955,7 @@ class _Pipeline:
         )
         r_n = self._value(self.rc + self.sigma * rho_n)
         self.result("point_of_no_return", r_n, lhs=rn)
-        ratio = sympy.simplify(rho_n / rho_star)
+        ratio = _simplify(rho_n / rho_star)
         d.equation(
             (rn - self.rc) / (rs - self.rc) if self.rc != 0 else rn / rs,
             ratio,
@@ -1055,7 +1061,7 @@ class _Pipeline:
         return None
 
     def _value(self, expr):
-        expr = sympy.simplify(expr)
+        expr = _simplify(expr)
         if self.C is not None:
             expr = expr.subs(*self.C)
         return expr
@@ -1064,7 +1070,7 @@ class _Pipeline:
         sols = _attempt(lambda: sympy.solve(eq, rho))
         if not sols:
             return None
-        pos = [sympy.simplify(s) for s in sols if s.is_positive is not False]
+        pos = [_simplify(s) for s in sols if s.is_positive is not False]
         return pos[0] if len(pos) == 1 else None
 
     def _loss_piecewise(self, r_star, r_n):
@@ -1085,7 +1091,7 @@ class _Pipeline:
         d.text("Putting the regimes together (Eqs. 16--20 for the canonical model):")
         self.result("loss", loss, lhs=sympy.Function("L")(r))
         dte = (
-            sympy.simplify(sympy.diff(te_r, r)) if not _has_integral(te_r) else sympy.diff(te_r, r)
+            _simplify(sympy.diff(te_r, r)) if not _has_integral(te_r) else sympy.diff(te_r, r)
         )
         dloss = sympy.Piecewise((-dte, c_early), (dte, c_late), (0, True))
         d.text(
@@ -1124,14 +1130,14 @@ class _Pipeline:
             prose="with $G^* = |\\partial L/\\partial r|_{r^*}$:",
         )
         a_star = self._value((self.rho_star - self.rho_n) / -dte.subs(rho, self.rho_star))
-        a_star = sympy.simplify(a_star)
+        a_star = _simplify(a_star)
         self.result(
             "alpha_star",
             a_star,
             lhs=sympy.Symbol("alpha^*"),
             prose="so the critical learning rate is",
         )
-        k = sympy.simplify(T * sympy.diff(sympy.log(a_star), T))
+        k = _simplify(T * sympy.diff(sympy.log(a_star), T))
         if k.free_symbols:
             reason = (
                 "alpha*(T) is not a power law in T (d log alpha*/d log T = "
@@ -1153,10 +1159,10 @@ class _Pipeline:
             "Rescaling the loss to a mean squared error, $L/(2T)$, divides the gradient by "
             "$2T$, so the critical learning rate is $2T$ times larger:"
         )
-        a_mse = sympy.simplify(2 * T * a_star)
+        a_mse = _simplify(2 * T * a_star)
         self.result("alpha_star_mse", a_mse, lhs=sympy.Symbol("alpha^*_MSE"))
         if not k.free_symbols:
-            k_mse = sympy.simplify(k + 1)
+            k_mse = _simplify(k + 1)
             d.equation(sympy.Symbol("alpha^*_MSE"), T**k_mse, relation="propto")
             self.result(
                 "alpha_star_mse_exponent",
