@@ -118,8 +118,10 @@ def _exact_value(expr):
     if math.isfinite(f) and (f != 0.0 or v.is_zero):
         return f, None, None
     kind = "underflows" if math.isfinite(f) else "overflows"
-    return None, sympy.sstr(sympy.Float(v, 15)), (
-        f"the value {kind} double precision; value_exact gives it as a decimal string"
+    return (
+        None,
+        sympy.sstr(sympy.Float(v, 15)),
+        (f"the value {kind} double precision; value_exact gives it as a decimal string"),
     )
 
 

@@ -417,11 +417,13 @@ class _Pipeline:
         # SymPy's principal odd roots, (-r)**(1/3), are complex for r > 0: use the real root.
         sols = [
             s.replace(
-                lambda p: p.is_Pow
-                and p.exp.is_Rational
-                and p.exp.q % 2 == 1
-                and p.exp.q > 1
-                and not p.base.is_nonnegative,
+                lambda p: (
+                    p.is_Pow
+                    and p.exp.is_Rational
+                    and p.exp.q % 2 == 1
+                    and p.exp.q > 1
+                    and not p.base.is_nonnegative
+                ),
                 lambda p: sympy.real_root(p.base, p.exp.q) ** p.exp.p,
             )
             for s in sols
@@ -518,8 +520,15 @@ class _Pipeline:
             sigma = sympy.Integer(1 if fr > 0 else -1)
             blocked = self._blocked_at(rc, sigma)
             folds.append(
-                {"xc": xc, "rc": rc, "order": order, "val": val, "fr": fr, "sigma": sigma,
-                 "blocked": blocked}
+                {
+                    "xc": xc,
+                    "rc": rc,
+                    "order": order,
+                    "val": val,
+                    "fr": fr,
+                    "sigma": sigma,
+                    "blocked": blocked,
+                }
             )
         clear = [p for p in folds if p["blocked"] is None]
         if clear:
@@ -967,8 +976,11 @@ class _Pipeline:
     def _path_points(self):
         nf = self.nf
         inner = sorted(
-            {p for p in self.path_xs if bool(p > nf.x0) and (nf.threshold is sympy.oo
-             or bool(p < nf.threshold))},
+            {
+                p
+                for p in self.path_xs
+                if bool(p > nf.x0) and (nf.threshold is sympy.oo or bool(p < nf.threshold))
+            },
             key=lambda p: float(_numeric(p)),
         )
         return [nf.x0, *inner, nf.threshold]
@@ -993,8 +1005,8 @@ class _Pipeline:
 
     @staticmethod
     def _disagree(closed, numeric) -> bool:
-        return closed is None or numeric is None or abs(closed - numeric) > CHECK_RTOL * abs(
-            numeric
+        return (
+            closed is None or numeric is None or abs(closed - numeric) > CHECK_RTOL * abs(numeric)
         )
 
     def _check_value(self, closed, integral, what):
@@ -1090,9 +1102,7 @@ class _Pipeline:
         )
         d.text("Putting the regimes together (Eqs. 16--20 for the canonical model):")
         self.result("loss", loss, lhs=sympy.Function("L")(r))
-        dte = (
-            _simplify(sympy.diff(te_r, r)) if not _has_integral(te_r) else sympy.diff(te_r, r)
-        )
+        dte = _simplify(sympy.diff(te_r, r)) if not _has_integral(te_r) else sympy.diff(te_r, r)
         dloss = sympy.Piecewise((-dte, c_early), (dte, c_late), (0, True))
         d.text(
             "Its derivative jumps at the optimum (from $-|t_{esc}'|$ to $+|t_{esc}'|$), so "

@@ -347,8 +347,7 @@ class _Builder:
         if not size <= MAX_GROWTH_ARGUMENT:
             raise self.fail(
                 node,
-                f"{fname} of a constant larger than {MAX_GROWTH_ARGUMENT} overflows floating "
-                "point",
+                f"{fname} of a constant larger than {MAX_GROWTH_ARGUMENT} overflows floating point",
             )
 
 

@@ -61,7 +61,7 @@ def test_two_bottlenecks_at_the_same_r_c_add(run_cli):
     rs = d["r_star"]["value"]
     f = lambda x: 1 / ((x - 1) ** 2 * (x - 3) ** 2 + rs)  # noqa: E731
     pts = [0, 1, 3]
-    t = sum(integrate.quad(f, a, b, epsrel=1e-12, limit=200)[0] for a, b in zip(pts, pts[1:]))
+    t = sum(integrate.quad(f, a, b, epsrel=1e-12, limit=200)[0] for a, b in zip(pts, pts[1:], strict=False))
     t += integrate.quad(f, 3, math.inf, epsrel=1e-12, limit=200)[0]
     assert math.isclose(t, 10, rel_tol=1e-6)
 
@@ -143,8 +143,17 @@ def test_verify_threshold_needs_a_normal_form(run_cli, tmp_path):
 
 def test_verify_normal_form_with_threshold_pi(run_cli, tmp_path):
     proc = run_cli(
-        "verify", "escape-time", "r-star", "--normal-form", "x**2 + r", "--threshold", "pi",
-        "--out", tmp_path / "v", "--no-progress", timeout=300,
+        "verify",
+        "escape-time",
+        "r-star",
+        "--normal-form",
+        "x**2 + r",
+        "--threshold",
+        "pi",
+        "--out",
+        tmp_path / "v",
+        "--no-progress",
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     ids = [c["id"] for c in _strict((tmp_path / "v" / "results.json").read_text())["checks"]]

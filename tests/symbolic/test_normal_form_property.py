@@ -35,8 +35,20 @@ def family(seed=15):
     """(text, x0, threshold, python field g(x) with f = g(x) + b r, b, bottlenecks)."""
     rng = random.Random(seed)
     out = []
-    for kind in ("shift", "shift_x0", "shift_pi", "quartic", "quartic", "wells", "wells",
-                 "degenerate", "inflection", "cosh", "exp", "exp"):
+    for kind in (
+        "shift",
+        "shift_x0",
+        "shift_pi",
+        "quartic",
+        "quartic",
+        "wells",
+        "wells",
+        "degenerate",
+        "inflection",
+        "cosh",
+        "exp",
+        "exp",
+    ):
         a = _q(rng, ["1/2", "1", "2", "3"])
         b = _q(rng, ["1/2", "1", "2"])
         s = _q(rng, ["1/2", "1", "3/2"])
@@ -67,8 +79,7 @@ def family(seed=15):
             g, xcs = (lambda x, a=af: a * (math.cosh(x) - 1) if x < 700 else math.inf), [0.0]
         else:
             text = f"{a}*(exp(x) - 1 - x) + {c}*x**2 + {b}*r"
-            g = (lambda x, a=af, c=cf: a * math.expm1(x) - a * x + c * x * x
-                 if x < 700 else math.inf)
+            g = lambda x, a=af, c=cf: a * math.expm1(x) - a * x + c * x * x if x < 700 else math.inf
             xcs = [0.0]
         out.append((text, x0, thr, g, float(b), xcs))
     assert len(out) == N_FIELDS
@@ -85,6 +96,7 @@ def reference(g, b, x0, thr, xcs):
         pts = sorted({x0, *[p for p in [*xcs, *near] if x0 < p < top]})
         if math.isfinite(top):
             pts.append(top)
+
         def h(x):
             try:
                 v = g(x) + b * rho
@@ -93,15 +105,18 @@ def reference(g, b, x0, thr, xcs):
                 return 0.0
 
         total = 0.0
-        for lo, hi in zip(pts[:-1], pts[1:]):
+        for lo, hi in zip(pts[:-1], pts[1:], strict=False):
             total += integrate.quad(h, lo, hi, epsabs=0, epsrel=1e-12, limit=500)[0]
         if math.isinf(top):
             total += integrate.quad(h, pts[-1], math.inf, epsabs=0, epsrel=1e-12, limit=500)[0]
         return total
 
     def solve(target):
-        return math.exp(optimize.brentq(lambda u: math.log(t_esc(math.exp(u)) / target),
-                                        -20, 5, xtol=1e-14, rtol=1e-13))
+        return math.exp(
+            optimize.brentq(
+                lambda u: math.log(t_esc(math.exp(u)) / target), -20, 5, xtol=1e-14, rtol=1e-13
+            )
+        )
 
     rs, rn = solve(T), solve(2 * T)
     G = t_esc(rs, power=2)
