@@ -59,9 +59,15 @@ def test_two_bottlenecks_at_the_same_r_c_add(run_cli):
     d = _json(run_cli, "--normal-form", "(x - 1)**2*(x - 3)**2 + r", "--T", "10")
     assert "add" in d["notes"]["bottleneck"]
     rs = d["r_star"]["value"]
-    f = lambda x: 1 / ((x - 1) ** 2 * (x - 3) ** 2 + rs)  # noqa: E731
+
+    def f(x):
+        return 1 / ((x - 1) ** 2 * (x - 3) ** 2 + rs)
+
     pts = [0, 1, 3]
-    t = sum(integrate.quad(f, a, b, epsrel=1e-12, limit=200)[0] for a, b in zip(pts, pts[1:], strict=False))
+    t = sum(
+        integrate.quad(f, a, b, epsrel=1e-12, limit=200)[0]
+        for a, b in zip(pts, pts[1:], strict=False)
+    )
     t += integrate.quad(f, 3, math.inf, epsrel=1e-12, limit=200)[0]
     assert math.isclose(t, 10, rel_tol=1e-6)
 

@@ -53,7 +53,7 @@ def family(seed=15):
         b = _q(rng, ["1/2", "1", "2"])
         s = _q(rng, ["1/2", "1", "3/2"])
         c = _q(rng, ["1/4", "1", "2"])
-        af, bf, sf, cf = float(a), float(b), float(s), float(c)
+        af, sf, cf = float(a), float(s), float(c)
         x0, thr = "0", "oo"
         if kind.startswith("shift"):
             text = f"{a}*(x - {s})**2 + {b}*r"
@@ -79,8 +79,14 @@ def family(seed=15):
             g, xcs = (lambda x, a=af: a * (math.cosh(x) - 1) if x < 700 else math.inf), [0.0]
         else:
             text = f"{a}*(exp(x) - 1 - x) + {c}*x**2 + {b}*r"
-            g = lambda x, a=af, c=cf: a * math.expm1(x) - a * x + c * x * x if x < 700 else math.inf
-            xcs = [0.0]
+            g, xcs = (
+                (
+                    lambda x, a=af, c=cf: (
+                        a * (math.expm1(x) - x) + c * x * x if x < 700 else math.inf
+                    )
+                ),
+                [0.0],
+            )
         out.append((text, x0, thr, g, float(b), xcs))
     assert len(out) == N_FIELDS
     return out
