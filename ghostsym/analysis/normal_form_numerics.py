@@ -109,6 +109,7 @@ class NormalFormNumerics:
         self.nf = da.nf
         self.derivation = da.derivation
         self.r_c, self.sigma, self.x_c = da.r_c, da.sigma, da.x_c
+        self.x_cs = tuple(da.x_cs) or (da.x_c,)
         self.x0, self.threshold = da.x0, da.threshold
         self.closed = da.closed_escape_time
         self.module = da.module
@@ -147,19 +148,21 @@ class NormalFormNumerics:
         return self._quad(rho, derivative=False)
 
     def _breakpoints(self, r: float) -> list[float]:
-        f, xc = self.field, self.x_c
-        f0 = f(xc, r)
-        if not f0 > 0:
-            raise GhostsymError(f"field not positive at the ghost for r = {r:g}")
-        # Width of the bottleneck: where the speed has doubled.
-        w = 1e-12
-        while f(xc + w, r) < 2 * f0 and xc + w < min(self.threshold, 1e300):
-            w *= 2
-        pts = {self.x0, xc}
-        for k in range(0, 16):
-            for p in (xc + w * 4.0**k, xc - w * 4.0**k):
-                if self.x0 < p < self.threshold:
-                    pts.add(p)
+        f = self.field
+        pts = {self.x0}
+        for xc in self.x_cs:  # geometric breakpoints around every bottleneck
+            f0 = f(xc, r)
+            if not f0 > 0:
+                raise GhostsymError(f"field not positive at the ghost for r = {r:g}")
+            # Width of the bottleneck: where the speed has doubled.
+            w = 1e-12
+            while f(xc + w, r) < 2 * f0 and xc + w < min(self.threshold, 1e300):
+                w *= 2
+            pts.add(xc)
+            for k in range(0, 16):
+                for p in (xc + w * 4.0**k, xc - w * 4.0**k):
+                    if self.x0 < p < self.threshold:
+                        pts.add(p)
         if math.isfinite(self.threshold):
             pts.add(self.threshold)
         return sorted(pts)
@@ -495,18 +498,24 @@ CANONICAL_ONLY = ("x**2 + r",)
 def checked_normal_forms(
     options: dict | None = None, defaults: Sequence[str] = DEFAULT_CHECK_NORMAL_FORMS
 ) -> list[tuple[str, NormalFormNumerics]]:
-    """(text, numerics) for ``defaults`` then ``options["normal_forms"]``, each normal form
-    once (the first text naming it is kept; numerics are cached per process).
+    """(text, numerics) for ``defaults`` then ``options["normal_forms"]`` (with the output
+    threshold ``options["threshold"]``, default oo), each normal form once (the first text
+    naming it is kept; numerics are cached per process).
 
     Raises :class:`~ghostsym.errors.NotDerivableError` (with the pipeline's reason) for a user
     normal form that has no ghost-induced delay.
     """
     out, seen = [], set()
-    for text in [*defaults, *((options or {}).get("normal_forms") or [])]:
-        nf = nf_codegen.parse_normal_form(text)
-        if str(nf) in seen:
+    options = options or {}
+    threshold = options.get("threshold") or "oo"
+    user = list(options.get("normal_forms") or [])
+    for i, text in enumerate([*defaults, *user]):
+        thr = threshold if i >= len(defaults) else "oo"
+        nf = nf_codegen.parse_normal_form(text, threshold=thr)
+        key = (str(nf), str(nf.threshold))
+        if key in seen:
             continue
-        seen.add(str(nf))
+        seen.add(key)
         out.append((text, _cached_numerics(nf)))
     return out
 

@@ -21,7 +21,6 @@ JSON layout: ``{"normal_form": {...}, "T": T|null, "confidence": c|null, "<key>"
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -98,24 +97,74 @@ def write_documents(out_dir: Path | None = None, names=None, pdf: bool = False) 
     return paths
 
 
+#: Relative agreement asked of a closed form and the numerical path at the user's T.
+CROSS_CHECK_RTOL = 1e-6
+
+
+def _exact_value(expr):
+    """(float or None, exact string or None, note or None) of a constant SymPy expression:
+    a value that under- or overflows double precision is given as a string (evaluated with
+    arbitrary exponent range), never as a false 0.0 or as Infinity."""
+    import math
+
+    import sympy
+
+    from ghostsym.symbolic import da
+
+    v = da._numeric(expr, 17)
+    if v is None:
+        return None, None, "not a finite real number at this T"
+    f = float(v)
+    if math.isfinite(f) and (f != 0.0 or v.is_zero):
+        return f, None, None
+    kind = "underflows" if math.isfinite(f) else "overflows"
+    return (
+        None,
+        sympy.sstr(sympy.Float(v, 15)),
+        (f"the value {kind} double precision; value_exact gives it as a decimal string"),
+    )
+
+
 def results_json(derivation, nf, T: float | None = None, c: float | None = None) -> dict:
-    """The JSON object of ``ghostsym derive --json`` for one normal form's derivation."""
+    """The JSON object of ``ghostsym derive --json`` for one normal form's derivation.
+
+    Strict JSON: no Infinity/NaN. A value that under- or overflows a double is ``null`` with
+    ``value_exact`` (a decimal string) and a note. With ``T``, every closed-form value is
+    compared with the numerical path (quadrature + root finding) at that T; a disagreement
+    replaces it by the numerical value (``method`` "numeric") with a note.
+    """
+    import math
+
     import sympy
 
     from ghostsym.symbolic import da
 
     res = derivation.results
     out: dict = {"normal_form": nf.describe(), "T": T, "confidence": c}
-    numbers = {}
+    notes = dict(derivation.notes)
+    numbers, numeric = {}, {}
     if T is not None and res.get("escape_time") is not None:
         from ghostsym.analysis.normal_form_numerics import NormalFormNumerics
-        from ghostsym.errors import NotDerivableError
+        from ghostsym.errors import GhostsymError
 
         try:
-            numbers = NormalFormNumerics(nf, derivation).da_values(T)
-        except NotDerivableError:
+            num = NormalFormNumerics(nf, derivation)
+            numbers = num.da_values(T)
+        except (GhostsymError, ArithmeticError, ValueError) as exc:
             numbers = {}
-    notes = dict(derivation.notes)
+            notes["r_star"] = notes.get("r_star", "") + f" (no numbers at T = {T:g}: {exc})"
+        if numbers and any(v is not None and v.method == "closed form" for v in numbers.values()):
+            try:
+                rs, rn, G, a = num._numeric_alpha(T)
+                numeric = {
+                    "r_star": num.r_of_rho(rs),
+                    "point_of_no_return": num.r_of_rho(rn),
+                    "grad_at_r_star": G,
+                    "alpha_star": a,
+                    "alpha_star_mse": 2 * T * a,
+                }
+            except (GhostsymError, ArithmeticError, ValueError, ZeroDivisionError):
+                numeric = {}  # the numerical path cannot reach this T (e.g. extreme T)
     for key in da.RESULT_KEYS:
         expr = res.get(key)
         entry = None
@@ -125,25 +174,54 @@ def results_json(derivation, nf, T: float | None = None, c: float | None = None)
                 "latex": sympy.latex(expr),
                 "method": da.results_method(derivation, key),
             }
-            if key in EXPONENT_KEYS:
-                entry["value"] = float(expr)
-            elif key in SCALAR_KEYS and (T is not None or not expr.free_symbols):
+            if key in derivation.checks:
+                entry["check"] = derivation.checks[key]
+            value = exact = why = None
+            want = key in EXPONENT_KEYS or (
+                key in SCALAR_KEYS and (T is not None or not expr.free_symbols)
+            )
+            if want:
                 v = numbers.get(key)
-                entry["value"] = (
-                    v.value
-                    if v is not None
-                    else float(sympy.N(expr.subs(derivation.symbols["T"], T if T else 1)))
-                )
+                if v is not None and v.method != "closed form":
+                    value = v.value
+                else:
+                    at = expr.subs(derivation.symbols["T"], T) if T is not None else expr
+                    value, exact, why = _exact_value(at)
+                ref = numeric.get(key)
+                if (
+                    value is not None
+                    and ref is not None
+                    and math.isfinite(ref)
+                    and abs(value - ref) > CROSS_CHECK_RTOL * abs(ref)
+                ):
+                    notes[key] = (
+                        f"closed form gives {value:.10g} at T = {T:g} but quadrature and root "
+                        f"finding give {ref:.10g}: the numerical value is reported"
+                    )
+                    value, entry["method"] = ref, "numeric"
+                if value is not None and not math.isfinite(value):
+                    value, why = None, "not a finite number"
+                entry["value"] = value
+                if exact is not None:
+                    entry["value_exact"] = exact
+                if why is not None:
+                    notes[key] = why
         elif key in numbers and numbers[key] is not None:
-            entry = {"expr": None, "latex": None, "method": "numeric", "value": numbers[key].value}
-            notes[key] = notes.get(key, "") + " (value: numeric fallback at the given T)"
+            value = numbers[key].value
+            entry = {"expr": None, "latex": None, "method": "numeric", "value": value}
+            if not math.isfinite(value):
+                entry["value"] = None
+                notes[key] = notes.get(key, "") + " (the numeric value is not finite)"
+            else:
+                notes[key] = notes.get(key, "") + " (value: numeric fallback at the given T)"
         out[key] = entry
     if c is not None:
         notes["confidence"] = (
             "the results are the analytical limit c -> oo of the readout "
             "sigmoid(c (x - x*)); c is recorded only"
         )
-    out["notes"] = {k: v for k, v in notes.items() if k in da.RESULT_KEYS or k == "confidence"}
+    keep = (*da.RESULT_KEYS, "confidence", "bottleneck")
+    out["notes"] = {k: v for k, v in notes.items() if k in keep}
     return out
 
 
@@ -160,10 +238,11 @@ def run(args) -> int:
             raise InputError("give either document names or --normal-form, not both")
         return _run_normal_form(args)
     if args.json:
+        from ghostsym.io import json_text
         from ghostsym.symbolic import canonical
         from ghostsym.symbolic.normal_forms import saddle_node
 
-        print(json.dumps(results_json(canonical.derive(), saddle_node(), args.T, args.c), indent=2))
+        print(json_text(results_json(canonical.derive(), saddle_node(), args.T, args.c)), end="")
         if args.out is None and not args.pdf:
             return 0
     for name in args.documents:
@@ -178,23 +257,25 @@ def run(args) -> int:
 
 
 def _run_normal_form(args) -> int:
-    from ghostsym.io import compile_pdf, write_atomic
+    from ghostsym.io import compile_pdf, json_text, write_atomic
     from ghostsym.symbolic import da
     from ghostsym.symbolic.normal_forms import NormalForm
 
     nf = NormalForm.parse(args.normal_form, args.state, args.param, args.x0, args.threshold)
     derivation = da.analyze(nf)
     if args.json:
-        print(json.dumps(results_json(derivation, nf, args.T, args.c), indent=2))
+        print(json_text(results_json(derivation, nf, args.T, args.c)), end="")
     else:
-        print(derivation.to_text())
+        print(derivation.to_terminal())
         if args.T is not None:
             data = results_json(derivation, nf, args.T, args.c)
             print(f"Values at T = {args.T:g}:")
             for key in (*SCALAR_KEYS, *EXPONENT_KEYS):
                 entry = data[key]
-                if entry is not None and "value" in entry:
+                if entry is not None and entry.get("value") is not None:
                     print(f"    {key} = {entry['value']:.10g}  ({entry['method']})")
+                elif entry is not None and entry.get("value_exact") is not None:
+                    print(f"    {key} = {entry['value_exact']}  ({entry['method']})")
                 else:
                     print(f"    {key}: none — {data['notes'].get(key, '')}")
     if args.out or args.pdf:

@@ -44,6 +44,13 @@ def register(subparsers) -> None:
         help="also check this normal form f(x; r), e.g. 'x**4 + r' (repeatable); "
         "without CHECK ids only the normal-form checks run",
     )
+    p.add_argument(
+        "--threshold",
+        default=None,
+        metavar="X",
+        help="output threshold x* of the --normal-form fields: oo (default), pi, sqrt(2), E "
+        "or a number",
+    )
     p.add_argument("--list", action="store_true", help="list the checks and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -72,6 +79,7 @@ def run(args) -> int:
         out_dir=args.out,
         seed=args.seed,
         normal_forms=args.normal_forms,
+        threshold=args.threshold,
         progress=progress,
         on_row=show,
     )

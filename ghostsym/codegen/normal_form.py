@@ -222,6 +222,9 @@ class CompiledDA:
     x0: float
     threshold: float
     closed_escape_time: bool
+    #: Every bottleneck on the path that sets the delay (``x_c`` first); more than one when
+    #: several folds share the bifurcation value (their passage times add).
+    x_cs: tuple = ()
 
     @property
     def module(self) -> ModuleType:
@@ -257,7 +260,10 @@ def compile_derivation(nf: NormalForm | str, derivation=None) -> CompiledDA:
     analytic_loss = analytic_grad = None
     if res.get("loss") is not None and res.get("dloss_dr") is not None:
         pair = tuple(_numeric_constants(sympy.sympify(res[k])) for k in ("loss", "dloss_dr"))
-        if not any(e.atoms(sympy.Integral) for e in pair):
+        allowed = {sym["r"], sym["T"]}
+        # Only a loss that is a closed form in (r, T): not when it is kept as an integral or
+        # written in terms of an r* / r_n found numerically.
+        if not any(e.atoms(sympy.Integral) or e.free_symbols - allowed for e in pair):
             analytic_loss, analytic_grad = (pair[0], sym["r"], sym["T"]), pair[1]
     compiled = compile_field(
         nf.expr,
@@ -278,4 +284,5 @@ def compile_derivation(nf: NormalForm | str, derivation=None) -> CompiledDA:
         x0=_float(nf.x0),
         threshold=math.inf if nf.threshold is sympy.oo else _float(nf.threshold),
         closed_escape_time=closed_te,
+        x_cs=tuple(_float(v) for v in res.get("fold_states") or (res["fold_state"],)),
     )

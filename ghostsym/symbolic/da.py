@@ -37,10 +37,12 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from contextlib import contextmanager
 
 import sympy
 
+from ghostsym.errors import InputError
 from ghostsym.symbolic.derivation import Derivation
 from ghostsym.symbolic.normal_forms import NormalForm
 
@@ -52,6 +54,20 @@ SYMPY_TIME_LIMIT = 5.0
 PATH_CHECK_RHO = (sympy.Rational(1, 1000), sympy.Integer(1), sympy.Integer(1000))
 #: Highest derivative order examined for the order of the fold tangency.
 MAX_FOLD_ORDER = 8
+#: Seconds the whole derivation of one normal form may take, every symbolic and numeric
+#: step together; past it :func:`analyze` refuses the field (:class:`BudgetError`).
+TIME_BUDGET = 120.0
+#: Seconds one numerical evaluation (a quadrature or a value) may take.
+NUMERIC_TIME_LIMIT = 10.0
+#: Largest closed form (``sympy.count_ops``) the pipeline reports; a larger one is replaced
+#: by its numerical value (it would be unreadable and slow to print or compile).
+MAX_RESULT_OPS = 600
+#: Relative agreement asked of a closed form and its independent numerical value.
+CHECK_RTOL = 1e-7
+#: Distances past the fold at which a closed-form escape time is checked by quadrature.
+CHECK_RHO = (sympy.Rational(1, 10), sympy.Integer(1))
+#: Delays at which closed forms of r*, r_n, |dL/dr| and alpha* are checked numerically.
+CHECK_T = (sympy.Integer(10), sympy.Integer(1000))
 
 RESULT_KEYS = (
     "escape_time",
@@ -84,30 +100,71 @@ class _Timeout(BaseException):
     """Raised by the alarm; a BaseException so SymPy's own ``except Exception`` ignores it."""
 
 
+class BudgetError(InputError):
+    """A normal form whose derivation would exceed a time or size budget (one-line refusal)."""
+
+
+#: Deadlines (``time.monotonic()``) of the time limits now open, outermost first.
+_DEADLINES: list[float] = []
+
+
+def _alarm(signum, frame):
+    # A late signal (the limit that armed it has already closed) re-arms and is ignored.
+    if _DEADLINES and min(_DEADLINES) <= time.monotonic() + 1e-3:
+        raise _Timeout()
+    _arm()
+
+
+def _arm():
+    if _DEADLINES:
+        signal.setitimer(signal.ITIMER_REAL, max(min(_DEADLINES) - time.monotonic(), 1e-3))
+    else:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
 @contextmanager
-def _time_limit(seconds: float):
+def _time_limit(seconds: float | None):
+    """Nestable time limit: ``_Timeout`` once the earliest open deadline has passed.
+
+    Only the main thread can be interrupted (SIGALRM); elsewhere the limit is not enforced.
+    """
     if threading.current_thread() is not threading.main_thread() or seconds is None:
         yield
         return
-
-    def alarm(signum, frame):
-        raise _Timeout()
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    outermost = not _DEADLINES
+    previous = signal.signal(signal.SIGALRM, _alarm) if outermost else None
+    _DEADLINES.append(time.monotonic() + max(seconds, 0.0))
+    _arm()
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        try:
+            _DEADLINES.pop()
+            _arm()
+            if outermost:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
 
 
-def _attempt(func, seconds: float = SYMPY_TIME_LIMIT):
-    """Run a SymPy computation; return None if it fails, is not implemented or times out."""
+def _outer_expired() -> bool:
+    return bool(_DEADLINES) and min(_DEADLINES) <= time.monotonic() + 1e-3
+
+
+def _attempt(func, seconds: float | None = None):
+    """Run a SymPy computation; return None if it fails, is not implemented or times out.
+
+    When the derivation's own budget (an enclosing limit) has run out, the timeout is
+    passed on instead, so that :func:`analyze` refuses the field.
+    """
     try:
-        with _time_limit(seconds):
+        with _time_limit(SYMPY_TIME_LIMIT if seconds is None else seconds):
             return func()
     except _Timeout:
+        if _outer_expired():
+            raise
         return None
     except (
         NotImplementedError,
@@ -116,9 +173,34 @@ def _attempt(func, seconds: float = SYMPY_TIME_LIMIT):
         AttributeError,
         ZeroDivisionError,
         RecursionError,
+        OverflowError,
+        ArithmeticError,
         sympy.PolynomialError,
+        sympy.SympifyError,
     ):
         return None
+
+
+def _simplify(expr):
+    """``sympy.simplify`` within the attempt's time limit (the expression itself if not)."""
+    out = _attempt(lambda: sympy.simplify(expr))
+    return expr if out is None else out
+
+
+def _numeric(expr, digits: int = 15, subs=None):
+    """``expr`` evaluated to a real Float without exact arithmetic, or None (complex, not a
+    number, over/underflow beyond mpmath's reach, or out of time)."""
+
+    def ev():
+        v = sympy.sympify(expr).evalf(digits, subs=subs)
+        if not v.is_number or v.has(sympy.I, sympy.oo, -sympy.oo, sympy.zoo, sympy.nan):
+            return None
+        re_, im_ = v.as_real_imag()
+        if abs(im_) > 1e-12 * (1 + abs(re_)):
+            return None
+        return sympy.Float(re_, digits)
+
+    return _attempt(ev, NUMERIC_TIME_LIMIT)
 
 
 def _has_integral(expr) -> bool:
@@ -131,6 +213,48 @@ def _finite_number(expr) -> bool:
         and expr.is_finite is not False
         and not expr.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan)
     )
+
+
+def _show(v) -> str:
+    return "none" if v is None else sympy.sstr(sympy.Float(v, 6))
+
+
+def _rational_bracket(v, up: bool):
+    """A rational at or beyond ``v`` (below it for ``up=False``), within 1e-20."""
+    if v.is_Rational:
+        return v
+    scaled = v * 10**20
+    n = sympy.ceiling(scaled) if up else sympy.floor(scaled)
+    return sympy.Rational(int(n), 10**20)
+
+
+def _first_root(p, lo, hi):
+    """The first real root of the polynomial ``p`` in [lo, hi] (a Float), or False."""
+    a = _rational_bracket(lo, up=False)
+    b = None if hi is sympy.oo else _rational_bracket(hi, up=True)
+    if p.count_roots(a, b) == 0:
+        return False
+    for (u, v), _ in p.intervals(eps=sympy.Rational(1, 10**6)):
+        if v >= a and (b is None or u <= b):
+            return sympy.Float((u + v) / 2, 6)
+    return sympy.Float(a, 6)
+
+
+def _first_nonpositive(g, x, lo, hi):
+    """Sign sampling of a non-polynomial field along the path (floating point, never exact
+    arithmetic): the first sample where g <= 0 (or is not a real number), else False."""
+    top = hi if hi is not sympy.oo else lo + 10**6
+    lo_f, top_f = sympy.Float(lo, 30), sympy.Float(top, 30)
+    fn = sympy.lambdify(x, g, modules="mpmath")
+    for k in range(401):
+        p = lo_f + (top_f - lo_f) * sympy.Float(k / 400, 30) ** 3
+        try:
+            v = sympy.sympify(fn(p))
+        except (ValueError, TypeError, ZeroDivisionError, OverflowError):
+            return sympy.Float(p, 6)
+        if not v.is_number or v.is_real is False or not v > 0:
+            return sympy.Float(p, 6)
+    return False
 
 
 def results_method(derivation: Derivation, key: str) -> str:
@@ -161,8 +285,12 @@ def analyze(
     abstract: str | None = None,
     derivation: Derivation | None = None,
     labels: dict[str, str] | None = None,
+    time_budget: float | None = None,
 ) -> Derivation:
     """Derive the DA analysis of ``nf`` (see the module docstring for the result keys).
+
+    The whole derivation runs within ``time_budget`` seconds (default :data:`TIME_BUDGET`);
+    past it the field is refused with :class:`BudgetError`, one line naming the limit.
 
     ``derivation`` lets a caller put its own preface first (the canonical document does);
     ``labels`` maps result names to equation tags (e.g. ``{"alpha_star": "Eq. 23"}``).
@@ -179,7 +307,20 @@ def analyze(
                 "critical learning rate of gradient descent."
             ),
         )
-    _Pipeline(nf, derivation, labels or {}).run()
+    budget = TIME_BUDGET if time_budget is None else time_budget
+    try:
+        with _time_limit(budget):
+            _Pipeline(nf, derivation, labels or {}).run()
+    except _Timeout:
+        raise BudgetError(
+            f"normal form {nf}: the derivation exceeded its time budget of {budget:g} s "
+            "(ghostsym.symbolic.da.TIME_BUDGET); simplify the field or give a finite threshold"
+        ) from None
+    except RecursionError:
+        raise BudgetError(
+            f"normal form {nf}: the derivation exceeded Python's recursion limit "
+            "(the expression is too deeply nested)"
+        ) from None
     return derivation
 
 
@@ -273,6 +414,20 @@ class _Pipeline:
             d.text("The fixed points $f = 0$ have no closed form; they are found numerically.")
             return
         sols = [s for s in sols if not s.has(sympy.I)]  # complex for every real r
+        # SymPy's principal odd roots, (-r)**(1/3), are complex for r > 0: use the real root.
+        sols = [
+            s.replace(
+                lambda p: (
+                    p.is_Pow
+                    and p.exp.is_Rational
+                    and p.exp.q % 2 == 1
+                    and p.exp.q > 1
+                    and not p.base.is_nonnegative
+                ),
+                lambda p: sympy.real_root(p.base, p.exp.q) ** p.exp.p,
+            )
+            for s in sols
+        ]
         if not sols:
             self.result(
                 "fixed_points",
@@ -295,11 +450,6 @@ class _Pipeline:
         x, r, f = nf.state, nf.param, nf.expr
         fx = sympy.diff(f, x)
         d.section("Saddle-node (fold) bifurcation")
-        d.text(
-            "A ghost is born where two fixed points merge and disappear: "
-            "$f = \\partial f/\\partial x = 0$."
-        )
-        d.equation(sympy.Derivative(sympy.Symbol("f"), x), fx)
         cands = _attempt(lambda: sympy.solve([f, fx], [x, r], dict=True))
         if cands is None:
             reason = (
@@ -314,7 +464,9 @@ class _Pipeline:
             xc, rc = c.get(x, x), c.get(r, r)
             if xc.free_symbols or rc.free_symbols:
                 continue  # a whole family (degenerate field); not a fold point
-            if xc.is_real is False or rc.is_real is False:
+            if xc.is_real is False or rc.is_real is False or _numeric(xc) is None:
+                continue
+            if _numeric(rc) is None:
                 continue
             real.append((sympy.nsimplify(xc) if xc.is_Float else xc, rc))
         if not real:
@@ -327,12 +479,20 @@ class _Pipeline:
             self.missing(RESULT_KEYS, reason)
             raise _Stop
         thr = nf.threshold
-        on_path = [
-            (xc, rc)
-            for xc, rc in real
-            if bool(xc >= nf.x0) and (thr is sympy.oo or bool(xc <= thr))
-        ]
+        on_path = sorted(
+            (
+                (xc, rc)
+                for xc, rc in real
+                if bool(xc >= nf.x0) and (thr is sympy.oo or bool(xc <= thr))
+            ),
+            key=lambda p: (float(_numeric(p[0])), float(_numeric(p[1]))),
+        )
         if not on_path:
+            d.text(
+                "A ghost is born where two fixed points merge and disappear: "
+                "$f = \\partial f/\\partial x = 0$."
+            )
+            d.equation(sympy.Derivative(sympy.Symbol("f"), x), fx)
             where = ", ".join(f"x = {sympy.sstr(xc)} (r = {sympy.sstr(rc)})" for xc, rc in real)
             reason = (
                 f"no ghost on the path: the fold point(s) {where} lie outside the path from "
@@ -342,46 +502,151 @@ class _Pipeline:
             d.text("The fold lies off the path: " + reason + ".")
             self.missing(RESULT_KEYS, reason)
             raise _Stop
-        xc, rc = sorted(on_path, key=lambda p: (float(p[0]), float(p[1])))[0]
-        self.xc, self.rc = xc, rc
-        at = {x: xc, r: rc}
-        xc_s, rc_s = sympy.Symbol("x_c"), sympy.Symbol("r_c")
-        d.equation(xc_s, xc, prose="On the path from $x_0$ to the threshold the fold is at")
-        self.result("bifurcation_value", rc, lhs=rc_s)
-        order = None
-        for k in range(2, MAX_FOLD_ORDER + 1):
-            val = sympy.simplify(sympy.diff(f, x, k).subs(at))
-            if val != 0:
-                order = k
-                d.equation(
-                    sympy.Subs(sympy.Derivative(sympy.Symbol("f"), (x, k)), (x, r), (xc, rc)),
-                    val,
-                    prose="The first non-vanishing derivative in the state sets the "
-                    "order of the tangency:",
+        # Every fold on the path: its order, its unfolding speed, and whether the path is
+        # clear of fixed points just past it.
+        folds, degenerate = [], []
+        for xc, rc in on_path:
+            at = {x: xc, r: rc}
+            order, val = None, None
+            for k in range(2, MAX_FOLD_ORDER + 1):
+                v = _simplify(sympy.diff(f, x, k).subs(at))
+                if v != 0:
+                    order, val = k, v
+                    break
+            fr = _simplify(sympy.diff(f, r).subs(at))
+            if fr == 0 or fr.is_real is False or not fr.is_number:
+                degenerate.append((xc, rc))
+                continue
+            sigma = sympy.Integer(1 if fr > 0 else -1)
+            blocked = self._blocked_at(rc, sigma)
+            folds.append(
+                {
+                    "xc": xc,
+                    "rc": rc,
+                    "order": order,
+                    "val": val,
+                    "fr": fr,
+                    "sigma": sigma,
+                    "blocked": blocked,
+                }
+            )
+        clear = [p for p in folds if p["blocked"] is None]
+        if clear:
+            # The fold that clears last in the direction of escape sets the delay; folds at
+            # the same r_c are bottlenecks passed one after the other.
+            key = max(clear, key=lambda p: float(_numeric(p["sigma"] * p["rc"])))
+            chosen = [p for p in clear if p["rc"] == key["rc"] and p["sigma"] == key["sigma"]]
+        else:
+            chosen = []
+        self._fold_prose(on_path, folds, chosen)
+        if not chosen:
+            if degenerate and not folds:
+                reason = (
+                    "degenerate fold: df/dr vanishes at the fold point, so r does not unfold "
+                    "the bottleneck at first order; the pipeline needs df/dr != 0 there"
                 )
-                break
-        self.order = order
+            else:
+                parts = []
+                for p in folds:
+                    rho_b, xb = p["blocked"]
+                    rb = p["rc"] + p["sigma"] * rho_b
+                    at_x = f" at x ~ {sympy.sstr(xb)}" if xb is not None else ""
+                    parts.append(
+                        f"past the fold at x = {sympy.sstr(p['xc'])} (r_c = "
+                        f"{sympy.sstr(p['rc'])}), at r = {sympy.sstr(rb)}, a fixed point{at_x}"
+                    )
+                reason = (
+                    f"no escape: the path from x0 = {sympy.sstr(nf.x0)} to the threshold "
+                    f"{sympy.sstr(nf.threshold)} is blocked by a fixed point on every side of "
+                    "every fold (" + "; ".join(parts) + "), so the trajectory stops there "
+                    "and the output never turns on: no ghost-induced delay"
+                )
+            d.text("The path is blocked: " + reason + ".")
+            self.missing(RESULT_KEYS, reason)
+            raise _Stop
+        main = chosen[0]
+        xc, rc, order, val, fr = main["xc"], main["rc"], main["order"], main["val"], main["fr"]
+        self.xc, self.rc, self.order = xc, rc, order
+        self.path_xs = [p[0] for p in on_path]
+        self.fold_states = tuple(p["xc"] for p in chosen)
+        xc_s, rc_s = sympy.Symbol("x_c"), sympy.Symbol("r_c")
+        if len(chosen) == 1:
+            d.equation(xc_s, xc, prose="On the path from $x_0$ to the threshold the fold is at")
+        else:
+            d.equation(
+                xc_s,
+                sympy.FiniteSet(*self.fold_states),
+                prose="On the path from $x_0$ to the threshold there are "
+                f"{len(chosen)} bottlenecks at the same bifurcation value; the trajectory "
+                "passes them one after the other, so their passage times add:",
+            )
+        self.result("bifurcation_value", rc, lhs=rc_s)
+        if order is not None:
+            d.equation(
+                sympy.Subs(sympy.Derivative(sympy.Symbol("f"), (x, order)), (x, r), (xc, rc)),
+                val,
+                prose="The first non-vanishing derivative in the state sets the "
+                "order of the tangency:",
+            )
         if order == 2:
             d.text("The tangency is quadratic: a saddle-node bifurcation.")
-        elif order is not None:
+        elif order is not None and order % 2 == 0:
             d.text(f"The tangency is of order {order}: a degenerate fold.")
-        fr = sympy.simplify(sympy.diff(f, r).subs(at))
+        elif order is not None:
+            d.text(
+                f"The tangency is of odd order {order}: an inflection point, not a fold "
+                "proper. No two fixed points merge here (a single fixed point passes "
+                "through $x_c$ as $r$ crosses $r_c$); past it the speed at $x_c$ is small "
+                "but non-zero, so $x_c$ is a bottleneck without fixed points."
+            )
         d.equation(
             sympy.Subs(sympy.Derivative(sympy.Symbol("f"), r), (x, r), (xc, rc)),
             fr,
             prose="The parameter unfolds it with speed",
         )
-        if fr == 0 or fr.is_real is False or not fr.is_number:
-            reason = (
-                "degenerate fold: df/dr vanishes at the fold point, so r does not unfold the "
-                "bottleneck at first order; the pipeline needs df/dr != 0 there"
-            )
-            d.text(reason + ".")
-            self.missing(RESULT_KEYS, reason)
-            raise _Stop
-        self.sigma = sympy.Integer(1 if fr > 0 else -1)
+        self.sigma = main["sigma"]
         self.d.results["escape_direction"] = self.sigma
         self.d.results["fold_state"] = xc
+        self.d.results["fold_states"] = self.fold_states
+        if len(on_path) > 1:
+            others = [p for p in on_path if p[0] not in self.fold_states]
+            used = ", ".join(f"x = {sympy.sstr(p)}" for p in self.fold_states)
+            why = (
+                f"the path crosses {len(on_path)} points with f = df/dx = 0; the delay is set "
+                f"by the bottleneck(s) at {used} (r_c = {sympy.sstr(rc)}), the last to clear: "
+                "just past it the whole path is free of fixed points"
+            )
+            if others:
+                why += (
+                    "; the others ("
+                    + ", ".join(f"x = {sympy.sstr(p[0])}, r = {sympy.sstr(p[1])}" for p in others)
+                    + ") are still blocked there or are passed at finite speed"
+                )
+            if len(self.fold_states) > 1:
+                why += "; the passage times of the bottlenecks add"
+            self.d.note("bottleneck", why)
+            d.text("Several folds lie on the path: " + why.replace("_", "\\_") + ".")
+
+    def _fold_prose(self, on_path, folds, chosen):
+        d, x = self.d, self.nf.state
+        fx = sympy.diff(self.nf.expr, x)
+        orders = {p["order"] for p in (chosen or folds)}
+        if len(on_path) > 1:
+            d.text(
+                "A ghost forms where $f$ and $\\partial f/\\partial x$ vanish together on "
+                "the path; this field has several such points, and each is examined below."
+            )
+        elif orders and all(o is not None and o % 2 == 1 for o in orders):
+            d.text(
+                "A bottleneck forms where $f$ and $\\partial f/\\partial x$ vanish together "
+                "on the path: $f = \\partial f/\\partial x = 0$."
+            )
+        else:
+            d.text(
+                "A ghost is born where two fixed points merge and disappear: "
+                "$f = \\partial f/\\partial x = 0$."
+            )
+        d.equation(sympy.Derivative(sympy.Symbol("f"), x), fx)
 
     # -- 4. which side has the ghost --------------------------------------------------------
     def escape_side(self):
@@ -398,18 +663,7 @@ class _Pipeline:
                 f"(${sympy.latex(r)} {rel} {sympy.latex(self.rc)}$):"
             ),
         )
-        blocked = self._blocked_at()
-        if blocked is not None:
-            reason = (
-                f"no escape: for rho = {sympy.sstr(blocked)} past the fold the path from "
-                f"x0 = {sympy.sstr(nf.x0)} to the threshold {sympy.sstr(nf.threshold)} still "
-                "contains a fixed point (for example a stable one beyond the fold), so the "
-                "trajectory stops there and the output never turns on: no ghost-induced delay"
-            )
-            d.text("The path is blocked: " + reason + ".")
-            self.missing(RESULT_KEYS, reason)
-            raise _Stop
-        speed = sympy.simplify(self.f_rho.subs(x, self.xc))
+        speed = _simplify(self.f_rho.subs(x, self.xc))
         d.equation(
             sympy.Subs(sympy.Symbol("f"), x, self.xc),
             speed,
@@ -420,26 +674,28 @@ class _Pipeline:
             ),
         )
 
-    def _blocked_at(self):
-        """A sample ρ at which f has a zero on the path (None when the path is clear)."""
+    def _blocked_at(self, rc, sigma):
+        """(ρ, x) for a sample ρ at which f(·; r_c + σρ) has a zero on the path (x: where,
+        approximately, or None); None when the path is clear at every sample."""
         nf, x, rho = self.nf, self.nf.state, self.s["rho"]
+        f_rho = sympy.expand(nf.expr.subs(nf.param, rc + sigma * rho))
         lo, hi = nf.x0, nf.threshold
-        poly = _attempt(lambda: sympy.Poly(self.f_rho, x), 5)
+        poly = _attempt(lambda: sympy.Poly(f_rho, x), 5)
         for val in PATH_CHECK_RHO:
-            g = self.f_rho.subs(rho, val)
+            g = f_rho.subs(rho, val)
             if poly is not None and all(cf.is_number for cf in sympy.Poly(g, x).all_coeffs()):
                 p = sympy.Poly(g, x)
-                n = _attempt(lambda p=p: p.count_roots(lo, None if hi is sympy.oo else hi), 10)
-                if n is None or n > 0:
-                    return val
+                found = _attempt(lambda p=p: _first_root(p, lo, hi), NUMERIC_TIME_LIMIT)
+                if found is None:
+                    return val, None  # could not be decided in time: treat as blocked
+                if found is not False:
+                    return val, found
                 continue
-            # Non-polynomial field: sample the sign along the path.
-            top = hi if hi is not sympy.oo else lo + 10**6
-            pts = [lo + (top - lo) * sympy.Rational(k, 400) ** 3 for k in range(401)]
-            for p in pts:
-                v = g.subs(x, p).evalf(15)
-                if not v.is_number or v.is_real is False or v <= 0:
-                    return val
+            found = _attempt(lambda g=g: _first_nonpositive(g, x, lo, hi), NUMERIC_TIME_LIMIT)
+            if found is None:
+                return val, None
+            if found is not False:
+                return val, found
         return None
 
     # -- 5. trajectory ----------------------------------------------------------------------
@@ -456,7 +712,7 @@ class _Pipeline:
                 "closed form here; the escape time is kept as an integral below."
             )
             return
-        t_of_x = sympy.simplify(t_of_x)
+        t_of_x = _simplify(t_of_x)
         self.t_of_x = t_of_x
         d.equation(t, t_of_x, prose="Separating variables, the time to reach $x$ is")
         sols = _attempt(lambda: sympy.solve(sympy.Eq(t_of_x, t), x), 2.0)
@@ -479,6 +735,7 @@ class _Pipeline:
         nf, d, s = self.nf, self.d, self.s
         x, rho = nf.state, s["rho"]
         d.section("Escape time")
+        self.rejected = []  # why closed forms were rejected by the numerical check
         self.C = None  # (symbol, value) of the scaling constant, if any
         self.power = None  # (C, kappa) when t_esc = C rho**kappa
         te = None
@@ -504,7 +761,11 @@ class _Pipeline:
                     )
                 Cval = Cint
             else:
-                Cval = sympy.simplify(Cval)
+                Cval = _simplify(Cval)
+                bad = self._check_value(Cval, Cint, "the scaling constant C_f")
+                if bad:
+                    self.rejected.append(bad)
+                    Cval = Cint
             Csym = sympy.Symbol("C_f", positive=True)
             self.C = (Csym, Cval)
             d.equation(Csym, Cint if Cval == Cint else sympy.Eq(Cint, Cval, evaluate=False))
@@ -523,7 +784,11 @@ class _Pipeline:
                         "the integral of dx/f diverges: the trajectory never "
                         "reaches the threshold in finite time"
                     )
-                te = sympy.simplify(direct)
+                te = _simplify(direct)
+                bad = self._check_escape_time(te)
+                if bad:
+                    self.rejected.append(bad)
+                    te = None
         if te is not None and self.t_of_x is not None and nf.threshold is sympy.oo:
             self._large_threshold_limit(te)
         if te is None:
@@ -535,14 +800,29 @@ class _Pipeline:
                         "f grows at most linearly, so x reaches infinity only "
                         "as t -> infinity; give a finite threshold"
                     )
-            d.text(
-                "The escape time has no closed form; it is kept as an integral and "
-                "evaluated by quadrature:"
-            )
+            if self.rejected:
+                d.text(
+                    "SymPy's closed form for the escape time disagrees with numerical "
+                    "quadrature (" + "; ".join(self.rejected) + "), so it is rejected; the "
+                    "escape time is kept as an integral and evaluated by quadrature:"
+                )
+            else:
+                d.text(
+                    "The escape time has no closed form; it is kept as an integral and "
+                    "evaluated by quadrature:"
+                )
         if qh is None:
             self.te_algebra = te
         self.te_rho = te
         self.d.results["escape_time_rho"] = te
+        if self.rejected:
+            self.d.note("escape_time", "closed form rejected: " + "; ".join(self.rejected))
+        elif not _has_integral(te):
+            self.d.checks["escape_time"] = (
+                "agrees with quadrature of the integral of dx/f at rho = "
+                + ", ".join(map(sympy.sstr, CHECK_RHO))
+                + f" to a relative {CHECK_RTOL:g}"
+            )
         self.result(
             "escape_time",
             self._in_r(te),
@@ -576,7 +856,7 @@ class _Pipeline:
     def _quasi_homogeneous(self):
         """(β, γ, g, u) with f(x_c + ρ^β u; r_c + σρ) = ρ^γ g(u), or None."""
         nf, x, rho = self.nf, self.nf.state, self.s["rho"]
-        if nf.threshold is not sympy.oo or sympy.simplify(nf.x0 - self.xc) != 0:
+        if nf.threshold is not sympy.oo or _simplify(nf.x0 - self.xc) != 0:
             return None
         u = sympy.Symbol("u", nonnegative=True)
         shifted = sympy.expand(self.f_rho.subs(x, self.xc + u))
@@ -591,7 +871,7 @@ class _Pipeline:
         b, g_ = next(iter(sol))
         if b.free_symbols or g_.free_symbols or not b > 0:
             return None
-        g = sympy.expand(sympy.simplify(shifted.subs(rho, 1)))
+        g = sympy.expand(_simplify(shifted.subs(rho, 1)))
         return b, g_, g, u
 
     # -- 7. loss regimes --------------------------------------------------------------------
@@ -638,17 +918,23 @@ class _Pipeline:
         if closed and self.power is not None:
             # t_esc = C rho^kappa: invert the power law.
             C, kappa = self.power
-            rho_star = sympy.simplify((T / C) ** (1 / kappa))
-            rho_n = sympy.simplify((2 * T / C) ** (1 / kappa))
+            rho_star = _simplify((T / C) ** (1 / kappa))
+            rho_n = _simplify((2 * T / C) ** (1 / kappa))
         elif closed:
             rho_star = self._solve_positive(sympy.Eq(self.te_algebra, T), rho)
             rho_n = self._solve_positive(sympy.Eq(self.te_algebra, 2 * T), rho)
-        if rho_star is None or rho_n is None:
-            why = (
-                "t_esc(r) = T has no closed-form solution"
-                if closed
-                else "the escape time has no closed form"
-            )
+        bad = None
+        if rho_star is not None and rho_n is not None:
+            bad = self._check_optimum(rho_star, rho_n)
+        if rho_star is None or rho_n is None or bad:
+            if bad:
+                why = f"the closed forms of r*, r_n, |dL/dr| or alpha* were rejected ({bad})"
+            elif closed:
+                why = "t_esc(r) = T has no closed-form solution"
+            elif self.rejected:
+                why = "the escape time's closed form was rejected by the numerical check"
+            else:
+                why = "the escape time has no closed form"
             reason = (
                 f"{why}; r*, the point of no return and alpha* are computed numerically "
                 "(quadrature + root finding) when a value of T is given"
@@ -678,7 +964,7 @@ class _Pipeline:
         )
         r_n = self._value(self.rc + self.sigma * rho_n)
         self.result("point_of_no_return", r_n, lhs=rn)
-        ratio = sympy.simplify(rho_n / rho_star)
+        ratio = _simplify(rho_n / rho_star)
         d.equation(
             (rn - self.rc) / (rs - self.rc) if self.rc != 0 else rn / rs,
             ratio,
@@ -686,8 +972,108 @@ class _Pipeline:
         )
         self._loss_piecewise(r_star, r_n)
 
+    # -- numerical checks of closed forms (docs/math.md §8) ---------------------------------
+    def _path_points(self):
+        nf = self.nf
+        inner = sorted(
+            {
+                p
+                for p in self.path_xs
+                if bool(p > nf.x0) and (nf.threshold is sympy.oo or bool(p < nf.threshold))
+            },
+            key=lambda p: float(_numeric(p)),
+        )
+        return [nf.x0, *inner, nf.threshold]
+
+    def _te_quad(self, rho_val, derivative: bool = False):
+        """t_esc (or dt_esc/dρ = −∫ ∂_ρ f / f² dx) at ρ by numerical quadrature, split at
+        the folds on the path; None when the quadrature fails or runs out of time."""
+        x, rho = self.nf.state, self.s["rho"]
+        g = self.f_rho.subs(rho, rho_val)
+        if derivative:
+            integrand = -sympy.diff(self.f_rho, rho).subs(rho, rho_val) / g**2
+        else:
+            integrand = 1 / g
+        pts = self._path_points()
+        total = sympy.Float(0)
+        for a, b in zip(pts[:-1], pts[1:], strict=True):
+            v = _numeric(sympy.Integral(integrand, (x, a, b)))
+            if v is None:
+                return None
+            total += v
+        return total
+
+    @staticmethod
+    def _disagree(closed, numeric) -> bool:
+        return (
+            closed is None or numeric is None or abs(closed - numeric) > CHECK_RTOL * abs(numeric)
+        )
+
+    def _check_value(self, closed, integral, what):
+        """None when a closed-form constant matches the quadrature of its integral."""
+        c, q = _numeric(closed), _numeric(integral)
+        if q is None:
+            return None  # nothing independent to compare with: keep SymPy's answer
+        if self._disagree(c, q):
+            return f"{what}: closed form {sympy.sstr(closed)} = {_show(c)}, quadrature {_show(q)}"
+        return None
+
+    def _check_escape_time(self, te):
+        """None when t_esc(ρ) matches quadrature at :data:`CHECK_RHO`, else why not."""
+        if sympy.count_ops(te) > MAX_RESULT_OPS:
+            return f"closed form longer than {MAX_RESULT_OPS} operations (MAX_RESULT_OPS)"
+        for val in CHECK_RHO:
+            c = _numeric(te.subs(self.s["rho"], val))
+            q = self._te_quad(val)
+            if q is None:
+                continue
+            if self._disagree(c, q):
+                return (
+                    f"at rho = {sympy.sstr(val)} the closed form {sympy.sstr(te)} gives "
+                    f"{_show(c)}, quadrature {_show(q)}"
+                )
+        return None
+
+    def _check_optimum(self, rho_star, rho_n):
+        """None when r*, r_n, |dL/dr|_{r*} and alpha* match numerics at :data:`CHECK_T`."""
+        T, rho = self.s["T"], self.s["rho"]
+        te = self.te_algebra if self.C is None else self.te_algebra.subs(*self.C)
+        G = -sympy.diff(te, rho).subs(rho, rho_star)
+        a = (rho_star - rho_n) / G
+        if self.C is not None:
+            rho_star, rho_n, G, a = (e.subs(*self.C) for e in (rho_star, rho_n, G, a))
+        for e in (rho_star, rho_n, a):
+            if sympy.count_ops(e) > MAX_RESULT_OPS:
+                return f"closed form longer than {MAX_RESULT_OPS} operations (MAX_RESULT_OPS)"
+        for Tv in CHECK_T:
+            rs, rn = _numeric(rho_star.subs(T, Tv)), _numeric(rho_n.subs(T, Tv))
+            if rs is None or rn is None or not (rs > 0 and rn > 0):
+                return f"at T = {Tv} the closed form of r* or r_n is not a positive number"
+            for what, rv, target in (("r*", rs, Tv), ("r_n", rn, 2 * Tv)):
+                q = self._te_quad(rv)
+                if self._disagree(q, sympy.Float(target)):
+                    return (
+                        f"at T = {Tv} the escape time at the closed-form {what} is "
+                        f"{_show(q)}, not {target}"
+                    )
+            Gq = self._te_quad(rs, derivative=True)
+            Gq = None if Gq is None else -Gq
+            Gc = _numeric(G.subs(T, Tv))
+            if self._disagree(Gc, Gq):
+                return f"at T = {Tv} |dL/dr| at r* is {_show(Gc)}, quadrature {_show(Gq)}"
+            ac = _numeric(a.subs(T, Tv))
+            if self._disagree(ac, (rs - rn) / Gq):
+                return f"at T = {Tv} alpha* is {_show(ac)}, numerically {_show((rs - rn) / Gq)}"
+        for k in _DA_KEYS:
+            self.d.checks[k] = (
+                "agrees with quadrature and root finding at T = "
+                + ", ".join(map(sympy.sstr, CHECK_T))
+                + f" to a relative {CHECK_RTOL:g}"
+            )
+        return None
+
     def _value(self, expr):
-        expr = sympy.simplify(expr)
+        expr = _simplify(expr)
         if self.C is not None:
             expr = expr.subs(*self.C)
         return expr
@@ -696,7 +1082,7 @@ class _Pipeline:
         sols = _attempt(lambda: sympy.solve(eq, rho))
         if not sols:
             return None
-        pos = [sympy.simplify(s) for s in sols if s.is_positive is not False]
+        pos = [_simplify(s) for s in sols if s.is_positive is not False]
         return pos[0] if len(pos) == 1 else None
 
     def _loss_piecewise(self, r_star, r_n):
@@ -716,9 +1102,7 @@ class _Pipeline:
         )
         d.text("Putting the regimes together (Eqs. 16--20 for the canonical model):")
         self.result("loss", loss, lhs=sympy.Function("L")(r))
-        dte = (
-            sympy.simplify(sympy.diff(te_r, r)) if not _has_integral(te_r) else sympy.diff(te_r, r)
-        )
+        dte = _simplify(sympy.diff(te_r, r)) if not _has_integral(te_r) else sympy.diff(te_r, r)
         dloss = sympy.Piecewise((-dte, c_early), (dte, c_late), (0, True))
         d.text(
             "Its derivative jumps at the optimum (from $-|t_{esc}'|$ to $+|t_{esc}'|$), so "
@@ -756,14 +1140,14 @@ class _Pipeline:
             prose="with $G^* = |\\partial L/\\partial r|_{r^*}$:",
         )
         a_star = self._value((self.rho_star - self.rho_n) / -dte.subs(rho, self.rho_star))
-        a_star = sympy.simplify(a_star)
+        a_star = _simplify(a_star)
         self.result(
             "alpha_star",
             a_star,
             lhs=sympy.Symbol("alpha^*"),
             prose="so the critical learning rate is",
         )
-        k = sympy.simplify(T * sympy.diff(sympy.log(a_star), T))
+        k = _simplify(T * sympy.diff(sympy.log(a_star), T))
         if k.free_symbols:
             reason = (
                 "alpha*(T) is not a power law in T (d log alpha*/d log T = "
@@ -785,10 +1169,10 @@ class _Pipeline:
             "Rescaling the loss to a mean squared error, $L/(2T)$, divides the gradient by "
             "$2T$, so the critical learning rate is $2T$ times larger:"
         )
-        a_mse = sympy.simplify(2 * T * a_star)
+        a_mse = _simplify(2 * T * a_star)
         self.result("alpha_star_mse", a_mse, lhs=sympy.Symbol("alpha^*_MSE"))
         if not k.free_symbols:
-            k_mse = sympy.simplify(k + 1)
+            k_mse = _simplify(k + 1)
             d.equation(sympy.Symbol("alpha^*_MSE"), T**k_mse, relation="propto")
             self.result(
                 "alpha_star_mse_exponent",

@@ -54,6 +54,19 @@ class Step:
         tag = f"\\tag{{{self.label}}}" if self.label else ""
         return f"\\begin{{equation*}}\n  {body}{tag}\n\\end{{equation*}}"
 
+    def terminal(self) -> str:
+        """Readable terminal form: prose without LaTeX, equations by ``sympy.pretty``."""
+        if self.kind == "section":
+            return f"\n== {self.text} =="
+        if self.kind == "text":
+            return _terminal_prose(self.text)
+        blocks = [_pretty_block(self.lhs)]
+        if self.rhs is not None:
+            blocks += [[f" {_TERMINAL_RELATIONS[self.relation]} "], _pretty_block(self.rhs)]
+        if self.label:
+            blocks.append([f"    ({_terminal_prose(self.label)})"])
+        return "\n".join("    " + line for line in _side_by_side(*blocks))
+
     def plain(self) -> str:
         if self.kind == "section":
             return f"\n== {self.text} =="
@@ -68,6 +81,69 @@ class Step:
         if self.label:
             out += f"    ({self.label})"
         return out
+
+
+#: LaTeX of the prose and its terminal form (for :meth:`Derivation.to_terminal`).
+_TERMINAL_PROSE = (
+    (re.compile(r"\\partial\s*"), "∂"),
+    (re.compile(r"\\rho(?![A-Za-z])"), "ρ"),
+    (re.compile(r"\\alpha(?![A-Za-z])"), "α"),
+    (re.compile(r"\\beta(?![A-Za-z])"), "β"),
+    (re.compile(r"\\gamma(?![A-Za-z])"), "γ"),
+    (re.compile(r"\\sigma(?![A-Za-z])"), "σ"),
+    (re.compile(r"\\infty(?![A-Za-z])"), "∞"),
+    (re.compile(r"\\leftarrow(?![A-Za-z])"), "←"),
+    (re.compile(r"\\le(?![A-Za-z])"), "≤"),
+    (re.compile(r"\\ge(?![A-Za-z])"), "≥"),
+    (re.compile(r"\\int(?![A-Za-z])"), "∫"),
+    (re.compile(r"\\hat\s*\{?y\}?"), "ŷ"),
+    (re.compile(r"\\[,;!]"), " "),
+    (re.compile(r"\\(?:frac|mathrm|text)(?![A-Za-z])"), ""),
+    (re.compile(r"\\([A-Za-z]+)"), r"\1"),
+    (re.compile(r"[{}$]"), ""),
+    (re.compile(r"(?<!-)---(?!-)"), "—"),
+    (re.compile(r"(?<!-)--(?!-)"), "–"),
+    (re.compile(r"(?<!\\)~"), " "),
+)
+
+
+def _terminal_prose(text: str) -> str:
+    for pattern, replacement in _TERMINAL_PROSE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+_TERMINAL_RELATIONS = {
+    "=": "=",
+    "approx": "≈",
+    "propto": "∝",
+    "<": "<",
+    ">": ">",
+    "<=": "≤",
+    ">=": "≥",
+    "equiv": "≡",
+    "implies": "⟹",
+    "to": "→",
+}
+
+
+def _pretty_block(obj) -> list[str]:
+    if isinstance(obj, str):
+        obj = sympy.Symbol(obj)
+    return sympy.pretty(obj, use_unicode=True, wrap_line=False).split("\n")
+
+
+def _side_by_side(*blocks: list[str]) -> list[str]:
+    """Join pretty-printed blocks horizontally, vertically centred."""
+    height = max(len(b) for b in blocks)
+    out = [""] * height
+    for b in blocks:
+        width = max((len(line) for line in b), default=0)
+        top = (height - len(b)) // 2
+        for i in range(height):
+            j = i - top
+            out[i] += (b[j] if 0 <= j < len(b) else "").ljust(width)
+    return [line.rstrip() for line in out]
 
 
 def _latex(obj) -> str:
@@ -116,6 +192,8 @@ class Derivation:
     results: dict[str, Any] = field(default_factory=dict)
     symbols: dict[str, sympy.Symbol] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    #: How a reported closed form was checked numerically (result name -> description).
+    checks: dict[str, str] = field(default_factory=dict)
 
     # -- recording ---------------------------------------------------------------------
     def section(self, title: str) -> Derivation:
@@ -204,6 +282,15 @@ class Derivation:
                 body = body.removeprefix("\\begin{equation*}\n").removesuffix("\n\\end{equation*}")
                 parts.append(f"$$\n{body.strip()}\n$$")
         return "\n\n".join(parts) + "\n"
+
+    def to_terminal(self) -> str:
+        """The derivation for a terminal: prose without LaTeX markup, equations drawn by
+        ``sympy.pretty`` (what ``ghostsym derive --normal-form`` prints)."""
+        lines = [_terminal_prose(self.title), "=" * len(_terminal_prose(self.title))]
+        if self.abstract:
+            lines += [_terminal_prose(self.abstract.strip()), ""]
+        lines += [s.terminal() for s in self.steps]
+        return "\n".join(lines) + "\n"
 
     def to_text(self) -> str:
         lines = [self.title, "=" * len(self.title)]

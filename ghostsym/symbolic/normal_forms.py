@@ -95,6 +95,11 @@ class NormalForm:
         expr = expr.xreplace(
             {s: state for s in expr.free_symbols if s.name == state.name}
         ).xreplace({s: param for s in expr.free_symbols if s.name == param.name})
+        if expr.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan):
+            raise InputError(
+                f"normal form {expr} contains infinity or an undefined value; a field must be "
+                "finite (oo is allowed only as the threshold)"
+            )
         names = {s.name for s in expr.free_symbols}
         if state.name not in names:
             raise InputError(f"normal form {expr} does not depend on the state {state.name!r}")
@@ -156,12 +161,21 @@ class NormalForm:
         return cls(field(x, r), x, r)
 
     # -- presentation ---------------------------------------------------------------------
+    def _where(self) -> str:
+        parts = []
+        if self.x0 != 0:
+            parts.append(f"x0 = {sympy.sstr(self.x0)}")
+        if self.threshold is not sympy.oo:
+            parts.append(f"x* = {sympy.sstr(self.threshold)}")
+        return f" ({', '.join(parts)})" if parts else ""
+
     def __str__(self) -> str:
-        return sympy.sstr(self.expr)
+        """The field, with x0 and the threshold when they are not the defaults 0 and oo."""
+        return sympy.sstr(self.expr) + self._where()
 
     def label(self) -> str:
         """A short file-safe label, e.g. ``x4_r`` for ``x**4 + r``."""
-        text = sympy.sstr(self.expr).replace("**", "").replace(" ", "")
+        text = (sympy.sstr(self.expr) + self._where()).replace("**", "").replace(" ", "")
         safe = "".join(c if c.isalnum() else "_" for c in text).strip("_")
         while "__" in safe:
             safe = safe.replace("__", "_")

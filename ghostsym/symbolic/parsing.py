@@ -60,6 +60,9 @@ MAX_EXPONENT = 100
 #: No exact number built while parsing may have more digits than this (numerator plus
 #: denominator). SymPy factors integers under fractional powers, so this also bounds time.
 MAX_NUMBER_DIGITS = 300
+#: exp, sinh and cosh of a constant above this overflow floating point: refused.
+MAX_GROWTH_ARGUMENT = 700
+_GROWING = frozenset({"exp", "sinh", "cosh"})
 
 
 def _sigmoid(z: sympy.Expr) -> sympy.Expr:
@@ -312,13 +315,40 @@ class _Builder:
             plural = "s" if arity != 1 else ""
             raise self.fail(node, f"{fname} takes {arity} argument{plural}, got {len(node.args)}")
         args = [self.build(a, depth + 1) for a in node.args]
+        self.growth_checked(node, fname, args)
         return self.checked(node, builder(*args))
 
     def checked(self, node: ast.AST, expr: sympy.Expr) -> sympy.Expr:
         for atom in expr.atoms(sympy.Rational):
             if _digits(atom) > MAX_NUMBER_DIGITS:
                 raise self.fail(node, f"a number with more than {MAX_NUMBER_DIGITS} digits")
+        # Folded powers count after SymPy's automatic simplification: (x**100)**100 is
+        # x**10000, although each literal exponent is small.
+        for p in expr.atoms(sympy.Pow):
+            e = p.exp
+            if e.is_Number and e.is_finite is not False and abs(e) > MAX_EXPONENT:
+                raise self.fail(
+                    node,
+                    f"exponent {sympy.sstr(e)} (after folding powers) larger than "
+                    f"{MAX_EXPONENT} in magnitude",
+                )
         return expr
+
+    def growth_checked(self, node: ast.AST, fname: str, args) -> None:
+        """Refuse exp/sinh/cosh of a constant that overflows floating point (its exact value
+        would take unbounded time to evaluate or print)."""
+        if fname not in _GROWING or args[0].free_symbols or not args[0].is_number:
+            return
+        try:
+            value = complex(sympy.N(args[0], 15))
+        except (TypeError, ValueError, OverflowError):
+            value = complex(math.inf)
+        size = abs(value.real) if fname != "exp" else value.real
+        if not size <= MAX_GROWTH_ARGUMENT:
+            raise self.fail(
+                node,
+                f"{fname} of a constant larger than {MAX_GROWTH_ARGUMENT} overflows floating point",
+            )
 
 
 def _digits(q: sympy.Rational) -> int:

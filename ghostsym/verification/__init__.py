@@ -338,6 +338,7 @@ def verify(
     out_dir: str | os.PathLike = DEFAULT_OUT,
     seed: int = 0,
     normal_forms: Sequence[str] = (),
+    threshold: str | None = None,
     progress=False,
     on_row: Callable[[Row], None] | None = None,
     directory: Path | None = None,
@@ -347,20 +348,32 @@ def verify(
     ``checks`` are check ids (default: every check of ``profile``; with ``normal_forms`` and
     no ids, only the normal-form checks). ``report.md``, ``results.json`` and ``figures/`` are
     written to ``out_dir`` (relative to the working directory). ``normal_forms`` are extra
-    fields f(x; r) for the normal-form checks (e.g. ``["x**4 + r"]``); ``progress`` is
+    fields f(x; r) for the normal-form checks (e.g. ``["x**4 + r"]``), with the output
+    threshold ``threshold`` (text as for ``ghostsym derive --threshold``; default oo);
+    a field that cannot be derived is refused before any check runs; ``progress`` is
     True, False or a meter; ``directory`` overrides where the check files are
     (:func:`verify_dir`). Bad input (an unknown id or profile, a malformed normal form, an
     unwritable ``out_dir``) raises :class:`~ghostsym.errors.InputError` before any check runs.
     """
-    from ghostsym.symbolic.parsing import parse_expression
-
     if isinstance(checks, str):
         checks = [checks]
     selected = select(
         discover(directory), list(checks), profile, normal_forms_only=bool(normal_forms)
     )
-    for text in normal_forms:  # fail fast, before any check runs
-        parse_expression(text)
+    if threshold is not None and not normal_forms:
+        raise InputError("--threshold applies to the fields of --normal-form; give one")
+    if normal_forms:
+        # Refuse at once, with derive's message, what cannot be checked (unknown symbols, no
+        # state, no ghost); the numerics built here are cached for the checks.
+        from ghostsym.analysis.normal_form_numerics import checked_normal_forms
+        from ghostsym.errors import NotDerivableError
+
+        try:
+            checked_normal_forms(
+                {"normal_forms": list(normal_forms), "threshold": threshold}, defaults=()
+            )
+        except NotDerivableError as exc:
+            raise InputError(str(exc)) from None
     out = output_directory(out_dir)
     start = time.perf_counter()
     rows = run_checks(
@@ -368,7 +381,7 @@ def verify(
         profile=profile,
         out_dir=out,
         seed=seed,
-        options={"normal_forms": list(normal_forms)},
+        options={"normal_forms": list(normal_forms), "threshold": threshold},
         progress=progress,
         on_row=on_row,
     )
