@@ -26,7 +26,6 @@ reason, and ``passed`` is computed from them — never typed in.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import sys
 import tempfile
@@ -41,7 +40,7 @@ import numpy as np
 
 from ghostsym import config
 from ghostsym.errors import DivergenceError, GhostsymError, InputError
-from ghostsym.io import to_jsonable, write_atomic
+from ghostsym.io import json_text, save_figure, to_jsonable, write_atomic
 from ghostsym.progress import NoProgress, as_meter
 
 PROFILES = ("quick", "full", "paper")
@@ -114,8 +113,7 @@ class Context:
         """Write ``fig`` to :meth:`figure_path`, close it, and attach the path to ``outcomes``."""
         import matplotlib.pyplot as plt
 
-        path = self.figure_path(name)
-        fig.savefig(path, dpi=dpi)
+        path = save_figure(fig, self.figure_path(name), dpi=dpi)
         plt.close(fig)
         for outcome in outcomes:
             outcome.figure = path
@@ -453,7 +451,7 @@ def write_report(rows: Sequence[Row], out_dir: Path, *, profile: str, seconds: f
         "seconds": seconds,
         "checks": [r.as_json() for r in rows],
     }
-    write_atomic(out_dir / "results.json", json.dumps(payload, indent=2) + "\n")
+    write_atomic(out_dir / "results.json", json_text(payload, indent=2))
     md = [
         "# ghostsym verification report",
         "",
