@@ -84,6 +84,9 @@ STORE_DTYPES = ("float64", "float32")
 #: almost certainly a typo. Counted from the axis definitions, before anything is expanded;
 #: raised explicitly with ``max_points=`` (``ghostsym sweep --max-runs N``).
 MAX_POINTS = 1_000_000
+#: Values of each axis that ``--dry-run`` checks with the kind's validator (the real run checks
+#: every point).
+REPRESENTATIVE_VALUES = 50
 #: Largest sweep spec file read (bytes).
 MAX_SPEC_BYTES = 16 * 2**20
 
@@ -226,19 +229,25 @@ class SpecPlan:
                 axes = {k: config.get(k) for k in names}
                 yield Point(run_id_of(self.kind_ref, config), axes, config)
 
-    def representative_points(self):
-        """A few points that together take every value of every axis (for quick checks)."""
+    def representative_points(self, per_axis: int = REPRESENTATIVE_VALUES):
+        """Points that together take the first, the last and up to ``per_axis`` evenly spaced
+        values of every axis, the other axes at their first value (for quick checks; their
+        ``run_id`` is left empty)."""
         names = self.axis_names
         for case in self.cases:
             first = {k: v[0] for k, v in case.axes.items()}
-            combos = [first] + [
-                {**first, k: v} for k, values in case.axes.items() for v in values[1:]
-            ]
-            for combo in combos:
-                config = {**case.fixed, **combo}
-                yield Point(
-                    run_id_of(self.kind_ref, config), {k: config.get(k) for k in names}, config
-                )
+            yield self._point_without_id(case, first, names)
+            for k, values in case.axes.items():
+                n = len(values)
+                picks = sorted({round(i * (n - 1) / max(1, per_axis - 1)) for i in range(per_axis)})
+                for i in picks:
+                    if i:
+                        yield self._point_without_id(case, {**first, k: values[i]}, names)
+
+    @staticmethod
+    def _point_without_id(case, combo, names) -> Point:
+        config = {**case.fixed, **combo}
+        return Point("", {k: config.get(k) for k in names}, config)
 
     def validate(self, points) -> None:
         """Call the kind's validator (if any) on ``points``: bad input fails before running."""
@@ -536,7 +545,8 @@ def expand_axis(name: str, value: Any, *, limit: int = MAX_POINTS) -> list:
     if not values:
         raise InputError(f"axis {name!r} has no values")
     for v in values:
-        _check_plain({name: v})
+        if not isinstance(v, _SCALARS):
+            _check_plain({name: v})
     if len(_unique(values)) != len(values):
         raise InputError(f"axis {name!r} repeats a value")
     return values
@@ -594,10 +604,14 @@ def _check_plain(config: dict) -> None:
             raise InputError(f"setting {key!r} is not plain data: {value!r}") from None
 
 
+_SCALARS = (str, int, float)  # bool is an int
+
+
 def _unique(values: list) -> list:
+    """``values`` without repeats, in order (compared as JSON: 1, 1.0 and true differ)."""
     seen, out = set(), []
     for v in values:
-        key = json.dumps(v, sort_keys=True)
+        key = (type(v), repr(v)) if isinstance(v, _SCALARS) else json.dumps(v, sort_keys=True)
         if key not in seen:
             seen.add(key)
             out.append(v)
