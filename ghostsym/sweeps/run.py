@@ -736,6 +736,20 @@ def run_sweep(
     if scheduler is not None:
         scheduler = check_scheduler_address(scheduler)
     progress = as_meter(progress, unit="run")
+    # Connect first: an unreachable scheduler fails before anything is written.
+    dask = None
+    if scheduler is not None:
+        dask = _DaskBackend(
+            scheduler, connect_timeout=connect_timeout, worker_timeout=worker_timeout
+        )
+    try:
+        return _run_sweep(spec, Path(results_dir), dask, workers, retry_failed, progress)
+    finally:
+        if dask is not None:
+            dask.close()
+
+
+def _run_sweep(spec, results_dir, dask, workers, retry_failed, progress) -> SweepSummary:
     store = ResultStore(results_dir)
     t0 = time.perf_counter()
     with store.locked():
@@ -759,12 +773,7 @@ def run_sweep(
                 todo.append(p)
         tracker = _Tracker(store, spec, statuses, progress, replace)
         tracker.flush()
-        backend = "dask" if scheduler else "local"
-        dask = None
-        if scheduler and todo:
-            dask = _DaskBackend(
-                scheduler, connect_timeout=connect_timeout, worker_timeout=worker_timeout
-            )
+        backend = "dask" if dask is not None else "local"
         if todo:
             desc = f"sweep {spec.name}" + (f" ({skipped} already done)" if skipped else "")
             progress.start(len(todo), desc)
@@ -786,8 +795,6 @@ def run_sweep(
                 tracker.flush()
             finally:
                 progress.close()
-                if dask is not None:
-                    dask.close()
         counts = tracker.counts()
     return SweepSummary(
         results_dir=Path(results_dir),
@@ -944,6 +951,24 @@ def _client_class():
 _DASK_LOGGERS = ("distributed", "tornado")
 
 
+def _silence_loggers(prefixes) -> dict:
+    """Disable the loggers named ``prefix`` or ``prefix.*`` (they may have levels of their
+    own); returns logger -> previous ``disabled`` for restoring."""
+    import distributed  # noqa: F401 (its import configures its loggers)
+
+    names = [
+        name
+        for name in list(logging.root.manager.loggerDict)
+        if any(name == p or name.startswith(p + ".") for p in prefixes)
+    ]
+    previous = {}
+    for name in {*prefixes, *names}:
+        logger = logging.getLogger(name)
+        previous[logger] = logger.disabled
+        logger.disabled = True
+    return previous
+
+
 class _DaskBackend:
     """A ``distributed.Client`` connected before anything runs (bad addresses fail fast)."""
 
@@ -961,11 +986,7 @@ class _DaskBackend:
             _client_class()
         except ImportError as exc:  # a core dependency, but say so clearly if it is missing
             raise InputError(f"--scheduler needs dask.distributed: {exc}") from None
-        self._levels = {}
-        for name in _DASK_LOGGERS:
-            logger = logging.getLogger(name)
-            self._levels[name] = logger.level
-            logger.setLevel(logging.CRITICAL + 1)
+        self._silenced = _silence_loggers(_DASK_LOGGERS)
         try:
             client = _client_class()(address, timeout=connect_timeout, set_as_default=False)
         except Exception as exc:  # noqa: BLE001 (any failure to connect is one line)
@@ -989,9 +1010,9 @@ class _DaskBackend:
             with contextlib.suppress(Exception):
                 self.client.close(timeout=5)
             self.client = None
-        for name, level in self._levels.items():
-            logging.getLogger(name).setLevel(level)
-        self._levels = {}
+        for logger, disabled in getattr(self, "_silenced", {}).items():
+            logger.disabled = disabled
+        self._silenced = {}
 
     def _abort(self, what: str, tracker: _Tracker) -> SweepAbortedError:
         left = sum(1 for e in tracker.statuses.values() if e["status"] in ("running", "pending"))
