@@ -580,3 +580,22 @@ def test_a_lost_scheduler_is_one_line(cluster, tmp_path):  # noqa: F811
     r = subprocess.CompletedProcess(sweep.args, sweep.returncode, _stdout, stderr)
     one_line_error(r, contains=("lost the Dask scheduler", "run the same command again"))
     assert json.loads((out / "index.json").read_text())["counts"]["running"] == 0
+
+
+def test_the_difference_is_named_for_a_sweep_json_of_an_older_version(tmp_path):
+    def spec(epochs):
+        return parse_spec(
+            {
+                "sweep": {"kind": "toy"},
+                "base": {"epochs": epochs},
+                "grid": {"lr": [0.1], "seed": [0]},
+            }
+        )
+
+    out = tmp_path / "res"
+    run_sweep(spec(30), out, workers=1)
+    data = json.loads((out / "sweep.json").read_text())
+    del data["settings"]  # written before sweep.json recorded the common settings
+    (out / "sweep.json").write_text(json.dumps(data))
+    with pytest.raises(SpecMismatchError, match="epochs = 30 there, 31 in this spec"):
+        run_sweep(spec(31), out, workers=1)
