@@ -76,7 +76,9 @@ def register(subparsers) -> None:
     p.add_argument(
         "--dry-run",
         action="store_true",
-        help=f"count and list the points (at most {DRY_RUN_LIST}) and exit; writes nothing",
+        help="count the points from the axis definitions, check the values of every axis "
+        f"with the kind's validator, list the first {DRY_RUN_LIST} points and exit; writes "
+        "nothing (the real run checks every point)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
