@@ -160,6 +160,8 @@ def summarise_run(run: SweepRun, axes: dict, criteria: Criteria) -> RunSummary:
     """The numbers of one stored run; a run whose files do not fit together is one error."""
     try:
         return _summarise_run(run, axes, criteria)
+    except InputError:  # already says which file
+        raise
     except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
         raise InputError(
             f"run {run.run_id} in {run.path.parent.parent} is inconsistent "

@@ -506,15 +506,19 @@ class ResultStore:
         return n
 
     def finished(self) -> dict[str, dict]:
-        """run id -> result record of every run written completely."""
+        """run id -> result record of every run written completely. A run directory whose
+        result.json is unreadable or not ghostsym's (damaged by hand) maps to None: it is
+        redone, and replaced atomically."""
         out = {}
         for path in self.runs.iterdir():
             if path.name.startswith("."):
                 continue
             try:
-                out[path.name] = json.loads((path / "result.json").read_text())
+                record = json.loads((path / "result.json").read_text())
             except (OSError, ValueError):
-                continue  # cannot happen for renamed directories; redo the run if it does
+                record = None
+            ok = isinstance(record, dict) and record.get("status") in ("done", "failed")
+            out[path.name] = record if ok else None
         return out
 
     def write_run(self, point: Point, outcome: dict, *, replace: bool = False) -> bool:
@@ -767,7 +771,7 @@ def _run_sweep(spec, results_dir, dask, workers, retry_failed, progress) -> Swee
                 statuses[p.run_id] = _status_entry(result)
                 skipped += 1
             else:
-                if result is not None:
+                if p.run_id in stored:  # failed (with retry_failed), or damaged: replace it
                     replace.add(p.run_id)
                 statuses[p.run_id] = {"status": "pending"}
                 todo.append(p)
@@ -948,7 +952,7 @@ def _client_class():
 
 #: Loggers silenced while a sweep talks to Dask: a lost scheduler or worker is reported by the
 #: sweep in one line, not by a stream of reconnection tracebacks.
-_DASK_LOGGERS = ("distributed", "tornado")
+_DASK_LOGGERS = ("distributed", "tornado", "asyncio")
 
 
 def _silence_loggers(prefixes) -> dict:
@@ -1007,9 +1011,12 @@ class _DaskBackend:
 
     def close(self) -> None:
         if self.client is not None:
+            import gc
+
             with contextlib.suppress(Exception):
                 self.client.close(timeout=5)
             self.client = None
+            gc.collect()  # tasks cut off by the close report "never retrieved" while silenced
         for logger, disabled in getattr(self, "_silenced", {}).items():
             logger.disabled = disabled
         self._silenced = {}
@@ -1065,24 +1072,33 @@ class _DaskBackend:
         last_poll = 0.0
         state: dict = {}
         while remaining:
+            if time.time() - last_poll > 1.0:  # also while results keep coming back
+                self._check_cluster(tracker, state)
+                tracker.set_running(_dask_running(client, by_key))
+                last_poll = time.time()
             batch = ac.next_batch(block=False)
             if not batch:
-                if time.time() - last_poll > 1.0:
-                    self._check_cluster(tracker, state)
-                    tracker.set_running(_dask_running(client, by_key))
-                    last_poll = time.time()
                 time.sleep(POLL_SECONDS)
                 continue
+            waiting_again = 0
             for fut in batch:
                 p = by_key[fut.key]
                 try:
-                    outcome = fut.result() if fut.status == "finished" else None
+                    # bounded: a result whose worker dies while it is fetched would otherwise
+                    # block here until it is recomputed, i.e. forever without workers
+                    timeout = self.worker_timeout
+                    outcome = fut.result(timeout=timeout) if fut.status == "finished" else None
+                except TimeoutError:
+                    ac.add(fut)  # fetched again on the next batch; the cluster is checked
+                    waiting_again += 1
+                    continue
                 except Exception:  # noqa: BLE001 (inspected below)
                     outcome = None
                 if outcome is None and fut.status in ("pending", "lost"):
                     # The result was lost with its worker after completing; the scheduler
                     # recomputes it, so wait for this future again.
                     ac.add(fut)
+                    waiting_again += 1
                     continue
                 if outcome is None and client.status != "running":
                     # cancelled because the connection to the scheduler is gone
@@ -1101,6 +1117,8 @@ class _DaskBackend:
                         raise InputError(f"on a Dask worker: {exc}")
                     tracker.lost(p, f"{type(exc).__name__}: {exc}", "dask")
                 fut.release()
+            if waiting_again == len(batch):
+                time.sleep(POLL_SECONDS)  # nothing came back yet: do not spin
 
 
 def _dask_running(client, by_key: dict) -> int:

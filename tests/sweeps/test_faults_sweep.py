@@ -599,3 +599,15 @@ def test_the_difference_is_named_for_a_sweep_json_of_an_older_version(tmp_path):
     (out / "sweep.json").write_text(json.dumps(data))
     with pytest.raises(SpecMismatchError, match="epochs = 30 there, 31 in this spec"):
         run_sweep(spec(31), out, workers=1)
+
+
+def test_a_damaged_result_json_is_redone_by_the_next_sweep(small_results):
+    out, spec = small_results
+    damaged = out / "runs" / spec.points[0].run_id / "result.json"
+    damaged.write_text('{"status": 1}')
+    again = run_sweep(spec, out, workers=1)
+    assert (again.ran, again.skipped, again.done) == (1, 1, 2)
+    run = load_sweep_run(out, spec.points[0].run_id)
+    direct = execute_point(spec.kind_ref, spec.points[0].config)
+    assert run.status == "done" and np.array_equal(run.history["loss"], direct["history"]["loss"])
+    assert leftovers(out) == [] and not list((out / "runs").glob(".old-*"))
