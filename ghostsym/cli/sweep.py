@@ -6,9 +6,11 @@ import os
 import sys
 from pathlib import Path
 
-from ghostsym.cli._common import positive_int, writable_directory
+from ghostsym.cli._common import positive_float, positive_int
 
 DEFAULT_ROOT = "sweeps"
+#: ``--dry-run`` lists at most this many points (then says how many more there are).
+DRY_RUN_LIST = 1000
 
 
 def register(subparsers) -> None:
@@ -18,7 +20,9 @@ def register(subparsers) -> None:
         description="Run every point of the TOML grid SPEC (see examples/sweeps/) and store "
         "each run in --out. Re-running the same command after an interruption skips stored "
         "runs and does the rest. Runs that diverge or raise are stored as failed with their "
-        "reason; exit status 1 only if some run could not be executed at all.",
+        "reason; exit status 1 only if some run could not be executed at all. --out must be "
+        "new, empty or a results directory of this sweep (or of a smaller grid that this spec "
+        "extends); a spec file is data and may only name a registered run kind.",
     )
     p.add_argument("spec", metavar="SPEC", help="sweep specification (TOML)")
     p.add_argument(
@@ -30,6 +34,29 @@ def register(subparsers) -> None:
         "--scheduler",
         metavar="ADDRESS",
         help="Dask scheduler address (e.g. tcp://10.0.0.1:8786); default: local processes",
+    )
+    p.add_argument(
+        "--connect-timeout",
+        type=positive_float,
+        default=None,
+        metavar="S",
+        help="seconds to wait for the Dask scheduler to answer (default: 10)",
+    )
+    p.add_argument(
+        "--worker-timeout",
+        type=positive_float,
+        default=None,
+        metavar="S",
+        help="with --scheduler: stop (run the same command again later) when no worker has "
+        "been connected for S seconds, at the start or after all were lost (default: 60)",
+    )
+    p.add_argument(
+        "--max-runs",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="refuse grids of more than N runs, counted before anything is expanded "
+        "(default: 1000000)",
     )
     p.add_argument(
         "--workers",
@@ -46,7 +73,13 @@ def register(subparsers) -> None:
         help="override a [base] setting with a TOML value, e.g. --set epochs=2000 (repeatable)",
     )
     p.add_argument("--retry-failed", action="store_true", help="re-run runs stored as failed")
-    p.add_argument("--dry-run", action="store_true", help="list the points and exit")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="count the points from the axis definitions, check the values of every axis "
+        f"with the kind's validator, list the first {DRY_RUN_LIST} points and exit; writes "
+        "nothing (the real run checks every point)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -54,23 +87,27 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from ghostsym.errors import InputError
     from ghostsym.progress import NoProgress, TqdmProgress
-    from ghostsym.sweeps.run import load_spec, parse_override, run_sweep
+    from ghostsym.sweeps.run import (
+        CONNECT_TIMEOUT,
+        WORKER_TIMEOUT,
+        check_scheduler_address,
+        parse_override,
+        run_sweep,
+    )
+    from ghostsym.sweeps.spec import MAX_POINTS, plan_from_file
 
     if args.scheduler is not None and args.workers is not None:
         raise InputError("--workers sets local processes; it cannot be combined with --scheduler")
+    if args.scheduler is None and (args.connect_timeout or args.worker_timeout):
+        raise InputError("--connect-timeout and --worker-timeout need --scheduler")
+    if args.scheduler is not None:
+        check_scheduler_address(args.scheduler)
     overrides = dict(parse_override(text) for text in args.overrides)
-    spec = load_spec(args.spec, overrides=overrides)
-    out = Path(args.out) if args.out else Path(DEFAULT_ROOT) / spec.name
+    plan = plan_from_file(args.spec, overrides=overrides, max_points=args.max_runs or MAX_POINTS)
     if args.dry_run:
-        axes = ", ".join(f"{k} ({len(v)})" for k, v in spec.axes.items())
-        print(f"{spec.name}: {len(spec.points)} runs of kind {spec.kind!r} over {axes}")
-        try:
-            for p in spec.points:
-                print(f"  {p.run_id}  " + ", ".join(f"{k}={v}" for k, v in p.axes.items()))
-        except BrokenPipeError:  # e.g. piped into `head`
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (silence the exit-time flush)
-        return 0
-    writable_directory(out)
+        return _dry_run(plan)
+    spec = plan.materialise()
+    out = Path(args.out) if args.out else Path(DEFAULT_ROOT) / spec.name
     progress = NoProgress() if args.no_progress else TqdmProgress(unit="run")
     summary = run_sweep(
         spec,
@@ -79,6 +116,8 @@ def run(args) -> int:
         workers=args.workers,
         retry_failed=args.retry_failed,
         progress=progress,
+        connect_timeout=args.connect_timeout or CONNECT_TIMEOUT,
+        worker_timeout=args.worker_timeout or WORKER_TIMEOUT,
     )
     where = f"on {args.scheduler}" if args.scheduler else "locally"
     print(
@@ -97,4 +136,22 @@ def run(args) -> int:
             file=sys.stderr,
         )
         return 1
+    return 0
+
+
+def _dry_run(plan) -> int:
+    """Count and summarise from the axis definitions; check the points that together take
+    every axis value; list the first points one at a time (a huge grid is never expanded)."""
+    plan.validate(plan.representative_points())
+    axes = ", ".join(f"{k} ({len(v)})" for k, v in plan.axes.items())
+    print(f"{plan.name}: {plan.count} runs of kind {plan.kind!r} over {axes}", flush=True)
+    try:
+        for i, p in enumerate(plan.iter_points()):
+            if i == DRY_RUN_LIST:
+                print(f"  ... and {plan.count - DRY_RUN_LIST} more")
+                break
+            print(f"  {p.run_id}  " + ", ".join(f"{k}={v}" for k, v in p.axes.items()))
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. piped into `head`
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (silence the exit-time flush)
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ghostsym.cli._common import finite_float, positive_float, positive_int
 
 
@@ -52,7 +54,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ghostsym.cli._common import writable_directory
     from ghostsym.sweeps.report import (
         DEFAULT_LEARNED_RATIO,
         DEFAULT_STUCK_GRAD,
@@ -70,7 +71,8 @@ def run(args) -> int:
         stuck_accuracy=args.stuck_accuracy,
         learned_ratio=args.learned_ratio or DEFAULT_LEARNED_RATIO,
     )
-    out = writable_directory(args.out if args.out else results / "report")
+    # the report directory is claimed like any ghostsym directory (new, empty or a report)
+    out = Path(args.out).expanduser() if args.out else results / "report"
     report = write_report(results, out, criteria)
     print(format_tables(report, results))
     print(f"\nreport: {report.markdown} ({len(report.figures)} figures)")

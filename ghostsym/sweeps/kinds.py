@@ -3,9 +3,10 @@
 Each takes a flat dict of plain data and returns
 ``{"history": {...}, "params": {...}, "summary": {...}}``; a failing run raises (a
 :class:`~ghostsym.errors.DivergenceError` names the epoch). ``<name>_validate(config)`` checks a
-point before anything is submitted. They are importable module-level functions so that a
-Dask worker imports them itself (and compiles any numba code there); nothing but plain data
-and the function's name is sent over the wire.
+point before anything is submitted: it refuses unknown settings (``epochz = 7`` is an error,
+not a silently ignored typo) and sizes beyond the stated limits. They are importable
+module-level functions so that a Dask worker imports them itself (and compiles any numba code
+there); nothing but plain data and the function's name is sent over the wire.
 
 * ``run_rnn``       -- one training of the RNN engine (:mod:`ghostsym.training`).
 * ``run_canonical`` -- gradient descent on the canonical model's r with the analytic loss of
@@ -31,14 +32,24 @@ CANONICAL_DEFAULTS = {
     "r0_factor": 10.0,  # initial r = r0_factor r* ...
     "r0_jitter": 0.1,  # ... + N(0, (r0_jitter r*)^2), drawn from the run's seed (Fig. 2D)
 }
+#: Settings of the canonical kind: the swept ones plus :data:`CANONICAL_DEFAULTS`.
+CANONICAL_KEYS = ("lr", "seed", *CANONICAL_DEFAULTS)
+#: Settings of the toy kind (``sleep``, ``fail`` and ``log`` are test hooks).
+TOY_KEYS = ("lr", "seed", "epochs", "sleep", "fail", "log")
+#: Largest ``epochs`` of the canonical and toy kinds (their histories hold a few float64
+#: arrays of this length: 10^7 epochs are 80 MB each).
+MAX_EPOCHS = 10_000_000
+#: Longest ``sleep`` (seconds) of the toy kind.
+MAX_SLEEP = 600.0
 
 
 def run_canonical_validate(config: dict) -> None:
+    _require_known(config, CANONICAL_KEYS, "canonical")
     _require_number(config, "lr", positive=True)
     _require_int(config, "seed", minimum=0)
     cfg = {**CANONICAL_DEFAULTS, **config}
     _require_number(cfg, "T", positive=True)
-    _require_int(cfg, "epochs", minimum=1)
+    _require_int(cfg, "epochs", minimum=1, maximum=MAX_EPOCHS)
     _require_number(cfg, "r0_factor", positive=True)
     _require_number(cfg, "r0_jitter", positive=False)
 
@@ -80,10 +91,17 @@ def run_canonical(config: dict) -> dict:
 
 
 def run_toy_validate(config: dict) -> None:
+    _require_known(config, TOY_KEYS, "toy")
     _require_number(config, "lr", positive=True)
     _require_int(config, "seed", minimum=0)
-    _require_int({"epochs": 100, **config}, "epochs", minimum=1)
+    _require_int({"epochs": 100, **config}, "epochs", minimum=1, maximum=MAX_EPOCHS)
     _require_number({"sleep": 0.0, **config}, "sleep", positive=False)
+    if float(config.get("sleep", 0.0)) > MAX_SLEEP:
+        raise InputError(f"sleep must be at most {MAX_SLEEP:g} s, got {config['sleep']!r}")
+    log = config.get("log")
+    if log is not None and (not isinstance(log, str) or not log.endswith(".log")):
+        # a spec names this file, so it may only append to a file of its own kind
+        raise InputError(f"log must be the path of a .log file, got {log!r}")
 
 
 def run_toy(config: dict) -> dict:
@@ -214,9 +232,20 @@ def _require_number(config: dict, key: str, *, positive: bool) -> None:
         raise InputError(f"{key} must be >= 0, got {v!r}")
 
 
-def _require_int(config: dict, key: str, *, minimum: int) -> None:
+def _require_int(config: dict, key: str, *, minimum: int, maximum: int | None = None) -> None:
     if key not in config:
         raise InputError(f"missing setting {key!r}")
     v = config[key]
     if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
         raise InputError(f"{key} must be an integer >= {minimum}, got {v!r}")
+    if maximum is not None and v > maximum:
+        raise InputError(f"{key} must be at most {maximum:,}, got {v:,}")
+
+
+def _require_known(config: dict, known, kind: str) -> None:
+    unknown = sorted(set(config) - set(known))
+    if unknown:
+        raise InputError(
+            f"unknown setting(s) for kind {kind!r}: {', '.join(unknown)}; "
+            f"expected {', '.join(sorted(known))}"
+        )

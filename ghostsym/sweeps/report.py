@@ -35,8 +35,22 @@ from pathlib import Path
 import numpy as np
 
 from ghostsym.errors import InputError
-from ghostsym.io import to_jsonable, write_atomic
-from ghostsym.sweeps.run import RUNS_DIR, SweepRun, load_sweep_run, read_index
+from ghostsym.io import (
+    MARKER,
+    claim_directory,
+    directory_kind,
+    to_jsonable,
+    write_atomic,
+    write_json,
+)
+from ghostsym.sweeps.run import (
+    DIRECTORY_KIND,
+    RUNS_DIR,
+    StorageError,
+    SweepRun,
+    load_sweep_run,
+    read_index,
+)
 
 #: Default tail length K (epochs) for "learned" and "stuck" (e.g. the last 50 epochs).
 DEFAULT_WINDOW = 50
@@ -143,6 +157,20 @@ def load_results(results_dir: str | Path, criteria: Criteria | None = None) -> S
 
 
 def summarise_run(run: SweepRun, axes: dict, criteria: Criteria) -> RunSummary:
+    """The numbers of one stored run; a run whose files do not fit together is one error."""
+    try:
+        return _summarise_run(run, axes, criteria)
+    except InputError:  # already says which file
+        raise
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+        raise InputError(
+            f"run {run.run_id} in {run.path.parent.parent} is inconsistent "
+            f"({type(exc).__name__}: {exc}); delete {run.path} and run the same sweep again "
+            "to redo it"
+        ) from None
+
+
+def _summarise_run(run: SweepRun, axes: dict, criteria: Criteria) -> RunSummary:
     res = run.result
     s = RunSummary(run.run_id, axes, res["status"], res.get("reason"), res.get("failure"))
     if s.status != "done":
@@ -340,7 +368,40 @@ def write_report(
     criteria = criteria or Criteria()
     results = load_results(results_dir, criteria)
     out = Path(out_dir) if out_dir is not None else Path(results_dir) / "report"
-    out.mkdir(parents=True, exist_ok=True)
+    claim_report_dir(out)
+    try:
+        return _write_report(results, out, criteria)
+    except StorageError:
+        raise
+    except OSError as exc:
+        raise StorageError(f"cannot write the report in {out}: {exc.strerror or exc}") from None
+
+
+#: The kind of directory a report claims (:func:`ghostsym.io.claim_directory`).
+REPORT_KIND = "sweep-report"
+_REPORT_FILES = ("report.md", "summary.json")
+
+
+def claim_report_dir(out: Path) -> Path:
+    """The report's directory: new, empty or a report directory ghostsym wrote (an older one,
+    unmarked but with report.md and summary.json, is accepted and marked)."""
+    from ghostsym.config import VERSION
+
+    out = Path(out)
+    marker = out / MARKER
+    if (
+        out.is_dir()
+        and not marker.exists()
+        and all((out / name).is_file() for name in _REPORT_FILES)
+    ):
+        try:
+            write_json(marker, {"kind": REPORT_KIND, "ghostsym_version": VERSION})
+        except OSError as exc:
+            raise InputError(f"cannot write to {str(out)!r}: {exc.strerror or exc}") from None
+    return claim_directory(out, REPORT_KIND)
+
+
+def _write_report(results: SweepResults, out: Path, criteria: Criteria) -> Report:
     groups = group_table(results)
     critical = critical_rates(results)
     _write_csv(out / "runs.csv", [_run_row(r) for r in results.runs])
@@ -740,6 +801,11 @@ _CRIT_STAT_KEYS = {
 
 def check_results_dir(path) -> Path:
     p = Path(path)
+    kind = directory_kind(p)
+    if kind not in (None, DIRECTORY_KIND):
+        raise InputError(
+            f"{str(p)!r} is a ghostsym {kind} directory, not a sweep results directory"
+        )
     if not (p / "sweep.json").exists():
         raise InputError(f"{str(p)!r} is not a sweep results directory (no sweep.json)")
     return p

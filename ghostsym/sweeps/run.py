@@ -21,8 +21,9 @@ cluster's scheduler balances the load and re-runs the tasks of a worker that die
 **Storage (the driver writes everything).** Workers only return results; the sweep process
 writes them, so a cluster needs no shared file system. Layout of ``RESULTS_DIR``::
 
-    spec.toml           the spec of the latest invocation
-    sweep.json          kind, axes and the list of points (run id + axis values)
+    .ghostsym.json      marker: a ghostsym sweep directory (kind "sweep" and the version)
+    spec.toml           the spec of the latest invocation (earlier ones: specs/spec-<hash>.toml)
+    sweep.json          kind, axes, common settings and the points (run id + axis values)
     index.json          status of every point: done / failed / pending / running / lost
     events.jsonl        append-only log: one line per run written (or lost)
     runs/<run_id>/      config.json, result.json, history.npz, params_final.npz
@@ -34,13 +35,37 @@ off, and runs the rest; the run id is a hash of the configuration, so the same s
 bit-identical histories whether or not the sweep was interrupted. A run that raises (e.g.
 diverges) is stored as ``failed`` with its reason and the sweep goes on; a run whose worker
 keeps dying (``lost``) is not stored and is retried by the next invocation.
+
+**Whose directory.** ``RESULTS_DIR`` must be new, empty, or a sweep directory ghostsym wrote
+(:func:`ghostsym.io.claim_directory`, marker ``.ghostsym.json``; a directory of an older
+version, with ghostsym's ``sweep.json`` or ``index.json`` but no marker, is accepted and
+marked). A user's directory, a file, or a training run directory is refused with one line and
+nothing in it is touched. One sweep at a time writes a directory
+(:func:`ghostsym.io.directory_lock`).
+
+**A different spec into an existing results directory.** The directory belongs to the sweep
+recorded in its ``sweep.json``. A spec is accepted there only if it keeps every stored point
+(same kind and storage policy, every recorded run id among its points): the same spec resumes,
+a grid extended by new values or seeds adds its new points, and the report sees all of them.
+Any other spec (a changed setting such as ``--set epochs=...``, a different kind, a subset) is
+refused before anything is written, with one line naming the difference and asking for a new
+``--out`` (:class:`SpecMismatchError`), so no stored run is ever hidden from ``sweep-report``.
+The text of a replaced ``spec.toml`` is kept as ``specs/spec-<hash>.toml``.
+
+**Failures are one line** (a :class:`~ghostsym.errors.GhostsymError`): a file that cannot be
+written (a full disk: :class:`StorageError` names the path; the runs stored so far are
+complete and no temporary file is left), an unreachable or lost scheduler, or no Dask worker
+for ``worker_timeout`` seconds (the runs not done are pending: run the same command again).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import logging
 import os
+import re
 import shutil
 import socket
 import sys
@@ -55,7 +80,15 @@ from pathlib import Path
 import numpy as np
 
 from ghostsym.errors import DivergenceError, GhostsymError, InputError
-from ghostsym.io import savez_atomic, write_atomic, write_json
+from ghostsym.io import (
+    MARKER,
+    claim_directory,
+    directory_kind,
+    directory_lock,
+    savez_atomic,
+    write_atomic,
+    write_json,
+)
 from ghostsym.progress import as_meter
 from ghostsym.sweeps.spec import (
     RUN_KINDS,
@@ -72,6 +105,8 @@ __all__ = [
     "RUN_KINDS",
     "Point",
     "SweepSpec",
+    "SpecMismatchError",
+    "StorageError",
     "SweepSummary",
     "SweepRun",
     "execute_point",
@@ -87,9 +122,12 @@ __all__ = [
 POLL_SECONDS = 0.25
 #: Times a point is resubmitted after its local worker process died before it is "lost".
 MAX_LOCAL_ATTEMPTS = 3
-#: Seconds to wait for a Dask scheduler to answer, and for its first worker to appear.
+#: Seconds to wait for a Dask scheduler to answer (``--connect-timeout``), and for a worker to
+#: be connected, at the start and whenever every worker is gone (``--worker-timeout``).
 CONNECT_TIMEOUT = 10.0
-WAIT_FOR_WORKERS = 60.0
+WORKER_TIMEOUT = 60.0
+#: Seconds between two writes of index.json while runs finish (it is always written at the end).
+INDEX_INTERVAL = 1.0
 #: Environment of local worker processes: one thread each, the pool provides parallelism.
 WORKER_ENV = {
     "NUMBA_NUM_THREADS": "1",
@@ -100,6 +138,41 @@ WORKER_ENV = {
 
 RUNS_DIR = "runs"
 STATUSES = ("done", "failed", "running", "pending", "lost")
+#: The kind of directory a sweep claims (:func:`ghostsym.io.claim_directory`).
+DIRECTORY_KIND = "sweep"
+#: A run id: the first 16 hex digits of a SHA-256 (:func:`ghostsym.sweeps.spec.run_id_of`).
+RUN_ID = re.compile(r"[0-9a-f]{16}")
+#: Keys by which an unmarked sweep.json / index.json of an older version is recognised.
+LEGACY_KEYS = {
+    "sweep.json": {"name", "kind", "kind_ref", "axes", "points"},
+    "index.json": {"name", "kind", "counts", "runs"},
+}
+
+
+class StorageError(GhostsymError, OSError):
+    """A file of the results directory could not be written (e.g. the disk is full)."""
+
+
+class SpecMismatchError(InputError):
+    """The results directory holds a sweep that this spec would hide (see module docstring)."""
+
+
+class SweepAbortedError(GhostsymError):
+    """The sweep stopped before every run was done (lost scheduler, no workers)."""
+
+
+@contextlib.contextmanager
+def _writing(path: Path):
+    """Turn an OSError while writing ``path`` into one line naming it."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except OSError as exc:
+        raise StorageError(
+            f"cannot write {path}: {exc.strerror or exc}; the runs finished so far are stored "
+            "(free some space if the disk is full, then run the same command again)"
+        ) from None
 
 
 # -- one run (executed on a worker) ----------------------------------------------------------------
@@ -124,8 +197,10 @@ def execute_point(kind_ref: str, config: dict, storage: dict | None = None) -> d
         "pid": os.getpid(),
         "worker": _dask_worker_address(),
     }
+    # Only a kind registered on this machine runs, and a kind that cannot be imported here is
+    # not a failed run (it would be stored and skipped): both raise, and the sweep stops.
+    func = import_run_function(kind_ref)
     try:
-        func = import_run_function(kind_ref)
         result = func(dict(config))
         if not isinstance(result, dict):
             raise TypeError(f"run function {kind_ref} returned {type(result).__name__}, not dict")
@@ -226,41 +301,123 @@ class SweepRun:
 
 
 def _load_npz(path: Path) -> dict:
+    import zipfile
+
     if not path.exists():
         return {}
-    with np.load(path, allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
+    redo = f"delete {path.parent} and run the same sweep again to redo this run"
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("not an .npz archive")
+            return {k: np.asarray(data[k]) for k in data.files}
+    except (OSError, ValueError, EOFError, KeyError, AttributeError, zipfile.BadZipFile) as exc:
+        raise InputError(f"cannot read {path} ({type(exc).__name__}: {exc}); {redo}") from None
 
 
 def load_sweep_run(results_dir: str | Path, run_id: str) -> SweepRun:
     """One run of a sweep's results directory, by id (not a training run directory: that is
     :func:`ghostsym.training.load_run`)."""
+    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
+        raise InputError(f"{run_id!r} is not a run id (16 hex digits)")
     path = Path(results_dir) / RUNS_DIR / run_id
     try:
         config = json.loads((path / "config.json").read_text())
         result = json.loads((path / "result.json").read_text())
     except (OSError, ValueError) as exc:
-        raise GhostsymError(f"run {run_id} in {results_dir} is unreadable: {exc}") from None
+        raise InputError(f"run {run_id} in {results_dir} is unreadable: {exc}") from None
+    if (
+        not isinstance(config, dict)
+        or not isinstance(result, dict)
+        or result.get("status") not in STATUSES
+    ):
+        raise InputError(
+            f"run {run_id} in {results_dir} is malformed (config.json or result.json was not "
+            f"written by ghostsym); delete {path} and run the same sweep again to redo it"
+        )
     return SweepRun(run_id, path, config, result)
 
 
-def read_index(results_dir: str | Path) -> dict:
-    """The sweep's ``index.json`` merged with ``sweep.json`` (axes and points)."""
-    root = Path(results_dir)
+def read_sweep_json(root: Path) -> dict:
+    """``root/sweep.json``, checked to be one ghostsym wrote (one-line error otherwise)."""
+    path = Path(root) / "sweep.json"
     try:
-        sweep = json.loads((root / "sweep.json").read_text())
+        sweep = json.loads(path.read_text())
     except FileNotFoundError:
         raise InputError(
             f"{str(root)!r} is not a sweep results directory (no sweep.json)"
         ) from None
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read {root / 'sweep.json'}: {exc}") from None
+        raise InputError(f"cannot read {path}: {exc}") from None
+    problem = None
+    if not isinstance(sweep, dict):
+        problem = "not a JSON object"
+    elif not isinstance(sweep.get("points"), list):
+        problem = "no list of points"
+    elif not isinstance(sweep.get("axes", {}), dict):
+        problem = "axes is not an object"
+    else:
+        for i, point in enumerate(sweep["points"]):
+            if (
+                not isinstance(point, dict)
+                or not isinstance(point.get("run_id"), str)
+                or not RUN_ID.fullmatch(point["run_id"])
+                or not isinstance(point.get("axes"), dict)
+            ):
+                problem = f"point {i} is not a run id with axis values"
+                break
+    if problem:
+        raise InputError(f"{path} is malformed ({problem}); it was not written by ghostsym")
+    return sweep
+
+
+def read_index(results_dir: str | Path) -> dict:
+    """The sweep's ``index.json`` merged with ``sweep.json`` (axes and points).
+
+    ``index.json`` only records the status of runs that are not stored (pending, lost): an
+    unreadable one is ignored (every such run then counts as pending)."""
+    root = Path(results_dir)
+    sweep = read_sweep_json(root)
     try:
         index = json.loads((root / "index.json").read_text())
     except (OSError, ValueError):
-        index = {"runs": []}
-    sweep["status"] = {r["run_id"]: r for r in index.get("runs", [])}
+        index = {}
+    runs = index.get("runs") if isinstance(index, dict) else None
+    sweep["status"] = {
+        r["run_id"]: r
+        for r in (runs if isinstance(runs, list) else [])
+        if isinstance(r, dict) and isinstance(r.get("run_id"), str)
+    }
     return sweep
+
+
+def _is_legacy_sweep_dir(root: Path) -> bool:
+    for name, keys in LEGACY_KEYS.items():
+        try:
+            data = json.loads((root / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and keys <= set(data):
+            return True
+    return False
+
+
+def claim_results_dir(root: str | Path) -> Path:
+    """Make ``root`` a sweep results directory: new, empty, or one ghostsym wrote (an older
+    one without the marker is recognised by its sweep.json / index.json and marked)."""
+    from ghostsym.config import VERSION
+
+    root = Path(root)
+    marker = root / MARKER
+    if (
+        root.is_dir()
+        and not marker.exists()
+        and directory_kind(root) is None
+        and _is_legacy_sweep_dir(root)
+    ):
+        with _writing(marker):
+            write_json(marker, {"kind": DIRECTORY_KIND, "ghostsym_version": VERSION})
+    return claim_directory(root, DIRECTORY_KIND)
 
 
 class ResultStore:
@@ -273,30 +430,74 @@ class ResultStore:
 
     @contextlib.contextmanager
     def locked(self):
-        import fcntl
-
-        try:
-            self.runs.mkdir(parents=True, exist_ok=True)
-            fh = open(self.root / ".lock", "w")  # noqa: SIM115 (held for the whole sweep)
-        except OSError as exc:
-            raise InputError(
-                f"cannot write to results directory {str(self.root)!r}: {exc.strerror or exc}"
-            ) from None
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.close()
-            raise InputError(
-                f"another sweep is running in {str(self.root)!r} (it holds {self.root / '.lock'})"
-            ) from None
-        try:
+        """Claim the directory (:func:`claim_results_dir`) and hold its lock (one sweep)."""
+        claim_results_dir(self.root)
+        with directory_lock(self.root, "sweep"):
+            with _writing(self.runs):
+                self.runs.mkdir(parents=True, exist_ok=True)
             yield self
-        finally:
-            fh.close()
+
+    def check_same_sweep(self, spec: SweepSpec) -> None:
+        """Refuse ``spec`` if it would hide a stored point (see the module docstring)."""
+        if not (self.root / "sweep.json").exists():
+            return
+        stored = read_sweep_json(self.root)
+        ids = {p.run_id for p in spec.points}
+        missing = [p for p in stored["points"] if p["run_id"] not in ids]
+        storage = stored.get("storage")
+        diffs = []
+        if stored.get("kind_ref", spec.kind_ref) != spec.kind_ref:
+            diffs.append(f"kind {stored.get('kind')!r} there, {spec.kind!r} in this spec")
+        if isinstance(storage, dict) and storage != spec.storage.as_dict():
+            for key, value in spec.storage.as_dict().items():
+                if storage.get(key) != value:
+                    diffs.append(f"store_{key} {storage.get(key)!r} there, {value!r} here")
+        if not missing and not diffs:
+            return
+        if not diffs:
+            diffs = self._setting_differences(stored, spec, missing)
+        n = len(stored["points"])
+        raise SpecMismatchError(
+            f"{str(self.root)!r} holds the results of another sweep ({stored.get('name')!r}, "
+            f"{n} runs, {len(missing)} of them not in this spec; "
+            f"{'; '.join(diffs[:3]) or 'other points'}): nothing was run, so that no stored "
+            "run is hidden; use a new --out (a spec that keeps every stored run and adds more "
+            "is accepted here)"
+        )
+
+    def _setting_differences(self, stored: dict, spec: SweepSpec, missing: list) -> list:
+        old = stored.get("settings")
+        if not isinstance(old, dict):  # older sweep.json: the configuration of a stored run
+            old = None
+            for p in missing:
+                try:
+                    config = json.loads((self.runs / p["run_id"] / "config.json").read_text())
+                except (OSError, ValueError):
+                    continue
+                if isinstance(config, dict):
+                    old = {k: v for k, v in config.items() if k not in p["axes"]}
+                    break
+        if old is None:
+            return []
+        new = spec.settings
+        out = []
+        for key in sorted(set(old) | set(new), key=str):
+            if key in stored.get("axes", {}) or key in spec.axes:
+                continue
+            a, b = old.get(key, "(unset)"), new.get(key, "(unset)")
+            if json.dumps(a, sort_keys=True) != json.dumps(b, sort_keys=True):
+                out.append(f"{key} = {_short(a)} there, {_short(b)} in this spec")
+        for key in stored.get("axes", {}):
+            if key not in spec.axes:
+                out.append(f"axis {key!r} there, not in this spec")
+        return out
 
     def clean_partial(self) -> int:
         """Delete directories of runs whose writing was cut off (never renamed into place)."""
         n = 0
+        for path in self.root.glob(".*.tmp"):  # a file of io.write_atomic cut off by a kill
+            with contextlib.suppress(OSError):
+                path.unlink()
         for path in self.runs.glob(".tmp-*"):
             shutil.rmtree(path, ignore_errors=True)
             n += 1
@@ -305,15 +506,19 @@ class ResultStore:
         return n
 
     def finished(self) -> dict[str, dict]:
-        """run id -> result record of every run written completely."""
+        """run id -> result record of every run written completely. A run directory whose
+        result.json is unreadable or not ghostsym's (damaged by hand) maps to None: it is
+        redone, and replaced atomically."""
         out = {}
         for path in self.runs.iterdir():
             if path.name.startswith("."):
                 continue
             try:
-                out[path.name] = json.loads((path / "result.json").read_text())
+                record = json.loads((path / "result.json").read_text())
             except (OSError, ValueError):
-                continue  # cannot happen for renamed directories; redo the run if it does
+                record = None
+            ok = isinstance(record, dict) and record.get("status") in ("done", "failed")
+            out[path.name] = record if ok else None
         return out
 
     def write_run(self, point: Point, outcome: dict, *, replace: bool = False) -> bool:
@@ -322,6 +527,15 @@ class ResultStore:
         if final.exists() and not replace:
             return False
         tmp = self.runs / f".tmp-{point.run_id}-{uuid.uuid4().hex[:8]}"
+        try:
+            with _writing(final):
+                self._write_run(point, outcome, tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)  # no half-written run left behind
+            raise
+        return True
+
+    def _write_run(self, point: Point, outcome: dict, tmp: Path, final: Path) -> None:
         tmp.mkdir()
         record = {
             "run_id": point.run_id,
@@ -351,12 +565,21 @@ class ResultStore:
         else:
             os.rename(tmp, final)
         _fsync_dir(self.runs)
-        return True
 
     def write_spec(self, spec: SweepSpec) -> None:
+        path = self.root / "spec.toml"
         if spec.source:
-            write_atomic(self.root / "spec.toml", spec.source)
-        write_atomic(self.root / "sweep.json", json.dumps(spec.as_json(), indent=1) + "\n")
+            with _writing(path):
+                try:
+                    old = path.read_text()
+                except (OSError, UnicodeDecodeError):
+                    old = None
+                if old is not None and old != spec.source:  # keep the earlier spec's text
+                    digest = hashlib.sha256(old.encode()).hexdigest()[:12]
+                    write_atomic(self.root / "specs" / f"spec-{digest}.toml", old)
+                write_atomic(path, spec.source)
+        with _writing(self.root / "sweep.json"):
+            write_atomic(self.root / "sweep.json", json.dumps(spec.as_json(), indent=1) + "\n")
 
     def write_index(self, spec: SweepSpec, statuses: dict[str, dict]) -> None:
         counts = {s: 0 for s in STATUSES}
@@ -372,13 +595,21 @@ class ResultStore:
             "counts": counts,
             "runs": runs,
         }
-        write_atomic(self.root / "index.json", json.dumps(payload, indent=1) + "\n")
+        with _writing(self.root / "index.json"):
+            write_atomic(self.root / "index.json", json.dumps(payload, indent=1) + "\n")
 
     def log_event(self, **event) -> None:
         event = {"time": round(time.time(), 3), **event}
-        with open(self.root / "events.jsonl", "a") as fh:
-            fh.write(json.dumps(event) + "\n")
-            fh.flush()
+        path = self.root / "events.jsonl"
+        with _writing(path), open(path, "a") as fh:
+            start = fh.seek(0, os.SEEK_END)
+            try:
+                fh.write(json.dumps(event) + "\n")
+                fh.flush()
+            except OSError:
+                with contextlib.suppress(OSError):
+                    fh.truncate(start)  # no half line
+                raise
 
 
 def _write_json(path: Path, data) -> None:
@@ -467,7 +698,8 @@ class _Tracker:
                 self.failures.append((point.axes, outcome.get("reason")))
         self.running = max(0, self.running - 1)
         self.progress.update(1, **self.postfix())
-        self.flush()
+        if time.time() - self._last_index > INDEX_INTERVAL:
+            self.flush()
 
     def lost(self, point: Point, reason: str, backend: str) -> None:
         self.statuses[point.run_id] = {"status": "lost", "reason": reason}
@@ -495,16 +727,37 @@ def run_sweep(
     workers: int | None = None,
     retry_failed: bool = False,
     progress=None,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    worker_timeout: float = WORKER_TIMEOUT,
 ) -> SweepSummary:
     """Run every point of ``spec`` not already stored in ``results_dir``; see module docstring.
 
     ``workers`` is the number of local processes (default: the cores this process may use);
-    ``scheduler`` a Dask scheduler address (``tcp://host:8786``) to use instead.
+    ``scheduler`` a Dask scheduler address (``tcp://host:8786``) to use instead, reached within
+    ``connect_timeout`` seconds; with no worker connected for ``worker_timeout`` seconds the
+    sweep stops (:class:`SweepAbortedError`; run it again to do the rest).
     """
+    if scheduler is not None:
+        scheduler = check_scheduler_address(scheduler)
     progress = as_meter(progress, unit="run")
+    # Connect first: an unreachable scheduler fails before anything is written.
+    dask = None
+    if scheduler is not None:
+        dask = _DaskBackend(
+            scheduler, connect_timeout=connect_timeout, worker_timeout=worker_timeout
+        )
+    try:
+        return _run_sweep(spec, Path(results_dir), dask, workers, retry_failed, progress)
+    finally:
+        if dask is not None:
+            dask.close()
+
+
+def _run_sweep(spec, results_dir, dask, workers, retry_failed, progress) -> SweepSummary:
     store = ResultStore(results_dir)
     t0 = time.perf_counter()
     with store.locked():
+        store.check_same_sweep(spec)
         store.clean_partial()
         store.write_spec(spec)
         stored = store.finished()
@@ -518,14 +771,13 @@ def run_sweep(
                 statuses[p.run_id] = _status_entry(result)
                 skipped += 1
             else:
-                if result is not None:
+                if p.run_id in stored:  # failed (with retry_failed), or damaged: replace it
                     replace.add(p.run_id)
                 statuses[p.run_id] = {"status": "pending"}
                 todo.append(p)
         tracker = _Tracker(store, spec, statuses, progress, replace)
         tracker.flush()
-        backend = "dask" if scheduler else "local"
-        dask = _DaskBackend(scheduler) if scheduler and todo else None
+        backend = "dask" if dask is not None else "local"
         if todo:
             desc = f"sweep {spec.name}" + (f" ({skipped} already done)" if skipped else "")
             progress.start(len(todo), desc)
@@ -535,15 +787,18 @@ def run_sweep(
                     dask.run(todo, spec, tracker)
                 else:
                     _run_local(workers or default_workers(), todo, spec, tracker)
-            finally:
-                tracker.running = 0
-                for p in todo:  # interrupted: whatever did not finish is pending again
-                    if statuses[p.run_id]["status"] == "running":
-                        statuses[p.run_id] = {"status": "pending"}
+            except BaseException:
+                # Interrupted or failed: record what is pending, but never let a second error
+                # (e.g. the same full disk) replace the first one.
+                _reset_running(tracker, todo)
+                with contextlib.suppress(Exception):
+                    tracker.flush()
+                raise
+            else:
+                _reset_running(tracker, todo)
                 tracker.flush()
+            finally:
                 progress.close()
-                if dask is not None:
-                    dask.close()
         counts = tracker.counts()
     return SweepSummary(
         results_dir=Path(results_dir),
@@ -557,6 +812,18 @@ def run_sweep(
         backend=backend,
         failures=tracker.failures,
     )
+
+
+def _reset_running(tracker: _Tracker, todo: list[Point]) -> None:
+    tracker.running = 0
+    for p in todo:  # whatever did not finish is pending again
+        if tracker.statuses[p.run_id]["status"] == "running":
+            tracker.statuses[p.run_id] = {"status": "pending"}
+
+
+def _short(value) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def default_workers() -> int:
@@ -622,6 +889,8 @@ def _run_local(n_workers: int, todo: list[Point], spec: SweepSpec, tracker: _Tra
                 except BrokenProcessPool:
                     broken = True
                     in_flight[fut] = p  # handled with the others below
+                except InputError:  # the kind cannot run here: stop (nothing is stored)
+                    raise
                 except Exception as exc:  # e.g. a result that cannot be pickled back
                     tracker.lost(p, f"{type(exc).__name__}: {exc}", "local")
                 else:
@@ -647,32 +916,142 @@ def _run_local(n_workers: int, todo: list[Point], spec: SweepSpec, tracker: _Tra
 
 
 # -- Dask backend ----------------------------------------------------------------------------------
+_ADDRESS = re.compile(r"(?:(tcp|tls|ws|wss|ucx)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})")
+
+
+def check_scheduler_address(address: str) -> str:
+    """``address`` if it is a Dask scheduler address (``[tcp://]HOST:PORT``), else InputError."""
+    m = _ADDRESS.fullmatch(address.strip()) if isinstance(address, str) else None
+    if m is None or not 1 <= int(m.group(3)) <= 65535:
+        raise InputError(
+            f"{address!r} is not a Dask scheduler address (expected tcp://HOST:PORT, e.g. "
+            "tcp://10.0.0.1:8786)"
+        )
+    return address.strip()
+
+
+_CLIENT_CLASS = None
+
+
+def _client_class():
+    """``distributed.Client`` whose ``__del__`` stays quiet for a client that never connected
+    (distributed would try to close it at exit and print a traceback)."""
+    global _CLIENT_CLASS
+    if _CLIENT_CLASS is None:
+        from distributed import Client
+
+        class QuietClient(Client):
+            def __del__(self):
+                if getattr(self, "_ghostsym_connected", False):
+                    with contextlib.suppress(Exception):
+                        super().__del__()
+
+        _CLIENT_CLASS = QuietClient
+    return _CLIENT_CLASS
+
+
+#: Loggers silenced while a sweep talks to Dask: a lost scheduler or worker is reported by the
+#: sweep in one line, not by a stream of reconnection tracebacks.
+_DASK_LOGGERS = ("distributed", "tornado", "asyncio")
+
+
+def _silence_loggers(prefixes) -> dict:
+    """Disable the loggers named ``prefix`` or ``prefix.*`` (they may have levels of their
+    own); returns logger -> previous ``disabled`` for restoring."""
+    import distributed  # noqa: F401 (its import configures its loggers)
+
+    names = [
+        name
+        for name in list(logging.root.manager.loggerDict)
+        if any(name == p or name.startswith(p + ".") for p in prefixes)
+    ]
+    previous = {}
+    for name in {*prefixes, *names}:
+        logger = logging.getLogger(name)
+        previous[logger] = logger.disabled
+        logger.disabled = True
+    return previous
+
+
 class _DaskBackend:
     """A ``distributed.Client`` connected before anything runs (bad addresses fail fast)."""
 
-    def __init__(self, address: str):
+    def __init__(
+        self,
+        address: str,
+        *,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        worker_timeout: float = WORKER_TIMEOUT,
+    ):
+        self.address = check_scheduler_address(address)
+        self.worker_timeout = float(worker_timeout)
+        self.client = None
         try:
-            from distributed import Client
+            _client_class()
         except ImportError as exc:  # a core dependency, but say so clearly if it is missing
             raise InputError(f"--scheduler needs dask.distributed: {exc}") from None
+        self._silenced = _silence_loggers(_DASK_LOGGERS)
         try:
-            self.client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
-        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            client = _client_class()(address, timeout=connect_timeout, set_as_default=False)
+        except Exception as exc:  # noqa: BLE001 (any failure to connect is one line)
+            self.close()
             raise InputError(
                 f"cannot connect to the Dask scheduler at {address!r}: {exc}"
             ) from None
+        client._ghostsym_connected = True
+        self.client = client
         try:
-            self.client.wait_for_workers(1, timeout=WAIT_FOR_WORKERS)
-        except TimeoutError:
+            client.wait_for_workers(1, timeout=self.worker_timeout)
+        except Exception:  # noqa: BLE001 (a timeout, or the scheduler went away)
             self.close()
             raise InputError(
                 f"the Dask scheduler at {address!r} has no workers "
-                f"(waited {WAIT_FOR_WORKERS:.0f} s); start some with `dask worker {address}`"
+                f"(waited {self.worker_timeout:g} s); start some with `dask worker {address}`"
             ) from None
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.client.close(timeout=5)
+        if self.client is not None:
+            import gc
+
+            with contextlib.suppress(Exception):
+                self.client.close(timeout=5)
+            self.client = None
+            gc.collect()  # tasks cut off by the close report "never retrieved" while silenced
+        for logger, disabled in getattr(self, "_silenced", {}).items():
+            logger.disabled = disabled
+        self._silenced = {}
+
+    def _abort(self, what: str, tracker: _Tracker) -> SweepAbortedError:
+        left = sum(1 for e in tracker.statuses.values() if e["status"] in ("running", "pending"))
+        return SweepAbortedError(
+            f"{what}; {left} run(s) not done (the finished ones are stored): "
+            "run the same command again"
+        )
+
+    def _check_cluster(self, tracker: _Tracker, state: dict) -> None:
+        """Stop with one line if the scheduler is gone or no worker is left for too long."""
+        client = self.client
+        now = time.time()
+        if client.status != "running":
+            state.setdefault("disconnected", now)
+            if now - state["disconnected"] > self.worker_timeout:
+                raise self._abort(f"lost the Dask scheduler at {self.address!r}", tracker)
+            return
+        state.pop("disconnected", None)
+        try:
+            n = len(client.nthreads())
+        except Exception:  # noqa: BLE001 (the connection is checked on the next poll)
+            return
+        if n:
+            state.pop("no_workers", None)
+            return
+        state.setdefault("no_workers", now)
+        if now - state["no_workers"] > self.worker_timeout:
+            raise self._abort(
+                f"no Dask worker connected to {self.address!r} for {self.worker_timeout:g} s "
+                "(all lost?); start workers",
+                tracker,
+            )
 
     def run(self, todo: list[Point], spec: SweepSpec, tracker: _Tracker) -> None:
         from distributed import as_completed
@@ -691,25 +1070,39 @@ class _DaskBackend:
         remaining = len(futures)
         ac = as_completed(futures, loop=client.loop)
         last_poll = 0.0
+        state: dict = {}
         while remaining:
+            if time.time() - last_poll > 1.0:  # also while results keep coming back
+                self._check_cluster(tracker, state)
+                tracker.set_running(_dask_running(client, by_key))
+                last_poll = time.time()
             batch = ac.next_batch(block=False)
             if not batch:
-                if time.time() - last_poll > 1.0:
-                    tracker.set_running(_dask_running(client, by_key))
-                    last_poll = time.time()
                 time.sleep(POLL_SECONDS)
                 continue
+            waiting_again = 0
             for fut in batch:
                 p = by_key[fut.key]
                 try:
-                    outcome = fut.result() if fut.status == "finished" else None
+                    # bounded: a result whose worker dies while it is fetched would otherwise
+                    # block here until it is recomputed, i.e. forever without workers
+                    timeout = self.worker_timeout
+                    outcome = fut.result(timeout=timeout) if fut.status == "finished" else None
+                except TimeoutError:
+                    ac.add(fut)  # fetched again on the next batch; the cluster is checked
+                    waiting_again += 1
+                    continue
                 except Exception:  # noqa: BLE001 (inspected below)
                     outcome = None
                 if outcome is None and fut.status in ("pending", "lost"):
                     # The result was lost with its worker after completing; the scheduler
                     # recomputes it, so wait for this future again.
                     ac.add(fut)
+                    waiting_again += 1
                     continue
+                if outcome is None and client.status != "running":
+                    # cancelled because the connection to the scheduler is gone
+                    raise self._abort(f"lost the Dask scheduler at {self.address!r}", tracker)
                 remaining -= 1
                 if outcome is not None:
                     tracker.finished(p, outcome, "dask")
@@ -720,8 +1113,12 @@ class _DaskBackend:
                             "Dask workers cannot import ghostsym "
                             f"({type(exc).__name__}: {exc}); install it on every worker"
                         )
+                    if isinstance(exc, InputError):  # e.g. the kind is not registered there
+                        raise InputError(f"on a Dask worker: {exc}")
                     tracker.lost(p, f"{type(exc).__name__}: {exc}", "dask")
                 fut.release()
+            if waiting_again == len(batch):
+                time.sleep(POLL_SECONDS)  # nothing came back yet: do not spin
 
 
 def _dask_running(client, by_key: dict) -> int:

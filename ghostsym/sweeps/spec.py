@@ -3,7 +3,8 @@
 A spec has up to four parts (``examples/sweeps/*.toml`` has complete examples)::
 
     [sweep]                      # about the sweep as a whole
-    kind = "rnn"                 # what one run is: "rnn", "canonical", "toy" or "pkg.mod:function"
+    kind = "rnn"                 # what one run is: a registered run kind ("rnn", "canonical",
+                                 # "toy", or one a package registers: see RUN_KINDS)
     name = "fig6a"               # default results directory name (else the file's stem)
     seed_axis = "seed"           # axis treated as replicates by sweep-report (default "seed")
     rate_axis = "lr"             # axis treated as the learning rate (default "lr")
@@ -26,6 +27,15 @@ A spec has up to four parts (``examples/sweeps/*.toml`` has complete examples)::
 A run's configuration is ``base | case | axis values``, a flat dict of plain data; its id is a
 hash of that dict and the kind, so a changed setting never reuses an old result, and an
 unchanged point is found again however the grid is re-ordered or extended.
+
+**A spec is data, never code.** ``kind`` can only name a registered run kind: the built-in
+ones (:data:`RUN_KINDS`) or one a package registers with an entry point in the group
+``ghostsym.run_kinds`` (:data:`ENTRY_POINT_GROUP`); anything else (``"os:system"``, any
+``module:function``) is refused before anything runs, and a worker only runs kinds registered
+on it. **Every size is bounded before it is allocated:** the number of runs is counted from the
+axis definitions (a ``linspace`` of a billion values is refused without being expanded) and
+must not exceed :data:`MAX_POINTS` unless the caller raises the limit (``--max-runs``); a spec
+file may not be larger than :data:`MAX_SPEC_BYTES`.
 """
 
 from __future__ import annotations
@@ -41,8 +51,11 @@ from typing import Any
 
 from ghostsym.errors import InputError
 
-#: Built-in run kinds: name -> "module:function" of the function running one point. A run
-#: function takes the point's configuration (a flat dict of plain data) and returns
+#: Built-in run kinds: name -> "module:function" of the function running one point. A package
+#: adds a kind with an entry point in the group :data:`ENTRY_POINT_GROUP` (in its pyproject.toml:
+#: ``[project.entry-points."ghostsym.run_kinds"]`` ``mykind = "mypkg.runs:run_one"``); a
+#: built-in name cannot be replaced that way. A run function takes the point's configuration
+#: (a flat dict of plain data) and returns
 #: ``{"history": {name: 1-D array}, "params": {name: array}, "summary": {name: scalar}}``;
 #: it raises on failure (DivergenceError names the epoch). An optional validator
 #: ``<function>_validate(config)`` in the same module raises InputError for a bad point
@@ -52,6 +65,8 @@ RUN_KINDS = {
     "canonical": "ghostsym.sweeps.kinds:run_canonical",
     "toy": "ghostsym.sweeps.kinds:run_toy",
 }
+#: Entry-point group through which installed packages register run kinds.
+ENTRY_POINT_GROUP = "ghostsym.run_kinds"
 
 SWEEP_KEYS = {
     "kind",
@@ -65,8 +80,19 @@ SWEEP_KEYS = {
 }
 TOP_LEVEL_KEYS = {"sweep", "base", "grid", "cases"}
 STORE_DTYPES = ("float64", "float32")
-#: Refuse grids so large that they are almost certainly a typo (one run directory each).
+#: Default limit on the number of runs of one sweep (one run directory each): a larger grid is
+#: almost certainly a typo. Counted from the axis definitions, before anything is expanded;
+#: raised explicitly with ``max_points=`` (``ghostsym sweep --max-runs N``).
 MAX_POINTS = 1_000_000
+#: Values of each axis that ``--dry-run`` checks with the kind's validator (the real run checks
+#: every point).
+REPRESENTATIVE_VALUES = 50
+#: Largest sweep spec file read (bytes).
+MAX_SPEC_BYTES = 16 * 2**20
+
+
+class UnregisteredKindError(InputError):
+    """A spec (or a worker's task) names a run kind that is not registered."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +130,7 @@ class SweepSpec:
     rate_axis: str = "lr"
     description: str = ""
     source: str = ""
+    settings: dict = field(default_factory=dict)  # the same in every point (not axes)
 
     def as_json(self) -> dict:
         return {
@@ -114,30 +141,175 @@ class SweepSpec:
             "seed_axis": self.seed_axis,
             "rate_axis": self.rate_axis,
             "storage": self.storage.as_dict(),
+            "settings": self.settings,
             "axes": self.axes,
             "points": [{"run_id": p.run_id, "axes": p.axes} for p in self.points],
         }
 
 
 # -- parsing ----------------------------------------------------------------------------------
-def load_spec(path: str | Path, overrides: dict | None = None) -> SweepSpec:
+def load_spec(
+    path: str | Path, overrides: dict | None = None, *, max_points: int = MAX_POINTS
+) -> SweepSpec:
     """Read a TOML sweep spec; ``overrides`` replace ``[base]`` entries (``--set key=value``)."""
+    return plan_from_file(path, overrides, max_points=max_points).materialise()
+
+
+def plan_from_file(
+    path: str | Path, overrides: dict | None = None, *, max_points: int = MAX_POINTS
+) -> SpecPlan:
+    """The :class:`SpecPlan` of a TOML spec file: checked and counted, no point expanded."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise InputError(
+                f"sweep spec {str(path)!r} is {size:,} bytes, more than the limit of "
+                f"{MAX_SPEC_BYTES:,}"
+            )
         text = path.read_text()
     except OSError as exc:
         raise InputError(f"cannot read sweep spec {str(path)!r}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"sweep spec {str(path)!r} is not UTF-8 text") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"sweep spec {str(path)!r} is not valid TOML: {exc}") from None
-    return parse_spec(data, default_name=path.stem, overrides=overrides, source=text)
+    return plan_spec(
+        data, default_name=path.stem, overrides=overrides, source=text, max_points=max_points
+    )
 
 
 def parse_spec(
-    data: dict, *, default_name: str = "sweep", overrides: dict | None = None, source: str = ""
+    data: dict,
+    *,
+    default_name: str = "sweep",
+    overrides: dict | None = None,
+    source: str = "",
+    max_points: int = MAX_POINTS,
 ) -> SweepSpec:
     """Build a :class:`SweepSpec` from the dict of a TOML spec (see the module docstring)."""
+    return plan_spec(
+        data, default_name=default_name, overrides=overrides, source=source, max_points=max_points
+    ).materialise()
+
+
+@dataclass
+class _Case:
+    fixed: dict  # base | case settings (overrides applied)
+    axes: dict  # axis name -> list of values
+    count: int
+
+
+@dataclass
+class SpecPlan:
+    """A checked spec whose points are counted but not yet expanded (see :func:`plan_spec`)."""
+
+    name: str
+    kind: str
+    kind_ref: str
+    cases: list
+    axis_names: list
+    axes: dict
+    count: int
+    storage: StoragePolicy
+    seed_axis: str
+    rate_axis: str
+    description: str
+    source: str
+
+    def iter_points(self):
+        """Every point in order, one at a time (nothing is kept)."""
+        names = self.axis_names
+        for case in self.cases:
+            keys = list(case.axes)
+            for values in itertools.product(*case.axes.values()):
+                config = {**case.fixed, **dict(zip(keys, values, strict=True))}
+                axes = {k: config.get(k) for k in names}
+                yield Point(run_id_of(self.kind_ref, config), axes, config)
+
+    def representative_points(self, per_axis: int = REPRESENTATIVE_VALUES):
+        """Points that together take the first, the last and up to ``per_axis`` evenly spaced
+        values of every axis, the other axes at their first value (for quick checks; their
+        ``run_id`` is left empty)."""
+        names = self.axis_names
+        for case in self.cases:
+            first = {k: v[0] for k, v in case.axes.items()}
+            yield self._point_without_id(case, first, names)
+            for k, values in case.axes.items():
+                n = len(values)
+                picks = sorted({round(i * (n - 1) / max(1, per_axis - 1)) for i in range(per_axis)})
+                for i in picks:
+                    if i:
+                        yield self._point_without_id(case, {**first, k: values[i]}, names)
+
+    @staticmethod
+    def _point_without_id(case, combo, names) -> Point:
+        config = {**case.fixed, **combo}
+        return Point("", {k: config.get(k) for k in names}, config)
+
+    def validate(self, points) -> None:
+        """Call the kind's validator (if any) on ``points``: bad input fails before running."""
+        validator = _validator(self.kind_ref)
+        if validator is None:
+            return
+        for p in points:
+            try:
+                validator(p.config)
+            except InputError as exc:
+                where = _describe(p.axes) or "every run"
+                raise InputError(f"invalid run ({where}): {exc}") from None
+
+    def materialise(self) -> SweepSpec:
+        """The :class:`SweepSpec` with every point, each validated; duplicates refused."""
+        points: list[Point] = []
+        seen: set[str] = set()
+        for p in self.iter_points():
+            if p.run_id in seen:
+                raise InputError(
+                    f"the grid contains the same run twice ({_describe(p.axes)}); "
+                    "check overlapping cases or repeated axis values"
+                )
+            seen.add(p.run_id)
+            points.append(p)
+        spec = SweepSpec(
+            name=self.name,
+            kind=self.kind,
+            kind_ref=self.kind_ref,
+            points=points,
+            axes=self.axes,
+            storage=self.storage,
+            seed_axis=self.seed_axis,
+            rate_axis=self.rate_axis,
+            description=self.description,
+            source=self.source,
+            settings=self.settings(),
+        )
+        self.validate(points)
+        return spec
+
+    def settings(self) -> dict:
+        """Settings that are not axes (the same in every point)."""
+        out = {}
+        for key in dict.fromkeys(k for c in self.cases for k in c.fixed):
+            if key not in self.axis_names and key not in out:
+                out[key] = self.cases[0].fixed.get(key)
+        return out
+
+
+def plan_spec(
+    data: dict,
+    *,
+    default_name: str = "sweep",
+    overrides: dict | None = None,
+    source: str = "",
+    max_points: int = MAX_POINTS,
+) -> SpecPlan:
+    """Check a spec and count its points from the axis definitions, expanding nothing until
+    the count is within ``max_points``."""
+    if not isinstance(data, dict):
+        raise InputError("a sweep spec must be a table")
     unknown = set(data) - TOP_LEVEL_KEYS
     if unknown:
         raise InputError(
@@ -167,92 +339,124 @@ def parse_spec(
     # --set key=value wins everywhere: in [base], in every case, and over an axis of that name
     overrides = dict(overrides or {})
     base = {**_table(data, "base"), **overrides}
+    _check_plain(base)
     grid = _table(data, "grid")
     cases = data.get("cases", [{}])
     if not isinstance(cases, list) or not all(isinstance(c, dict) for c in cases) or not cases:
         raise InputError("[[cases]] must be a non-empty array of tables")
 
-    points: list[Point] = []
-    seen: dict[str, int] = {}
-    axis_names: list[str] = []
+    # 1. count every case's points from the axis definitions (nothing expanded yet)
+    defined = []
+    total = 0
     for ci, case in enumerate(cases):
         case = dict(case)
         case_grid = case.pop("grid", {})
         if not isinstance(case_grid, dict):
             raise InputError(f"cases[{ci}].grid must be a table of axes")
-        axes = {k: expand_axis(k, v) for k, v in {**grid, **case_grid}.items()}
+        axes_def = {k: v for k, v in {**grid, **case_grid}.items()}
         for key, value in overrides.items():
-            if key in axes:
-                axes[key] = [value]
+            if key in axes_def:
+                axes_def[key] = [value]
             if key in case:
                 case[key] = value
-        clash = set(axes) & set(case)
+        clash = set(axes_def) & set(case)
         if clash:
             raise InputError(
                 f"cases[{ci}] sets {', '.join(sorted(clash))} both as a value and as an axis"
             )
+        _check_plain(case)
+        counts = {k: axis_count(k, v) for k, v in axes_def.items()}
+        n = math.prod(counts.values())
+        total += n
+        if total > max_points:
+            largest = max(counts, key=counts.get) if counts else None
+            detail = f" (axis {largest!r} alone has {counts[largest]:,} values)" if largest else ""
+            raise InputError(
+                f"the grid has more than {max_points:,} runs{detail}; check the axis "
+                "definitions, or raise the limit explicitly (ghostsym sweep --max-runs N)"
+            )
+        defined.append((case, axes_def, n))
+
+    # 2. expand the axes (bounded now) and work out which settings vary
+    plan_cases = []
+    axis_names: list[str] = []
+    for case, axes_def, n in defined:
+        axes = {k: expand_axis(k, v, limit=max_points) for k, v in axes_def.items()}
         for k in axes:
             if k not in axis_names:
                 axis_names.append(k)
-        names = list(axes)
-        n = math.prod(len(v) for v in axes.values())
-        if len(points) + n > MAX_POINTS:
-            raise InputError(f"the grid has more than {MAX_POINTS} points")
-        for values in itertools.product(*axes.values()):
-            point_axes = dict(zip(names, values, strict=True))
-            config = {**base, **case, **point_axes}
-            _check_plain(config)
-            run_id = run_id_of(kind_ref, config)
-            if run_id in seen:
-                raise InputError(
-                    f"the grid contains the same run twice ({_describe(point_axes)}); "
-                    "check overlapping cases or repeated axis values"
-                )
-            seen[run_id] = len(points)
-            points.append(Point(run_id, point_axes, config))
-
+        plan_cases.append(_Case({**base, **case}, axes, n))
     # Settings that differ between cases are axes too (e.g. model = "rank1" / "full").
     for key in sorted({k for c in cases for k in c if k != "grid"}):
-        values = {json.dumps(p.config.get(key), sort_keys=True) for p in points}
-        if len(values) > 1 and key not in axis_names:
+        if key in axis_names:
+            continue
+        values = {json.dumps(c.fixed.get(key), sort_keys=True) for c in plan_cases}
+        if len(values) > 1:
             axis_names.append(key)
-    final_points = [
-        Point(p.run_id, {k: p.config.get(k) for k in axis_names}, p.config) for p in points
-    ]
-    axes_values = {k: _unique([p.config.get(k) for p in final_points]) for k in axis_names}
-    spec = SweepSpec(
+    axes_values = {}
+    for k in axis_names:
+        collected = []
+        for c in plan_cases:
+            if c.count == 0:
+                continue
+            collected.extend(c.axes[k] if k in c.axes else [c.fixed.get(k)])
+        axes_values[k] = _unique(collected)
+    return SpecPlan(
         name=name,
         kind=kind,
         kind_ref=kind_ref,
-        points=final_points,
+        cases=plan_cases,
+        axis_names=axis_names,
         axes=axes_values,
+        count=total,
         storage=storage,
         seed_axis=str(meta.get("seed_axis", "seed")),
         rate_axis=str(meta.get("rate_axis", "lr")),
         description=str(meta.get("description", "")),
         source=source,
     )
-    validate_points(spec)
-    return spec
+
+
+def registered_kinds() -> dict[str, str]:
+    """name -> ``module:function`` of every run kind a spec may name: the built-in ones and
+    those installed packages register in the entry-point group :data:`ENTRY_POINT_GROUP`."""
+    from importlib.metadata import entry_points
+
+    kinds = {}
+    try:
+        found = entry_points(group=ENTRY_POINT_GROUP)
+    except Exception:  # noqa: BLE001 (a broken installed distribution must not stop a sweep)
+        found = ()
+    for ep in found:
+        module, attr = getattr(ep, "module", ""), getattr(ep, "attr", "")
+        if ep.name in RUN_KINDS or not module or not attr or not attr.isidentifier():
+            continue  # a built-in name cannot be replaced; malformed entries are ignored
+        kinds.setdefault(ep.name, f"{module}:{attr}")
+    return {**RUN_KINDS, **kinds}
 
 
 def resolve_kind(kind: str) -> str:
-    """Name of a built-in kind or ``package.module:function`` -> ``module:function``."""
-    if kind in RUN_KINDS:
-        return RUN_KINDS[kind]
-    if ":" in kind:
-        module, _, func = kind.partition(":")
-        if module and func.isidentifier():
-            return kind
-    raise InputError(
-        f"unknown run kind {kind!r}; use one of {', '.join(RUN_KINDS)} or 'package.module:function'"
+    """The ``module:function`` of a registered run kind; anything else is refused."""
+    kinds = registered_kinds()
+    if isinstance(kind, str) and kind in kinds:
+        return kinds[kind]
+    raise UnregisteredKindError(
+        f"unknown run kind {kind!r}: a sweep file is data and may only name a registered run "
+        f"kind ({', '.join(sorted(kinds))}); a package registers one with an entry point in "
+        f"the group {ENTRY_POINT_GROUP!r}"
     )
 
 
 def import_run_function(kind_ref: str):
-    """Import the function behind ``module:function`` (on whichever process runs it)."""
+    """Import the function behind a registered kind's ``module:function`` (on whichever
+    process runs it); a reference that no kind registered here names is refused."""
     import importlib
 
+    if kind_ref not in registered_kinds().values():
+        raise UnregisteredKindError(
+            f"run function {kind_ref!r} is not a run kind registered on this machine "
+            f"(entry-point group {ENTRY_POINT_GROUP!r}); install the package that provides it"
+        )
     module_name, _, func_name = kind_ref.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -264,18 +468,17 @@ def import_run_function(kind_ref: str):
         raise InputError(f"module {module_name!r} has no run function {func_name!r}") from None
 
 
-def validate_points(spec: SweepSpec) -> None:
-    """Call the kind's validator (if any) on every point, so bad input fails before running."""
+def _validator(kind_ref: str):
     import importlib
 
-    module_name, _, func_name = spec.kind_ref.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise InputError(f"cannot import run kind module {module_name!r}: {exc}") from None
-    if not hasattr(module, func_name):
-        raise InputError(f"module {module_name!r} has no run function {func_name!r}")
-    validator = getattr(module, f"{func_name}_validate", None)
+    import_run_function(kind_ref)
+    module_name, _, func_name = kind_ref.partition(":")
+    return getattr(importlib.import_module(module_name), f"{func_name}_validate", None)
+
+
+def validate_points(spec: SweepSpec) -> None:
+    """Call the kind's validator (if any) on every point, so bad input fails before running."""
+    validator = _validator(spec.kind_ref)
     if validator is None:
         return
     for p in spec.points:
@@ -286,42 +489,64 @@ def validate_points(spec: SweepSpec) -> None:
             raise InputError(f"invalid run ({where}): {exc}") from None
 
 
-def expand_axis(name: str, value: Any) -> list:
-    """The list of values of one axis (a list, or a table naming a numpy-style range)."""
+_RANGES = ("logspace", "linspace", "geomspace", "range")
+
+
+def axis_count(name: str, value: Any) -> int:
+    """Number of values of one axis, from its definition (checked; nothing is expanded)."""
+    if isinstance(value, list):
+        return len(value)
+    if not isinstance(value, dict):
+        raise InputError(f"axis {name!r} must be a list of values or a range table")
+    if len(value) != 1:
+        raise InputError(f"axis {name!r}: give exactly one of {', '.join(_RANGES)}")
+    ((how, args),) = value.items()
+    if how not in _RANGES:
+        raise InputError(
+            f"axis {name!r}: unknown range {how!r}; use logspace, linspace, geomspace or range"
+        )
+    if not isinstance(args, list) or not all(_is_number(a) and math.isfinite(a) for a in args):
+        raise InputError(f"axis {name!r}: {how} needs a list of finite numbers")
+    if how == "range":
+        if len(args) not in (2, 3) or not all(isinstance(a, int) for a in args):
+            raise InputError(f"axis {name!r}: range = [start, stop] or [start, stop, step]")
+        start, stop, step = (*args, 1) if len(args) == 2 else args
+        if step == 0:
+            raise InputError(f"axis {name!r}: range step must not be 0")
+        if step > 0:
+            return max(0, (stop - start + step - 1) // step)
+        return max(0, (start - stop - step - 1) // -step)
+    if len(args) != 3 or args[2] != int(args[2]) or args[2] < 1:
+        raise InputError(f"axis {name!r}: {how} = [start, stop, count] with count >= 1")
+    if how == "geomspace" and (args[0] <= 0 or args[1] <= 0):
+        raise InputError(f"axis {name!r}: geomspace needs positive start and stop")
+    return int(args[2])
+
+
+def expand_axis(name: str, value: Any, *, limit: int = MAX_POINTS) -> list:
+    """The list of values of one axis (a list, or a table naming a numpy-style range); an axis
+    of more than ``limit`` values is refused before it is expanded."""
     import numpy as np
 
+    n = axis_count(name, value)
+    if n > limit:
+        raise InputError(
+            f"axis {name!r} has {n:,} values, more than the limit of {limit:,} runs; check its "
+            "definition, or raise the limit explicitly (ghostsym sweep --max-runs N)"
+        )
     if isinstance(value, list):
         values = list(value)
-    elif isinstance(value, dict):
-        if len(value) != 1:
-            raise InputError(
-                f"axis {name!r}: give exactly one of logspace, linspace, geomspace, range"
-            )
+    else:
         ((how, args),) = value.items()
-        if not isinstance(args, list) or not all(_is_number(a) for a in args):
-            raise InputError(f"axis {name!r}: {how} needs a list of numbers")
-        if how in ("logspace", "linspace", "geomspace"):
-            if len(args) != 3 or int(args[2]) != args[2] or args[2] < 1:
-                raise InputError(f"axis {name!r}: {how} = [start, stop, count] with count >= 1")
-            if how == "geomspace" and (args[0] <= 0 or args[1] <= 0):
-                raise InputError(f"axis {name!r}: geomspace needs positive start and stop")
-            values = [float(v) for v in getattr(np, how)(args[0], args[1], int(args[2]))]
-        elif how == "range":
-            if len(args) not in (2, 3) or not all(isinstance(a, int) for a in args):
-                raise InputError(f"axis {name!r}: range = [start, stop] or [start, stop, step]")
-            if len(args) == 3 and args[2] == 0:
-                raise InputError(f"axis {name!r}: range step must not be 0")
+        if how == "range":
             values = list(range(*args))
         else:
-            raise InputError(
-                f"axis {name!r}: unknown range {how!r}; use logspace, linspace, geomspace or range"
-            )
-    else:
-        raise InputError(f"axis {name!r} must be a list of values or a range table")
+            values = [float(v) for v in getattr(np, how)(args[0], args[1], n)]
     if not values:
         raise InputError(f"axis {name!r} has no values")
     for v in values:
-        _check_plain({name: v})
+        if not isinstance(v, _SCALARS):
+            _check_plain({name: v})
     if len(_unique(values)) != len(values):
         raise InputError(f"axis {name!r} repeats a value")
     return values
@@ -379,10 +604,14 @@ def _check_plain(config: dict) -> None:
             raise InputError(f"setting {key!r} is not plain data: {value!r}") from None
 
 
+_SCALARS = (str, int, float)  # bool is an int
+
+
 def _unique(values: list) -> list:
+    """``values`` without repeats, in order (compared as JSON: 1, 1.0 and true differ)."""
     seen, out = set(), []
     for v in values:
-        key = json.dumps(v, sort_keys=True)
+        key = (type(v), repr(v)) if isinstance(v, _SCALARS) else json.dumps(v, sort_keys=True)
         if key not in seen:
             seen.add(key)
             out.append(v)

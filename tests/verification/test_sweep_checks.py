@@ -128,3 +128,33 @@ def test_fig6b_quick_trapping_seeds_are_fresh(tmp_path):
     s = _spec("fig6b_rank_learning", "quick", tmp_path)
     trap = [p.config for p in s.points if p.config["lr"] >= module.LARGE_LR]
     assert trap and min(c["seed"] for c in trap) >= 15
+
+
+def test_check_sweep_keeps_a_different_grid_beside_the_stored_one(tmp_path):
+    """A check's results directory holding another grid (an older version, another option)
+    is left as it is; the new grid runs beside it and resumes there."""
+    from ghostsym.sweeps.run import read_index
+    from ghostsym.verification.sweeps import check_sweep
+
+    ctx = Context(
+        profile="quick", out_dir=tmp_path, check_id="faketoy", options={"scheduler": None}
+    )
+
+    def grid(epochs):
+        return {
+            "sweep": {"kind": "toy"},
+            "base": {"epochs": epochs},
+            "grid": {"lr": [0.1, 0.2], "seed": [0]},
+        }
+
+    first = check_sweep(ctx, grid(30))
+    home = tmp_path / "sweeps" / "faketoy-quick"
+    assert first.results_dir == home and len(first.runs) == 2
+    stored = (home / "sweep.json").read_bytes()
+    second = check_sweep(ctx, grid(40))
+    assert second.results_dir.parent == home.parent and second.results_dir != home
+    assert second.results_dir.name.startswith("faketoy-quick-")
+    assert (home / "sweep.json").read_bytes() == stored
+    assert {p["run_id"] for p in read_index(home)["points"]} == {r.run_id for r in first.runs}
+    again = check_sweep(ctx, grid(40))  # the same grid again finds its own directory
+    assert again.results_dir == second.results_dir
