@@ -297,7 +297,7 @@ def directory_lock(path: Path, what: str):
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        fh = open(path / ".lock", "w")  # noqa: SIM115 (held for the whole block)
+        fh = open(path / ".lock", "a")  # noqa: SIM115 (held; "a" leaves its mtime alone)
     except OSError as exc:
         raise InputError(f"cannot write to {str(path)!r}: {exc.strerror or exc}") from None
     try:
