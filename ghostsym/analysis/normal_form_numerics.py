@@ -243,21 +243,29 @@ class NormalFormNumerics:
                 out[key] = Value(value, "closed form")
                 continue
             if numeric is None:
-                rho_star, rho_n, G, a = self._numeric_alpha(T)
-                h = EXPONENT_LOG_STEP
-                a_hi = self._numeric_alpha(T * math.exp(h))[3]
-                a_lo = self._numeric_alpha(T * math.exp(-h))[3]
-                k = (math.log(a_hi) - math.log(a_lo)) / (2 * h)
-                numeric = {
-                    "r_star": self.r_of_rho(rho_star),
-                    "point_of_no_return": self.r_of_rho(rho_n),
-                    "grad_at_r_star": G,
-                    "alpha_star": a,
-                    "alpha_star_mse": 2 * T * a,
-                    "alpha_star_exponent": k,
-                    "alpha_star_mse_exponent": k + 1,
-                }
+                numeric = self.numeric_da_values(T, exponents=True)
             out[key] = Value(numeric[key], "numeric")
+        return out
+
+    def numeric_da_values(self, T: float, *, exponents: bool = False) -> dict[str, float]:
+        """r*, r_n, |∂L/∂r| at r*, α* and α*_MSE at delay T by the numerical path alone
+        (quadrature and root finding, whatever closed forms exist); with ``exponents`` also
+        d ln α*/d ln T by central differences."""
+        rho_star, rho_n, G, a = self._numeric_alpha(T)
+        out = {
+            "r_star": self.r_of_rho(rho_star),
+            "point_of_no_return": self.r_of_rho(rho_n),
+            "grad_at_r_star": G,
+            "alpha_star": a,
+            "alpha_star_mse": 2 * T * a,
+        }
+        if exponents:
+            h = EXPONENT_LOG_STEP
+            a_hi = self._numeric_alpha(T * math.exp(h))[3]
+            a_lo = self._numeric_alpha(T * math.exp(-h))[3]
+            k = (math.log(a_hi) - math.log(a_lo)) / (2 * h)
+            out["alpha_star_exponent"] = k
+            out["alpha_star_mse_exponent"] = k + 1
         return out
 
     # -- gradient descent driven by the derived gradient -----------------------------------

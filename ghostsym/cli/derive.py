@@ -155,14 +155,7 @@ def results_json(derivation, nf, T: float | None = None, c: float | None = None)
             notes["r_star"] = notes.get("r_star", "") + f" (no numbers at T = {T:g}: {exc})"
         if numbers and any(v is not None and v.method == "closed form" for v in numbers.values()):
             try:
-                rs, rn, G, a = num._numeric_alpha(T)
-                numeric = {
-                    "r_star": num.r_of_rho(rs),
-                    "point_of_no_return": num.r_of_rho(rn),
-                    "grad_at_r_star": G,
-                    "alpha_star": a,
-                    "alpha_star_mse": 2 * T * a,
-                }
+                numeric = num.numeric_da_values(T)
             except (GhostsymError, ArithmeticError, ValueError, ZeroDivisionError):
                 numeric = {}  # the numerical path cannot reach this T (e.g. extreme T)
     for key in da.RESULT_KEYS:
