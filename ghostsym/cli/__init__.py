@@ -47,6 +47,9 @@ class Parser(argparse.ArgumentParser):
     def format_help(self) -> str:
         if callable(self.epilog):
             self.epilog = self.epilog()
+        for action in self._actions:  # a help set to a function after add_argument: lazy
+            if callable(action.help):
+                action.help = action.help()
         return super().format_help()
 
 

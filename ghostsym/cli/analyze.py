@@ -32,12 +32,12 @@ def register(subparsers) -> None:
         type=positive_int,
         default=DEFAULT_MAX_CHECKPOINTS,
         metavar="K",
-        help=f"analyse at most K evenly spaced checkpoints (default {DEFAULT_MAX_CHECKPOINTS})",
+        help=f"analyse at most K evenly spaced checkpoints (default: {DEFAULT_MAX_CHECKPOINTS})",
     )
     p.add_argument(
         "--no-progress",
         action="store_true",
-        help="no progress bar (shown per checkpoint on stderr when it is a terminal)",
+        help="no progress bar (default: one per checkpoint on stderr when it is a terminal)",
     )
     p.set_defaults(func=run)
 

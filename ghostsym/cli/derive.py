@@ -55,23 +55,49 @@ def register(subparsers) -> None:
         metavar="DIR",
         help=f"output directory (default: ./{DEFAULT_OUT} in the working directory)",
     )
-    p.add_argument("--pdf", action="store_true", help="also compile the documents with pdflatex")
-    p.add_argument("--json", action="store_true", help="print the key results as JSON")
-    p.add_argument("--T", type=positive_float, metavar="T", help="delay T > 0: add numbers")
+    p.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also compile the documents with pdflatex (default: .tex only)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the key results as JSON (default: write the documents)",
+    )
+    p.add_argument(
+        "--T",
+        type=positive_float,
+        metavar="T",
+        help="delay T > 0 at which to evaluate the results numerically (default: symbolic in T, "
+        "no numbers)",
+    )
     p.add_argument(
         "--c",
         type=positive_float,
         metavar="C",
-        help="confidence c > 0 of the readout (recorded; the results are its c -> oo limit)",
+        help="confidence c > 0 of the readout, recorded; the results are its c -> oo limit "
+        "(default: none recorded)",
     )
-    p.add_argument("--normal-form", metavar="EXPR", help="a 1-D field f(x; r), e.g. 'x**4 + r'")
-    p.add_argument("--state", default="x", help="state symbol of --normal-form (default x)")
-    p.add_argument("--param", default="r", help="learnable parameter (default r)")
-    p.add_argument("--x0", default="0", help="initial state (default 0)")
     p.add_argument(
-        "--threshold", default="oo", help="output threshold x*: oo (default), pi or a number"
+        "--normal-form",
+        metavar="EXPR",
+        help="a 1-D field f(x; r), e.g. 'x**4 + r' (default: the registered documents)",
     )
-    p.add_argument("--list", action="store_true", help="list the registered documents")
+    p.add_argument(
+        "--state", default="x", metavar="NAME", help="state symbol of --normal-form (default: x)"
+    )
+    p.add_argument("--param", default="r", metavar="NAME", help="learnable parameter (default: r)")
+    p.add_argument(
+        "--x0", default="0", metavar="EXPR", help="initial state of --normal-form (default: 0)"
+    )
+    p.add_argument(
+        "--threshold",
+        default="oo",
+        metavar="EXPR",
+        help="output threshold x*: oo, pi or a number (default: oo)",
+    )
+    p.add_argument("--list", action="store_true", help="list the registered documents and exit")
     p.set_defaults(func=run)
 
 

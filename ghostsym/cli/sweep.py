@@ -39,16 +39,16 @@ def register(subparsers) -> None:
         "--connect-timeout",
         type=positive_float,
         default=None,
-        metavar="S",
+        metavar="SECONDS",
         help="seconds to wait for the Dask scheduler to answer (default: 10)",
     )
     p.add_argument(
         "--worker-timeout",
         type=positive_float,
         default=None,
-        metavar="S",
+        metavar="SECONDS",
         help="with --scheduler: stop (run the same command again later) when no worker has "
-        "been connected for S seconds, at the start or after all were lost (default: 60)",
+        "been connected for SECONDS, at the start or after all were lost (default: 60)",
     )
     p.add_argument(
         "--max-runs",
@@ -70,17 +70,24 @@ def register(subparsers) -> None:
         default=[],
         metavar="KEY=VALUE",
         dest="overrides",
-        help="override a [base] setting with a TOML value, e.g. --set epochs=2000 (repeatable)",
+        help="override a [base] setting with a TOML value, e.g. --set epochs=2000 (repeatable; "
+        "default: none)",
     )
-    p.add_argument("--retry-failed", action="store_true", help="re-run runs stored as failed")
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="re-run runs stored as failed (default: keep them)",
+    )
     p.add_argument(
         "--dry-run",
         action="store_true",
         help="count the points from the axis definitions, check the values of every axis "
         f"with the kind's validator, list the first {DRY_RUN_LIST} points and exit; writes "
-        "nothing (the real run checks every point)",
+        "nothing (the real run checks every point; default: run the sweep)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (default: a bar on stderr)"
+    )
     p.set_defaults(func=run)
 
 

@@ -25,21 +25,21 @@ def register(subparsers) -> None:
         "--window",
         type=positive_int,
         default=None,
-        metavar="K",
+        metavar="EPOCHS",
         help="epochs at the end of each run used for 'stuck' and 'learned' (default: 50)",
     )
     p.add_argument(
         "--stuck-grad",
         type=positive_float,
         default=None,
-        metavar="G",
+        metavar="NORM",
         help="gradient-norm threshold of a no-learning zone (default: 1e-4)",
     )
     p.add_argument(
         "--stuck-accuracy",
         type=finite_float,
         default=None,
-        metavar="A",
+        metavar="ACCURACY",
         help="accuracy threshold of a no-learning zone (default: each run's no-learning "
         "accuracy, 0.5 on DA)",
     )
@@ -47,8 +47,8 @@ def register(subparsers) -> None:
         "--learned-ratio",
         type=positive_float,
         default=None,
-        metavar="R",
-        help="learned if final loss < R x initial loss (default: 1e-2)",
+        metavar="RATIO",
+        help="learned if final loss < RATIO x initial loss (default: 1e-2)",
     )
     p.set_defaults(func=run)
 

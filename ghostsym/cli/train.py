@@ -13,46 +13,84 @@ from pathlib import Path
 
 from ghostsym.errors import InputError
 
-# (flag, option name, converter, help)
+# (flag, option name, converter, metavar, help); the default is added by _help (the value of
+# the default run, --model rank1 --task da without a preset).
 _NUMBERS = (
-    ("--rank", "rank", "int", "rank K of W = U Vᵀ (with --model lowrank)"),
-    ("--neurons", "neurons", "int", "number of neurons N (default 100)"),
-    ("--delay", "delay", "int", "DA: T steps of 0 then T of 1; DCD/DMTS: delay steps"),
-    ("--cue", "cue", "int", "DCD/DMTS cue-window steps"),
-    ("--response", "response", "int", "DCD/DMTS response-window steps"),
-    ("--trials-per-condition", "trials_per_condition", "int", "batch = this × conditions"),
-    ("--rate-sd", "rate_sd", "float", "σ_fr of random initial states r₀ = tanh(σ_fr ζ)"),
-    ("--noise", "noise_sd", "float", "σ of the noise inside φ"),
-    ("--initial-state", "initial_state", "float", "constant initial state (DA: −0.3)"),
-    ("--alpha", "alpha", "float", "Euler leak Δt/τ (default 0.5)"),
+    ("--rank", "rank", "int", "K", "rank K of W = U Vᵀ, with --model lowrank"),
+    ("--neurons", "neurons", "int", "N", "number of neurons N"),
+    ("--delay", "delay", "int", "STEPS", "DA: T steps of 0 then T of 1; DCD/DMTS: delay steps"),
+    ("--cue", "cue", "int", "STEPS", "DCD/DMTS cue-window steps"),
+    ("--response", "response", "int", "STEPS", "DCD/DMTS response-window steps"),
+    ("--trials-per-condition", "trials_per_condition", "int", "N", "batch = N × conditions"),
+    ("--rate-sd", "rate_sd", "float", "SD", "σ_fr of random initial states r₀ = tanh(σ_fr ζ)"),
+    ("--noise", "noise_sd", "float", "SD", "σ of the noise inside φ"),
+    ("--initial-state", "initial_state", "float", "X0", "constant initial state"),
+    ("--alpha", "alpha", "float", "ALPHA", "Euler leak Δt/τ"),
     (
         "--confidence",
         "confidence",
         "float",
-        "readout confidence c (latent: 10; 'inf' allowed for fixed_confidence)",
+        "C",
+        "readout confidence c; 'inf' allowed for fixed_confidence",
     ),
-    ("--threshold", "threshold", "float", "latent readout threshold κ* (default 1)"),
-    ("--lr", "lr", "float", "learning rate"),
-    ("--momentum", "momentum", "float", "momentum μ (optimizer momentum)"),
-    ("--epochs", "epochs", "int", "number of epochs (gradient steps)"),
-    ("--seed", "seed", "int", "seed of the initialisation, initial states and noise"),
-    (
-        "--checkpoint-every",
-        "checkpoint_every",
-        "int",
-        f"keep the parameters every K epochs (default: epochs/{100})",
-    ),
+    ("--threshold", "threshold", "float", "KAPPA", "latent readout threshold κ*"),
+    ("--lr", "lr", "float", "LR", "learning rate"),
+    ("--momentum", "momentum", "float", "MU", "momentum μ of --optimizer momentum"),
+    ("--epochs", "epochs", "int", "EPOCHS", "number of epochs (gradient steps)"),
+    ("--seed", "seed", "int", "SEED", "seed of the initialisation, initial states and noise"),
+    ("--checkpoint-every", "checkpoint_every", "int", "K", "keep the parameters every K epochs"),
 )
+# (flag, option name, metavar, help)
 _CHOICES = (
-    ("--model", "model", "rank1, lowrank or full (default rank1)"),
-    ("--task", "task", "da, dcd, dmts, dcd-fig7 or dmts-fig5 (default da)"),
-    ("--readout", "readout", "latent, latent_linear, population or fixed_confidence"),
-    ("--output", "output", "readout function g: sigmoid or tanh"),
-    ("--activation", "activation", "nonlinearity φ (default tanh)"),
-    ("--optimizer", "optimizer", "sgd, momentum or adam (default sgd)"),
-    ("--fc-update", "fixed_confidence_update", "projected (authors' code, default) or exact"),
-    ("--preset", "preset", "a paper setting: fig3a, fig3b, fig4-dcd, …, fig8c"),
+    ("--model", "model", "MODEL", "rank1, lowrank or full"),
+    ("--task", "task", "TASK", "da, dcd, dmts, dcd-fig7 or dmts-fig5"),
+    ("--readout", "readout", "READOUT", "latent, latent_linear, population or fixed_confidence"),
+    ("--output", "output", "G", "readout function g: sigmoid or tanh"),
+    ("--activation", "activation", "PHI", "nonlinearity φ, e.g. tanh"),
+    ("--optimizer", "optimizer", "OPT", "sgd, momentum or adam"),
+    ("--fc-update", "fixed_confidence_update", "MODE", "projected (authors' code) or exact"),
+    ("--preset", "preset", "PRESET", "a paper setting"),
 )
+
+#: The --out default, as the help shows it (run() builds the same name).
+OUT_PATTERN = "./runs/train-<model>-<task>-seed<seed>-<YYYYmmdd-HHMMSS>"
+
+
+def _defaults() -> dict:
+    """Flat option -> value of the default run (no options), and the preset names."""
+    from ghostsym import training
+
+    config = training.build_config().to_dict()
+    flat = {**config["model"], **config["task"], **config}
+    flat["model"], flat["task"] = "rank1", "da"
+    flat["checkpoint_every"] = (
+        f"EPOCHS/{training.DEFAULT_CHECKPOINTS}, i.e. {training.DEFAULT_CHECKPOINTS} checkpoints"
+    )
+    flat["preset"] = "none; one of " + ", ".join(training.PRESETS)
+    return flat
+
+
+def _help(dest: str, text: str):
+    """The help of one option with its default, formatted when --help is shown."""
+
+    def lazy():
+        value = _defaults()[dest]
+        if dest == "preset":
+            return f"{text} (default: {value}); --show-config prints what it sets"
+        if dest == "readout":
+            value = (
+                f"{value} for rank1 on DA, latent_linear for low rank on DCD/DMTS, else population"
+            )
+        elif dest == "output":
+            value = f"{value} with the latent readout, else the task's: tanh on DCD"
+        elif dest in ("delay", "cue", "response", "initial_state"):
+            what = "the task's" if dest == "initial_state" else "the task's timing"
+            value = f"{value:g} on DA, else {what}"
+        elif isinstance(value, float):
+            value = f"{value:g}"
+        return f"{text} (default: {value})".replace("%", "%%")
+
+    return lazy
 
 
 def _limits() -> dict:
@@ -79,7 +117,8 @@ def register(subparsers) -> None:
             "delayed-cue-discrimination or delayed-match-to-sample task. The run directory "
             "holds config.json, params_init.npz, params_final.npz, history.npz (loss, "
             "grad_norm, accuracy per epoch), checkpoints/ and training.png; a killed run "
-            "continues with --resume."
+            "continues with --resume. The defaults shown are those of a run without --preset "
+            "(rank1 on DA); --show-config prints the configuration any options resolve to."
         ),
         epilog=lambda: (  # formatted when --help is shown (keeps `ghostsym --help` fast)
             "--out DIR must be new, empty, or a run directory ghostsym wrote (marked by "
@@ -95,27 +134,29 @@ def register(subparsers) -> None:
             "or states leave ±{bound:g}, stops as diverged at that epoch."
         ).format(**_limits()),
     )
-    for flag, dest, help_text in _CHOICES:
-        parser.add_argument(flag, dest=dest, default=None, metavar="NAME", help=help_text)
-    for flag, dest, _kind, help_text in _NUMBERS:
-        parser.add_argument(flag, dest=dest, default=None, metavar="X", help=help_text)
+    for flag, dest, metavar, help_text in _CHOICES:
+        action = parser.add_argument(flag, dest=dest, default=None, metavar=metavar)
+        action.help = _help(dest, help_text)  # formatted by Parser.format_help
+    for flag, dest, _kind, metavar, help_text in _NUMBERS:
+        action = parser.add_argument(flag, dest=dest, default=None, metavar=metavar)
+        action.help = _help(dest, help_text)  # formatted by Parser.format_help
     parser.add_argument(
         "--train-confidence",
         action="store_true",
         default=None,
-        help="make the latent readout's c trainable",
+        help="make the latent readout's c trainable (default: fixed)",
     )
     parser.add_argument(
         "--train-threshold",
         action="store_true",
         default=None,
-        help="make the latent readout's κ* trainable",
+        help="make the latent readout's κ* trainable (default: fixed)",
     )
     parser.add_argument(
         "--checkpoints",
         default=None,
         metavar="E1,E2,…",
-        help="epochs whose parameters are kept (besides --checkpoint-every)",
+        help="epochs whose parameters are kept, besides --checkpoint-every (default: none)",
     )
     parser.add_argument(
         "--intervene",
@@ -124,7 +165,7 @@ def register(subparsers) -> None:
         default=None,
         metavar="EPOCH:c=VALUE[:reset]",
         help="set a readout constant at an epoch (repeatable), e.g. 10000:c=1; "
-        "':reset' also resets the optimiser state",
+        "':reset' also resets the optimiser state (default: none)",
     )
     parser.add_argument(
         "--grad-norm",
@@ -136,19 +177,30 @@ def register(subparsers) -> None:
         "--out",
         default=None,
         metavar="DIR",
-        help="run directory (default: ./runs/train-<model>-<task>-<time>)",
+        help=f"run directory (default: {OUT_PATTERN})",
     )
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="continue the run in --out DIR from its last saved state",
+        help="continue the run in --out DIR from its last saved state (default: a new run)",
+    )
+    parser.add_argument(
+        "--show-config",
+        "--dry-run",
+        dest="show_config",
+        action="store_true",
+        help="print the resolved configuration (config.json of the run these options would "
+        "start) as JSON and exit: nothing is trained and --out is not created",
     )
     parser.add_argument(
         "--allow-large",
         action="store_true",
-        help="lift the size limits (epochs, neurons, steps, trials, checkpoints, memory)",
+        help="lift the size limits (epochs, neurons, steps, trials, checkpoints, memory; "
+        "default: limited, see below)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (default: a bar on stderr)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -170,10 +222,10 @@ def _number(flag: str, text: str, kind: str):
 
 def _options(args) -> dict:
     options = {}
-    for _flag, dest, _help in _CHOICES:
+    for _flag, dest, _metavar, _text in _CHOICES:
         if getattr(args, dest) is not None:
             options[dest] = getattr(args, dest)
-    for flag, dest, kind, _help in _NUMBERS:
+    for flag, dest, kind, _metavar, _text in _NUMBERS:
         text = getattr(args, dest)
         if text is not None:
             options[dest] = _number(flag, text, kind)
@@ -207,20 +259,29 @@ def run(args) -> int:
                 f"--resume takes the configuration from {args.out}/config.json; "
                 f"do not also pass options ({flags})"
             )
+        if args.show_config:
+            raise InputError(
+                "--show-config prints a new run's configuration; the run to resume has its "
+                f"own in {args.out}/config.json"
+            )
         out = Path(args.out)
         result = training.run_training(
             None, out, resume=True, progress=progress, allow_large=args.allow_large
         )
     else:
+        preset = training.PRESETS.get(options.get("preset"), {})
         if "checkpoint_every" not in options and "checkpoints" not in options:
-            epochs = options.get("epochs")
-            if epochs is None and options.get("preset") in training.PRESETS:
-                epochs = training.PRESETS[options["preset"]].get("epochs")
+            epochs = options.get("epochs") or preset.get("epochs")
             epochs = epochs or training.TrainingConfig.epochs
             options["checkpoint_every"] = max(1, epochs // training.DEFAULT_CHECKPOINTS)
         config = training.build_config(allow_large=args.allow_large, **options)
+        if args.show_config:
+            from ghostsym.io import json_text
+
+            print(json_text(config.to_dict()), end="")
+            return 0
         if args.out is None:
-            kind = options.get("model", "rank1")
+            kind = options.get("model", preset.get("model", "rank1"))
             stamp = time.strftime("%Y%m%d-%H%M%S")
             out = Path("runs") / f"train-{kind}-{config.task.name}-seed{config.seed}-{stamp}"
         else:

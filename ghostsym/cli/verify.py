@@ -25,8 +25,9 @@ def register(subparsers) -> None:
         "--profile",
         default="quick",
         choices=("quick", "full", "paper"),
-        help="quick: minutes on 2 cores; full: about an hour; paper: the paper's "
-        "exact scale (cluster)",
+        metavar="PROFILE",
+        help="quick, full or paper; quick: minutes on 2 cores; full: about an hour; paper: "
+        "the paper's exact scale (cluster) (default: quick)",
     )
     p.add_argument(
         "--out",
@@ -34,7 +35,13 @@ def register(subparsers) -> None:
         metavar="DIR",
         help=f"output directory (default: ./{DEFAULT_OUT} in the working directory)",
     )
-    p.add_argument("--seed", type=nonnegative_int, default=0, help="base random seed")
+    p.add_argument(
+        "--seed",
+        type=nonnegative_int,
+        default=0,
+        metavar="SEED",
+        help="base random seed (default: 0)",
+    )
     p.add_argument(
         "--normal-form",
         action="append",
@@ -42,17 +49,19 @@ def register(subparsers) -> None:
         metavar="EXPR",
         dest="normal_forms",
         help="also check this normal form f(x; r), e.g. 'x**4 + r' (repeatable); "
-        "without CHECK ids only the normal-form checks run",
+        "without CHECK ids only the normal-form checks run (default: none)",
     )
     p.add_argument(
         "--threshold",
         default=None,
-        metavar="X",
-        help="output threshold x* of the --normal-form fields: oo (default), pi, sqrt(2), E "
-        "or a number",
+        metavar="EXPR",
+        help="output threshold x* of the --normal-form fields: oo, pi, sqrt(2), E or a number "
+        "(default: oo)",
     )
     p.add_argument("--list", action="store_true", help="list the checks and exit")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (default: a bar on stderr)"
+    )
     p.set_defaults(func=run)
 
 
@@ -61,7 +70,7 @@ def run(args) -> int:
     from ghostsym.progress import NoProgress, TqdmProgress
 
     if args.list:
-        for chk in verification.discover().values():
+        for chk in verification.list_checks():  # read from the files: no SymPy, no numba
             print(f"{chk.id:32s} {chk.reference:18s} {chk.claim}")
         return 0
     progress = NoProgress() if args.no_progress else TqdmProgress(unit="check")

@@ -186,14 +186,100 @@ def discover(directory: Path | None = None) -> dict[str, Check]:
     for path in sorted(directory.glob("*.py")):
         if path.name.startswith("_"):
             continue
-        modname = f"ghostsym_verify_{path.stem}"
-        if modname in sys.modules:
-            continue
-        spec = importlib.util.spec_from_file_location(modname, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[modname] = module
-        spec.loader.exec_module(module)
+        _import_check_file(path)
     return dict(_REGISTRY)
+
+
+def _import_check_file(path: Path) -> None:
+    """Import one check file (once) under the name ``ghostsym_verify_<stem>``."""
+    modname = f"ghostsym_verify_{path.stem}"
+    if modname in sys.modules:
+        return
+    spec = importlib.util.spec_from_file_location(modname, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = module
+    spec.loader.exec_module(module)
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    """What ``ghostsym verify --list`` shows of a check, read without running its file."""
+
+    id: str
+    claim: str
+    reference: str
+    profiles: tuple[str, ...] = PROFILES
+    normal_forms: bool = False
+    source: str = ""
+
+
+def _decorator_info(path: Path) -> list[CheckInfo] | None:
+    """The ``@check(...)`` keyword literals of one check file, parsed with :mod:`ast` (nothing
+    is imported or executed); ``None`` when a keyword is not a literal or the file does not
+    parse, so that the caller imports it instead."""
+    import ast
+
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for deco in node.decorator_list:
+            func = deco.func if isinstance(deco, ast.Call) else None
+            name = getattr(func, "id", None) or getattr(func, "attr", None)
+            if name != "check":
+                continue
+            if deco.args or any(k.arg is None for k in deco.keywords):
+                return None
+            try:
+                kw = {k.arg: ast.literal_eval(k.value) for k in deco.keywords}
+            except ValueError:
+                return None
+            if not {"id", "claim", "reference"} <= kw.keys() or not all(
+                isinstance(kw[k], str) for k in ("id", "claim", "reference")
+            ):
+                return None
+            found.append(
+                CheckInfo(
+                    kw["id"],
+                    kw["claim"],
+                    kw["reference"],
+                    tuple(kw.get("profiles", PROFILES)),
+                    bool(kw.get("normal_forms", False)),
+                    str(path),
+                )
+            )
+    return found
+
+
+def list_checks(directory: Path | None = None) -> list[CheckInfo]:
+    """The checks of ``verify/*.py`` in file order, as :func:`discover` finds them, but read
+    from the ``@check(...)`` decorators' literal keywords (no check file is imported, so
+    neither SymPy nor numba is loaded: ``ghostsym verify --list`` answers at once). A file
+    whose decorator is not all literals is imported, as :func:`discover` does."""
+    directory = Path(directory) if directory is not None else verify_dir()
+    if not directory.is_dir():
+        raise GhostsymError(f"verification directory not found: {directory}")
+    infos: dict[str, CheckInfo] = {}
+    for path in sorted(directory.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        parsed = _decorator_info(path)
+        if parsed is None:
+            _import_check_file(path)
+            parsed = [
+                CheckInfo(c.id, c.claim, c.reference, c.profiles, c.normal_forms, c.source)
+                for c in _REGISTRY.values()
+                if c.source and Path(c.source).resolve() == path.resolve()
+            ]
+        for info in parsed:
+            if info.id in infos and infos[info.id].source != info.source:
+                raise GhostsymError(f"duplicate verification check id {info.id!r}")
+            infos[info.id] = info
+    return list(infos.values())
 
 
 def select(
