@@ -242,3 +242,36 @@ def test_cli_default_out_is_the_library_default():
     from ghostsym.cli import verify as cli_verify
 
     assert cli_verify.DEFAULT_OUT == verification.DEFAULT_OUT == "verify-report"
+
+
+def test_list_reads_the_checks_without_importing_them(run_cli, repo_root):
+    """`verify --list` parses the @check decorators: no check file, SymPy or numba is loaded,
+    and it shows what importing the files registers."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from ghostsym.cli import main; main(['verify', '--list']); "
+        "print(sorted(m for m in ('sympy', 'numba', 'scipy') if m in sys.modules)); "
+        "print(any(m.startswith('ghostsym_verify_') for m in sys.modules))"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=repo_root, timeout=120
+    )
+    assert res.returncode == 0, res.stderr
+    *rows, loaded, imported = res.stdout.splitlines()
+    assert loaded == "[]" and imported == "False"
+    from ghostsym import verification
+
+    checks = verification.discover()
+    infos = verification.list_checks()
+    assert [i.id for i in infos] == list(checks)
+    for info in infos:
+        chk = checks[info.id]
+        assert (info.claim, info.reference, info.profiles, info.normal_forms) == (
+            chk.claim,
+            chk.reference,
+            chk.profiles,
+            chk.normal_forms,
+        )
+    assert rows == [f"{c.id:32s} {c.reference:18s} {c.claim}" for c in checks.values()]
