@@ -59,32 +59,84 @@ def _marker(key: str, edge: str, size: float) -> dict:
     return style
 
 
+#: Colour of the dashed κ* threshold line (Okabe–Ito reddish purple: not in the epoch map).
+THRESHOLD_COLOUR = "#CC79A7"
+#: Ghost diamonds (Okabe–Ito vermilion, black edge), drawn at (κ_g, r_g).
+GHOST_STYLE = dict(marker="D", mfc="#D55E00", mec="k", ms=6)
+
+
+def _curve_colours(n: int) -> list:
+    """Colour-blind-safe epoch colours: viridis from dark blue to green (no yellow)."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    return [cmap(x) for x in np.linspace(0.0, 0.8, n)] if n > 1 else [cmap(0.0)]
+
+
 def plot_rank_one_flows(
     flows: Sequence[tuple[str, object]], threshold: float | None = 1.0, *, ax=None
 ):
     """f(κ) for several rank-one networks (label, (m, n, b)) with fixed points and ghosts.
 
-    Matches Fig. 3B/3D: dashed f = 0, dashed threshold κ* (orange), markers at fixed points
-    (filled stable, open unstable, squares saddle-node) and ghosts (red diamonds at (κ_g, r_g)).
-    Returns the Figure.
+    Matches Fig. 3B/3D: dashed f = 0 (grey), dashed threshold κ* (reddish purple, a colour no
+    curve has), markers at fixed points in the curve's colour (filled stable, open unstable,
+    squares saddle-node) and ghosts (vermilion diamonds at (κ_g, r_g)). Curves are coloured
+    along viridis in the given order; the legend (beside the axes) names every curve and
+    every kind of marker drawn. Returns the Figure.
     """
-    fig, ax = _axes(ax, (6.5, 4.2))
+    from matplotlib.lines import Line2D
+
+    fig, ax = _axes(ax, (8.2, 4.2))
     kappa = np.linspace(-FLOW_PLOT_RANGE, FLOW_PLOT_RANGE, 1201)
-    for i, (label, (m, n, b)) in enumerate(flows):
+    drawn: set[str] = set()
+    for colour, (label, (m, n, b)) in zip(_curve_colours(len(flows)), flows, strict=True):
         flow = RankOneFlow(m, n, b)
-        colour = f"C{i % 10}"
-        ax.plot(kappa, flow(kappa), color=colour, lw=1.2, label=str(label))
+        ax.plot(kappa, flow(kappa), color=colour, lw=1.3, label=str(label))
         res = analyze_rank_one(None, None, None, flow=flow)
         for p in res.fixed_points:
-            ax.plot(p.kappa, 0.0, ls="none", zorder=5, **_marker(p.kind, colour, 7))
+            style = _marker(p.kind, "k", 7)
+            if p.kind == "stable":
+                style["mfc"] = colour
+            elif p.kind == "unstable":
+                style.update(mfc="w", mec=colour, mew=1.5)
+            ax.plot(p.kappa, 0.0, ls="none", zorder=5, **style)
+            drawn.add(p.kind)
         for g in res.ghosts:
-            ax.plot(g.kappa, g.r_g, "D", color="C3", ms=6, zorder=5)
-    ax.axhline(0.0, color="0.4", ls="--", lw=0.8)
+            ax.plot(g.kappa, g.r_g, ls="none", zorder=6, **GHOST_STYLE)
+            drawn.add("ghost")
+    ax.axhline(0.0, color="0.55", ls="--", lw=0.8)
+    handles, _ = ax.get_legend_handles_labels()
+    grey = "0.45"
+    proxies = {
+        "stable": (dict(_marker("stable", "k", 7), mfc=grey), "stable fixed point (filled)"),
+        "unstable": (
+            dict(_marker("unstable", grey, 7), mfc="w", mew=1.5),
+            "unstable fixed point (open)",
+        ),
+        "saddle-node": (_marker("saddle-node", "k", 7), "saddle-node (square)"),
+        "ghost": (GHOST_STYLE, r"ghost $(\kappa_g, r_g)$ (diamond)"),
+    }
+    for key, (style, text) in proxies.items():
+        if key in drawn:
+            handles.append(Line2D([], [], ls="none", label=text, **style))
     if threshold is not None:
-        ax.axvline(threshold, color="C1", ls="--", lw=0.8)
-    ax.set_xlabel("κ")
-    ax.set_ylabel("f(κ) = dκ/dt · τ")
-    ax.legend(loc="best", fontsize=8)
+        ax.axvline(threshold, color=THRESHOLD_COLOUR, ls="--", lw=1.4)
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=THRESHOLD_COLOUR,
+                ls="--",
+                lw=1.4,
+                label=rf"threshold $\kappa^* = {threshold:g}$",
+            )
+        )
+    handles.append(Line2D([], [], color="0.55", ls="--", lw=0.8, label=r"$f = 0$"))
+    ax.set_xlabel(r"$\kappa$")
+    ax.set_ylabel(r"$f(\kappa) = \tau\,\dot\kappa$")
+    ax.legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, borderaxespad=0.0
+    )
     return fig
 
 

@@ -56,6 +56,7 @@ def run(args) -> int:
     show = not args.no_progress and sys.stderr.isatty()
     meter = TqdmProgress(unit="checkpoint") if show else NoProgress()
     doc = analyze_run(run_dir, out, args.max_checkpoints, progress=meter)
+    sys.stderr.flush()  # the bar is closed; the summary follows it on stdout
     if "bifurcations" in doc:
         b = doc["bifurcations"]
         print(
@@ -68,5 +69,7 @@ def run(args) -> int:
     slowest = doc.get("rank_k", {}).get("slowest_ghost")
     if slowest:
         print(f"slowest ghost: speed {slowest['speed']:.3g} at epoch {slowest['epoch']}")
+    if "story" in doc:
+        print(doc["story"]["text"])
     print(f"wrote {out / 'analysis.json'} and {len(doc['figures'])} figure(s)")
     return 0

@@ -19,6 +19,12 @@ against the saved arrays) and every analysed parameter set must be finite and wi
 analysed in overflow). The output directory must be new, empty or ghostsym's analysis
 directory (:func:`ghostsym.io.claim_directory`, kind "analysis"); nothing is written on a
 refusal.
+
+Every rank also gets a **story** (:func:`run_story`, ``analysis.json["story"]`` and the paragraph
+``ghostsym analyze`` prints): the loss drop by the rule of :func:`loss_drop`, the ghost's birth
+(the first analysed checkpoint with a ghost, its r and passage time π/√r), the fixed-point
+counts and the saddle-node events; the rank-one latent-flow figure is drawn at the checkpoints
+around the drop and the birth (:func:`flow_epochs`).
 """
 
 from __future__ import annotations
@@ -48,6 +54,19 @@ from ghostsym.training import RunRecord, load_run, simulate
 
 #: Checkpoints analysed at most by default (evenly spaced, first and last always included).
 MAX_CHECKPOINTS = 200
+#: Fraction of the epochs whose median loss is the plateau (first) and the final level (last).
+EDGE_FRACTION = 0.1
+#: Fraction of the plateau-to-final fall that marks the drop's onset and end.
+DROP_LEVEL = 0.1
+#: A drop needs the final loss at most this fraction of the plateau (the loss at least halves).
+MIN_DROP_RATIO = 0.5
+#: :func:`loss_drop`'s rule as analysis.json states it.
+DROP_RULE = (
+    "plateau = median loss of the first 10 % of epochs, final = median of the last 10 %; a drop "
+    "needs final <= 0.5 x plateau; onset = first epoch with loss < plateau - 10 % of "
+    "(plateau - final); end = first epoch from the onset on with loss <= final + 10 % of "
+    "(plateau - final)"
+)
 
 
 @dataclass
@@ -106,6 +125,180 @@ def _select(epochs: list[int], k: int) -> list[int]:
     return [epochs[i] for i in idx]
 
 
+def loss_drop(loss) -> dict:
+    """The loss drop of a history by :data:`DROP_RULE` (epoch = index into ``loss``).
+
+    Returns ``{"rule", "epochs", "plateau", "final", "drop": bool, "onset", "end", "width"}``;
+    onset/end/width are None without a drop (fewer than two finite values, or the final level
+    above ``MIN_DROP_RATIO`` × plateau).
+    """
+    loss = np.asarray(loss, dtype=float).ravel()
+    out = {"rule": DROP_RULE, "epochs": int(loss.size), "plateau": None, "final": None}
+    out.update(drop=False, onset=None, end=None, width=None)
+    finite = np.isfinite(loss)
+    if int(finite.sum()) < 2:
+        return out
+    edge = max(1, int(np.ceil(EDGE_FRACTION * loss.size)))
+    head, tail = loss[:edge], loss[-edge:]
+    if not (np.isfinite(head).any() and np.isfinite(tail).any()):
+        return out
+    plateau, final = float(np.nanmedian(head)), float(np.nanmedian(tail))
+    out.update(plateau=plateau, final=final)
+    fall = plateau - final
+    if not (fall > 0 and final <= MIN_DROP_RATIO * plateau):
+        return out
+    below = np.flatnonzero(finite & (loss < plateau - DROP_LEVEL * fall))
+    if below.size == 0:
+        return out
+    onset = int(below[0])
+    near = np.flatnonzero(finite[onset:] & (loss[onset:] <= final + DROP_LEVEL * fall))
+    if near.size == 0:
+        return out
+    end = onset + int(near[0])
+    out.update(drop=True, onset=onset, end=end, width=end - onset)
+    return out
+
+
+def ghost_birth(track) -> dict | None:
+    """The first analysed checkpoint with a ghost: epoch, the previous analysed epoch (None
+    when the ghost is there from the first), the slowest ghost's r, κ and passage time π/√r."""
+    for i, cp in enumerate(track.checkpoints):
+        ghost = cp.slowest_ghost
+        if ghost is not None:
+            return {
+                "epoch": int(cp.epoch),
+                "previous_epoch": int(track.checkpoints[i - 1].epoch) if i else None,
+                "r": float(ghost.r),
+                "kappa": ghost.kappa,
+                "passage_time": ghost.passage_time,
+            }
+    return None
+
+
+def run_story(history, track=None) -> dict:
+    """The story of a run: its loss drop (:func:`loss_drop`) and, given a bifurcation track,
+    the ghost's birth (:func:`ghost_birth`), the ghost at the last checkpoint, the fixed-point
+    counts and the bifurcation events (saddle-node: the count changes by two). Adds "text", the
+    paragraph ``ghostsym analyze`` prints."""
+    story: dict = {"loss_drop": loss_drop(history.get("loss", []))}
+    if track is not None and track.checkpoints:
+        counts = track.counts
+        events = track.events()
+        last = track.checkpoints[-1].slowest_ghost
+        story.update(
+            ghost_birth=ghost_birth(track),
+            final_ghost=None
+            if last is None
+            else {
+                "epoch": int(track.checkpoints[-1].epoch),
+                "r": float(last.r),
+                "passage_time": last.passage_time,
+            },
+            checkpoints=len(track.checkpoints),
+            fixed_points={
+                "min": int(counts.min()),
+                "max": int(counts.max()),
+                "first": int(counts[0]),
+                "last": int(counts[-1]),
+            },
+            events=events,
+            saddle_nodes=[e for e in events if e["saddle_node"]],
+        )
+    story["text"] = story_text(story)
+    return story
+
+
+def _g(x) -> str:
+    return f"{x:.3g}"
+
+
+def story_text(story: dict) -> str:
+    """One short paragraph of :func:`run_story`'s facts."""
+    drop = story["loss_drop"]
+    if drop["plateau"] is None:
+        parts = ["No loss history to read a drop from."]
+    elif drop["drop"]:
+        parts = [
+            f"Loss drop {_g(drop['plateau'])} -> {_g(drop['final'])} from epoch {drop['onset']} "
+            f"(onset) to epoch {drop['end']} (end; {drop['width']} epochs; 10 %/90 % of the "
+            "fall from the plateau, median of the first 10 % of epochs, to the final level, "
+            "median of the last 10 %)."
+        ]
+    else:
+        parts = [
+            f"No loss drop: loss {_g(drop['plateau'])} -> {_g(drop['final'])} over "
+            f"{drop['epochs']} epochs (a drop needs the final level <= half the plateau)."
+        ]
+    if "checkpoints" not in story:
+        return " ".join(parts)
+    birth = story["ghost_birth"]
+    if birth is None:
+        parts.append(f"No ghost at any of the {story['checkpoints']} analysed checkpoints.")
+    else:
+        when = (
+            f"between epochs {birth['previous_epoch']} and {birth['epoch']}"
+            if birth["previous_epoch"] is not None
+            else f"present from the first analysed epoch, {birth['epoch']}"
+        )
+        tp = birth["passage_time"]
+        passage = f", passage time pi/sqrt(r) = {_g(tp)} tau" if tp is not None else ""
+        parts.append(f"Ghost born {when}: r = {_g(birth['r'])}{passage}.")
+        final = story["final_ghost"]
+        if final is not None and final["epoch"] != birth["epoch"]:
+            parts.append(f"At epoch {final['epoch']} its r = {_g(final['r'])}.")
+    fp = story["fixed_points"]
+    n = story["checkpoints"]
+    if fp["min"] == fp["max"]:
+        parts.append(f"{fp['min']} fixed point(s) at each of the {n} analysed checkpoints")
+    else:
+        parts.append(
+            f"Fixed points per checkpoint {fp['min']}-{fp['max']} ({fp['first']} at the first, "
+            f"{fp['last']} at the last of {n} analysed checkpoints)"
+        )
+    sn = story["saddle_nodes"]
+    others = len(story["events"]) - len(sn)
+    if not story["events"]:
+        parts[-1] += "; no bifurcation event (no saddle-node)."
+    else:
+        where = ", ".join(
+            f"{e['epoch_before']}-{e['epoch_after']} ({e['count_before']}->{e['count_after']})"
+            for e in sn
+        )
+        text = f"; {len(sn)} saddle-node event(s)" + (f" between epochs {where}" if sn else "")
+        if others:
+            text += f" and {others} other change(s) of the count"
+        parts[-1] += text + "."
+    return " ".join(parts)
+
+
+def flow_epochs(epochs, story: dict, k: int = 3) -> list[tuple[int, str]]:
+    """The checkpoints the rank-one latent-flow figure shows, each with its role: the first;
+    the last analysed at or before the drop's onset and the first at or after its end; the one
+    before the ghost's birth and the birth; the last. Without a drop or a ghost: ``k`` evenly
+    spaced ones (first, middle, last)."""
+    epochs = sorted(epochs)
+    roles: dict[int, list[str]] = {}
+
+    def add(epoch, role):
+        if epoch is not None:
+            roles.setdefault(int(epoch), []).append(role)
+
+    add(epochs[0], "first")
+    drop = story.get("loss_drop", {})
+    if drop.get("drop"):
+        add(max((e for e in epochs if e <= drop["onset"]), default=None), "before drop")
+        add(min((e for e in epochs if e >= drop["end"]), default=None), "after drop")
+    birth = story.get("ghost_birth")
+    if birth is not None:
+        add(birth["previous_epoch"], "no ghost yet")
+        add(birth["epoch"], "ghost born")
+    add(epochs[-1], "last")
+    if len(roles) <= 2:
+        for e in _select(epochs, k):
+            add(e, "")
+    return [(e, ", ".join(r for r in roles[e] if r)) for e in sorted(roles)]
+
+
 def _figure(fig, path: Path) -> str:
     return str(plots.save_figure(fig, path))
 
@@ -113,15 +306,17 @@ def _figure(fig, path: Path) -> str:
 def analyze_run(run_dir, out_dir, max_checkpoints: int = MAX_CHECKPOINTS, progress=None) -> dict:
     """Analyse a run directory; write ``analysis.json`` and figures into ``out_dir``.
 
-    Rank one/two: the bifurcation track over (at most ``max_checkpoints``) checkpoints,
-    the training-track figure (loss, gradient norm, fixed-point count, ghost r) and the
-    latent flow at the first, middle and last analysed checkpoint (rank one) or the phase
+    Rank one/two: the bifurcation track over (at most ``max_checkpoints``) checkpoints, the
+    training-track figure (loss, gradient norm, fixed-point count, ghost r) and the latent flow
+    at the checkpoints around the loss drop and the ghost's birth (rank one) or the phase
     portrait of the last (rank two). Rank K ≥ 3: the speed minima of the K-dimensional latent
-    flow at every analysed checkpoint (seeded by the states of one forward pass, a Sobol set
-    in the fixed-point box and the previous checkpoint's minima), the same track, and the
-    final minima in the (κ₁, κ₂) and PCA planes. Full rank: speed minima of the final
-    parameters from the states of one forward pass. ``progress`` (True, a meter, or
-    False/None) advances once per analysed checkpoint. Returns the JSON document.
+    flow at every analysed checkpoint (seeded by the states of one forward pass, a Sobol set in
+    the fixed-point box and the previous checkpoint's minima), the same track, and the final
+    minima in the (κ₁, κ₂) and PCA planes. Full rank: speed minima of the final parameters from
+    the states of one forward pass. Every rank: ``doc["story"]`` (:func:`run_story`; rank one
+    adds ``flow_epochs``, the checkpoints the latent-flow figure shows, :func:`flow_epochs`).
+    ``progress`` (True, a meter, or False/None) advances once per analysed checkpoint. Returns
+    the JSON document.
     """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if max_checkpoints < 1:
@@ -168,6 +363,7 @@ def _analyze(record, run_dir: Path, out_dir: Path, checkpoints: dict, progress) 
             doc.update(_analyze_rank_k(record, checkpoints, history, out_dir, meter))
         else:
             doc.update(_analyze_full_rank(record, checkpoints, out_dir, run_dir))
+            doc["story"] = run_story(history)
             meter.update(1)
     finally:
         meter.close()
@@ -182,15 +378,19 @@ def _analyze_low_rank(model, checkpoints, history, out_dir: Path, meter) -> dict
         flows.append(analyze_checkpoint(checkpoints[epoch], epoch, model.activation))
         meter.update(1)
     track = BifurcationTrack(model.rank, flows)
+    story = run_story(history, track)
     figures = [_figure(plots.plot_training_track(history, track), out_dir / "training_track.png")]
     final = checkpoints[max(checkpoints)]
     if model.rank == 1:
-        epochs = sorted(checkpoints)
-        shown = sorted({epochs[0], epochs[len(epochs) // 2], epochs[-1]})
+        shown = flow_epochs(checkpoints, story)
         curves = [
-            (f"epoch {e}", (checkpoints[e]["m"], checkpoints[e]["n"], checkpoints[e]["b"]))
-            for e in shown
+            (
+                f"epoch {e}" + (f" ({role})" if role else ""),
+                (checkpoints[e]["m"], checkpoints[e]["n"], checkpoints[e]["b"]),
+            )
+            for e, role in shown
         ]
+        story["flow_epochs"] = [e for e, _ in shown]
         threshold = float(final.get("kappa_star", model.threshold))
         fig = plots.plot_rank_one_flows(curves, threshold)
         figures.append(_figure(fig, out_dir / "latent_flow.png"))
@@ -198,7 +398,7 @@ def _analyze_low_rank(model, checkpoints, history, out_dir: Path, meter) -> dict
         flow = rank_two_latent_from_factors(final["m"], final["n"], final["b"], model.activation)
         fig = plots.plot_phase_portrait(flow, analyze_rank_two(flow))
         figures.append(_figure(fig, out_dir / "phase_portrait.png"))
-    return {"bifurcations": track.to_dict(), "figures": figures}
+    return {"story": story, "bifurcations": track.to_dict(), "figures": figures}
 
 
 def _visited_states(record, params):
@@ -237,6 +437,7 @@ def _analyze_rank_k(record, checkpoints, history, out_dir: Path, meter) -> dict:
         speed, epoch, point = min(ghosts, key=lambda t: t[0])
         slowest = {"epoch": epoch, "speed": speed, "kappa": point.x.tolist()}
     return {
+        "story": run_story(history, track),
         "bifurcations": track.to_dict(),
         "speed_minima": {"epoch": final_epoch, **final.to_dict()},
         "rank_k": {"per_checkpoint": minima_summary(analyses), "slowest_ghost": slowest},

@@ -64,3 +64,38 @@ def test_full_rank_checkpoint_is_rejected():
         analyze_checkpoint({"W": np.eye(3), "b": np.zeros(3)})
     with pytest.raises(InputError):
         track_checkpoints({})
+
+
+def test_story_names_the_saddle_node_and_the_flow_legend_every_marker():
+    from matplotlib.colors import to_rgba
+
+    from ghostsym.analysis import plots
+    from ghostsym.training.analyze import run_story
+
+    lifts = [4e-2, 2e-2, 1e-2, 5e-3, -5e-3, -1e-2]
+    checkpoints, _ = _sequence(lifts)
+    story = run_story({"loss": np.ones(60)}, track_checkpoints(checkpoints))
+    assert story["fixed_points"] == {"min": 1, "max": 3, "first": 1, "last": 3}
+    assert [(e["epoch_before"], e["epoch_after"]) for e in story["saddle_nodes"]] == [(30, 40)]
+    assert story["ghost_birth"]["epoch"] == 0 and story["ghost_birth"]["previous_epoch"] is None
+    assert "1 saddle-node event(s) between epochs 30-40 (1->3)" in story["text"]
+    assert "present from the first analysed epoch, 0" in story["text"]
+
+    flows = [(f"epoch {e}", (p["m"], p["n"], p["b"])) for e, p in sorted(checkpoints.items())[2:5]]
+    fig = plots.plot_rank_one_flows(flows, threshold=1.0)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[:3] == ["epoch 20", "epoch 30", "epoch 40"]
+    for marker in ("stable fixed point", "unstable fixed point", "ghost", "threshold", "f = 0"):
+        assert any(marker in label for label in labels), (marker, labels)
+    curves = {
+        to_rgba(line.get_color())
+        for line in ax.get_lines()[: len(flows) * 1]
+        if line.get_label().startswith("epoch")
+    }
+    threshold = [
+        line
+        for line in ax.get_lines()
+        if line.get_xdata()[0] == 1.0 and line.get_linestyle() == "--"
+    ]
+    assert threshold and to_rgba(threshold[0].get_color()) not in curves

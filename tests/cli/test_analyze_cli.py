@@ -104,3 +104,68 @@ def test_analyze_run_from_python_reports_each_checkpoint_and_writes_strict_json(
     assert isinstance(tracked, RunTrack) and isinstance(tracked.track, BifurcationTrack)
     assert tracked.track.epochs.tolist() == doc["bifurcations"]["epochs"]
     assert tracked.record.config.model.rank == 1
+
+
+def _analyze_on_a_terminal(run_dir, out):
+    """``ghostsym analyze`` with stderr on a pseudo-terminal (as in a shell); (rc, stdout, tty)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
+    )
+    master, slave = pty.openpty()
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 24 x 100
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ghostsym.cli", "analyze", str(run_dir), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=env,
+        text=True,
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    stdout = proc.stdout.read()
+    rc = proc.wait(timeout=300)
+    os.close(master)
+    return rc, stdout, b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bar_on_a_terminal_and_the_summary_after_it(rank_one_run, tmp_path):
+    rc, stdout, tty = _analyze_on_a_terminal(rank_one_run, tmp_path / "a")
+    assert rc == 0, tty
+    assert "analyze" in tty and "3/3" in tty and "checkpoint" in tty and "100%" in tty
+    assert "Traceback" not in tty
+    lines = stdout.strip().splitlines()
+    assert lines[0].startswith("3 checkpoints: fixed points per checkpoint in")
+    assert lines[-1].startswith("wrote ")
+    story = json.loads((tmp_path / "a" / "analysis.json").read_text())["story"]
+    assert story["text"] in lines
+
+
+def test_no_bar_when_not_a_terminal_and_the_story_is_printed(run_cli, rank_one_run, tmp_path):
+    proc = run_cli("analyze", rank_one_run, "--out", tmp_path / "a")
+    assert proc.returncode == 0, proc.stderr
+    assert "checkpoint/s" not in proc.stderr and "%|" not in proc.stderr
+    story = json.loads((tmp_path / "a" / "analysis.json").read_text())["story"]
+    # a 20-epoch run: no drop yet, and the paragraph says so with the rule's levels
+    assert story["loss_drop"]["drop"] is False
+    assert story["text"].startswith("No loss drop:") and story["text"] in proc.stdout
+    assert "fixed point(s) at each of the 3 analysed checkpoints" in story["text"]
