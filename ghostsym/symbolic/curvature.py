@@ -18,7 +18,7 @@ from __future__ import annotations
 import sympy
 
 from ghostsym.errors import NotDerivableError
-from ghostsym.symbolic.derivation import Derivation
+from ghostsym.symbolic.derivation import Derivation, latex
 
 
 def _positive_root(eq, r):
@@ -90,12 +90,13 @@ def curvature_bound(expr=None, state=None, param=None, x0=0) -> Derivation:
         "point-of-no-return criterion (Eq. 23).",
     )
     d.symbols.update({"r": r, "T": T})
-    d.section(f"Normal form $dx/dt = {sympy.latex(expr)}$")
+    d.section(f"Normal form $dx/dt = {latex(expr)}$")
     d.result("escape_time", t_esc, lhs=sympy.Symbol("t_esc"))
     d.result("r_star", q["r_star"], lhs=sympy.Symbol("r^*"))
     d.result("point_of_no_return", q["point_of_no_return"], lhs=sympy.Symbol("r_n"))
     d.text(
-        r"Just below $r^*$ the output turns on late and $L(r) = t_{esc}(r) - T$; its curvature is"
+        r"Just below $r^*$ the output turns on late and $L(r) = t_\mathrm{esc}(r) - T$; "
+        r"its curvature is"
     )
     d.result("lambda_minus", q["lambda_minus"], lhs=sympy.Symbol("lambda_-"))
     d.result("classical_bound", q["classical_bound"], lhs=2 / sympy.Symbol("lambda_-"))

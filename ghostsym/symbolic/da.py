@@ -43,7 +43,7 @@ from contextlib import contextmanager
 import sympy
 
 from ghostsym.errors import InputError
-from ghostsym.symbolic.derivation import Derivation
+from ghostsym.symbolic.derivation import Derivation, latex
 from ghostsym.symbolic.normal_forms import NormalForm
 
 #: Seconds one symbolic attempt (solve, integrate, limit) may take before the pipeline
@@ -298,7 +298,7 @@ def analyze(
     if derivation is None:
         derivation = Derivation(
             key or f"normal_form_{nf.label()}",
-            title or f"Delayed activation through the normal form ${sympy.latex(nf.expr)}$",
+            title or f"Delayed activation through the normal form ${latex(nf.expr)}$",
             abstract
             or (
                 "Every quantity below is derived by ghostsym's general DA pipeline from the "
@@ -369,11 +369,11 @@ class _Pipeline:
         d.equation(
             sympy.Derivative(xf(t), t),
             nf.expr.subs(x, xf(t)),
-            prose=f"The state ${sympy.latex(x)}$ follows the normal form, with "
-            f"${sympy.latex(nf.param)}$ the only learnable parameter:",
+            prose=f"The state ${latex(x)}$ follows the normal form, with "
+            f"${latex(nf.param)}$ the only learnable parameter:",
         )
         d.equation(xf(0), nf.x0, prose="It starts from")
-        thr = r"\infty" if nf.threshold is sympy.oo else sympy.latex(nf.threshold)
+        thr = r"\infty" if nf.threshold is sympy.oo else latex(nf.threshold)
         c, xs, T = s["c"], s["x_star"], s["T"]
         yhat = sympy.Symbol("yhat")
         d.text(
@@ -400,7 +400,8 @@ class _Pipeline:
         d.equation(sympy.Limit(logistic.subs(z, -z), c, sympy.oo), down)
         d.text(
             "so $\\hat y(t)$ is $1$ from the moment the trajectory crosses the threshold, "
-            "the escape time $t_{esc}$, and $0$ before: $\\hat y(t) = H(t - t_{esc})$."
+            "the escape time $t_\\mathrm{esc}$, and $0$ before: "
+            "$\\hat y(t) = H(t - t_\\mathrm{esc})$."
         )
 
     # -- 2. fixed points ------------------------------------------------------------------
@@ -440,7 +441,7 @@ class _Pipeline:
             "fixed_points",
             sympy.FiniteSet(*sols),
             lhs=sympy.Symbol("x_{fp}"),
-            prose=f"Fixed points solve $f({sympy.latex(x)}; {sympy.latex(r)}) = 0$; "
+            prose=f"Fixed points solve $f({latex(x)}; {latex(r)}) = 0$; "
             "each exists where it is real:",
         )
 
@@ -660,7 +661,7 @@ class _Pipeline:
             self.sigma * (r - self.rc),
             prose=(
                 "Measure the distance past the fold on the side where $f > 0$ at the fold point "
-                f"(${sympy.latex(r)} {rel} {sympy.latex(self.rc)}$):"
+                f"(${latex(r)} {rel} {latex(self.rc)}$):"
             ),
         )
         speed = _simplify(self.f_rho.subs(x, self.xc))
@@ -843,9 +844,9 @@ class _Pipeline:
             return  # an indefinite antiderivative with the wrong branch: do not show it
         self.d.text(
             "The output turns on when $x$ crosses $x^*$; for a large threshold the "
-            "escape time is the limit"
+            "escape time is the limit of the time $t(x^*)$ to reach it (above, with $x = x^*$)"
         )
-        self.d.equation(sympy.Limit(finite, xs, sympy.oo), lim)
+        self.d.equation(sympy.Limit(sympy.Function("t")(xs), xs, sympy.oo), lim)
 
     def _no_escape(self, why):
         reason = f"no finite escape time: {why}"
@@ -882,26 +883,26 @@ class _Pipeline:
         L = sympy.Symbol("L")
         d.section("Loss in the analytical limit")
         d.text(
-            "With $\\hat y = H(t - t_{esc})$ the integrand is $1$ exactly where output and "
+            "With $\\hat y = H(t - t_\\mathrm{esc})$ the integrand is $1$ exactly where output and "
             "target differ, which gives three regimes."
         )
         early = sympy.integrate(1, (t, te, T))
         d.equation(
             L,
             sympy.Eq(sympy.Integral(1, (t, te, T)), early, evaluate=False),
-            prose="Early (the output turns on before $T$, $t_{esc} < T$):",
+            prose="Early (the output turns on before $T$, $t_\\mathrm{esc} < T$):",
         )
         late = sympy.integrate(1, (t, T, te))
         d.equation(
             L,
             sympy.Eq(sympy.Integral(1, (t, T, te)), late, evaluate=False),
-            prose="Late ($T \\le t_{esc} \\le 2T$):",
+            prose="Late ($T \\le t_\\mathrm{esc} \\le 2T$):",
         )
         never = sympy.integrate(1, (t, T, 2 * T))
         d.equation(
             L,
             sympy.Eq(sympy.Integral(1, (t, T, 2 * T)), never, evaluate=False),
-            prose="Never (the output stays off for the whole trial, $t_{esc} > 2T$, "
+            prose="Never (the output stays off for the whole trial, $t_\\mathrm{esc} > 2T$, "
             "and also on the far side of the fold, where a fixed point blocks the "
             "path):",
         )
@@ -940,8 +941,8 @@ class _Pipeline:
                 "(quadrature + root finding) when a value of T is given"
             )
             d.text(
-                "The optimum solves $t_{esc}(r^*) = T$ and the point of no return "
-                "$t_{esc}(r_n) = 2T$; " + why + ", so both are found numerically."
+                "The optimum solves $t_\\mathrm{esc}(r^*) = T$ and the point of no return "
+                "$t_\\mathrm{esc}(r_n) = 2T$; " + why + ", so both are found numerically."
             )
             self.missing(_DA_KEYS, reason)
             self._loss_piecewise(rs, rn)
@@ -1105,7 +1106,8 @@ class _Pipeline:
         dte = _simplify(sympy.diff(te_r, r)) if not _has_integral(te_r) else sympy.diff(te_r, r)
         dloss = sympy.Piecewise((-dte, c_early), (dte, c_late), (0, True))
         d.text(
-            "Its derivative jumps at the optimum (from $-|t_{esc}'|$ to $+|t_{esc}'|$), so "
+            "Its derivative jumps at the optimum "
+            "(from $-|t_\\mathrm{esc}'|$ to $+|t_\\mathrm{esc}'|$), so "
             "gradient descent oscillates around $r^*$; beyond the point of no return it is "
             "exactly zero: the no-learning zone."
         )
@@ -1190,7 +1192,8 @@ def quartic_document() -> Derivation:
         abstract=(
             "The same pipeline that derives the canonical model, applied to a degenerate fold "
             "of order four. Nothing here is specific to this field: the fold, the scaling "
-            "$t_{esc} \\propto r^{-3/4}$, the optimum, the point of no return and the critical "
+            "$t_\\mathrm{esc} \\propto r^{-3/4}$, the optimum, the point of no return and the "
+            "critical "
             "learning rate $\\alpha^* \\propto T^{-11/3}$ all follow from $f$ alone."
         ),
     )

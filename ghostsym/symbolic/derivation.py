@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sympy
+from sympy.core.function import AppliedUndef
+from sympy.printing.latex import LatexPrinter, greek_letters_set
 
 #: Relation names accepted by :meth:`Derivation.equation`, with their LaTeX.
 RELATIONS = {
@@ -30,6 +32,10 @@ RELATIONS = {
     "implies": r"\;\Longrightarrow\;",
     "to": r"\to",
 }
+
+
+#: Characters of LaTeX beyond which a left-hand side is set on a line of its own.
+LONG_SIDE = 200
 
 
 @dataclass
@@ -48,10 +54,18 @@ class Step:
             return f"\\section*{{{self.text}}}"
         if self.kind == "text":
             return self.text
-        body = _latex(self.lhs)
-        if self.rhs is not None:
-            body = f"{body} {RELATIONS[self.relation]} {_latex(self.rhs)}"
+        lhs = _latex(self.lhs)
         tag = f"\\tag{{{self.label}}}" if self.label else ""
+        if self.rhs is None:
+            return f"\\begin{{equation*}}\n  {lhs}{tag}\n\\end{{equation*}}"
+        rhs = _latex(self.rhs)
+        if len(lhs) > LONG_SIDE and len(rhs) > 8:
+            # Both sides long (a limit of a long expression): the relation starts a new line.
+            return (
+                f"\\begin{{multline*}}\n  {lhs} \\\\\n  {RELATIONS[self.relation]} {rhs}{tag}"
+                "\n\\end{multline*}"
+            )
+        body = f"{lhs} {RELATIONS[self.relation]} {rhs}"
         return f"\\begin{{equation*}}\n  {body}{tag}\n\\end{{equation*}}"
 
     def terminal(self) -> str:
@@ -146,11 +160,86 @@ def _side_by_side(*blocks: list[str]) -> list[str]:
     return [line.rstrip() for line in out]
 
 
+#: A subscript that is a word (``t_esc``, ``x_{fp}``): set upright, as in a paper.
+_WORD_SUBSCRIPT = re.compile(r"^([A-Za-z]+)_\{?([A-Za-z]{2,})\}?$")
+
+
+class AppendixPrinter(LatexPrinter):
+    """``sympy.latex`` with the conventions of a paper's appendix, the same in every document.
+
+    - ``\\arctan`` rather than ``\\operatorname{atan}`` (``inv_trig_style="full"``);
+    - the Heaviside step is always :math:`H(\\cdot)` (θ is a parameter vector and the theta
+      neuron's phase in these documents);
+    - a name written in TeX is printed as written (never split at an underscore);
+    - a word subscript is upright: ``t_esc`` prints :math:`t_\\mathrm{esc}`;
+    - the derivative of a one-argument undefined function with respect to its argument
+      prints in prime notation, :math:`q''(\\kappa_g)`;
+    - in a sum, the terms with a positive sign come first: :math:`\\sigma(c(x - x^*))`, not
+      :math:`\\sigma(c(-x^* + x))`.
+    """
+
+    def __init__(self, settings=None):
+        super().__init__({"inv_trig_style": "full", **(settings or {})})
+
+    def _print_Symbol(self, expr, style="plain"):
+        if "\\" in expr.name or "/" in expr.name:
+            # A name already written in TeX (``\\partial G/\\partial\\kappa``): SymPy would
+            # split it at its first "_" into a nonsense subscript.
+            return expr.name
+        match = _WORD_SUBSCRIPT.match(expr.name)
+        if match and match.group(2).lower() not in greek_letters_set:
+            base = self._print(sympy.Symbol(match.group(1)))
+            return f"{base}_{{\\mathrm{{{match.group(2)}}}}}"
+        return super()._print_Symbol(expr, style=style)
+
+    def _print_Heaviside(self, expr, exp=None):
+        tex = f"H\\left({self._print(expr.args[0])}\\right)"
+        return f"{tex}^{{{exp}}}" if exp else tex
+
+    def _print_Derivative(self, expr):
+        inner = expr.expr
+        if (
+            isinstance(inner, AppliedUndef)
+            and len(inner.args) == 1
+            and len(expr.variable_count) == 1
+            and expr.variable_count[0][0] == inner.args[0]
+            and expr.derivative_count <= 3
+        ):
+            name = self._print(sympy.Symbol(inner.func.__name__))
+            primes = "'" * int(expr.derivative_count)
+            return f"{name}{primes}\\left({self._print(inner.args[0])}\\right)"
+        return super()._print_Derivative(expr)
+
+    def _print_Add(self, expr, order=None):
+        terms = self._as_ordered_terms(expr, order=order)
+        positive = [term for term in terms if not term.could_extract_minus_sign()]
+        terms = positive + [term for term in terms if term.could_extract_minus_sign()]
+        tex = ""
+        for index, term in enumerate(terms):
+            if index == 0:
+                pass
+            elif term.could_extract_minus_sign():
+                tex += " - "
+                term = -term
+            else:
+                tex += " + "
+            term_tex = self._print(term)
+            if self._needs_add_brackets(term):
+                term_tex = f"\\left({term_tex}\\right)"
+            tex += term_tex
+        return tex
+
+
+def latex(obj) -> str:
+    """LaTeX of a SymPy object with :class:`AppendixPrinter` (every derivation uses it)."""
+    return AppendixPrinter().doprint(obj)
+
+
 def _latex(obj) -> str:
     if isinstance(obj, str):
         # Only plain symbol names are allowed as strings (rendered through a Symbol).
-        return sympy.latex(sympy.Symbol(obj))
-    return sympy.latex(obj)
+        return latex(sympy.Symbol(obj))
+    return latex(obj)
 
 
 #: Text-mode LaTeX used in prose, and its Markdown (the prose's math stays ``$...$``).
@@ -249,7 +338,7 @@ class Derivation:
         return (
             "% Generated by `ghostsym derive` from SymPy expressions. Do not edit by hand.\n"
             "\\documentclass[11pt]{article}\n"
-            "\\usepackage[margin=2.2cm]{geometry}\n"
+            "\\usepackage[margin=2cm]{geometry}\n"
             "\\usepackage{amsmath,amssymb}\n"
             "\\allowdisplaybreaks\n"
             f"\\title{{{self.title}}}\n"

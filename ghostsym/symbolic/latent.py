@@ -344,9 +344,8 @@ def latent_ghost() -> Derivation:
     d.section("The flow and its derivatives")
     d.equation(sympy.Function("f")(kappa), f, label="25")
     d.text(r"Differentiating the sum over neurons term by term:")
-    d.equation(sympy.Symbol(r"f'(\kappa)"), f1)
-    d.equation(sympy.Symbol(r"f''(\kappa)"), f2)
-    d.equation(sympy.Symbol(r"f'''(\kappa)"), f3)
+    for order, derivative in enumerate((f1, f2, f3), start=1):
+        d.equation(sympy.Function("f")(kappa).diff(kappa, order), derivative)
 
     d.section("Expansion around a critical point")
     s = Symbol("s", real=True)
@@ -399,14 +398,14 @@ def latent_ghost() -> Derivation:
     fk = sympy.Function("f")(kappa)
     q = fk**2 / 2
     qpp = sympy.diff(q, kappa, 2)
-    d.equation(sympy.Symbol(r"q''(\kappa)"), qpp)
+    d.equation(sympy.Function("q")(kappa).diff(kappa, 2), qpp)
     qpp_g = sympy.expand(
         qpp.xreplace(
             {sympy.Derivative(fk, (kappa, 2)): 2 * a_g, sympy.Derivative(fk, kappa): 0, fk: r_g}
         )
     )
     d.equation(
-        sympy.Symbol(r"q''(\kappa_g)"),
+        sympy.Function("q")(kappa_g).diff(kappa_g, 2),
         qpp_g,
         relation="=",
         prose=r"and at $\kappa_g$ (where $f' = 0$, $f = r_g$, $f'' = 2a_g$)",
@@ -436,7 +435,8 @@ def latent_ghost() -> Derivation:
     d.text(
         r"In units of the network's time steps: the leaky map $\kappa_{t+1} = \kappa_t + a f"
         r"(\kappa_t)$ is the Euler step $\Delta t = a\tau$ of $\tau\dot\kappa = f$, so a time "
-        r"$T_{pass}$ is $T_{pass}/(a\tau)$ steps (valid when the step moves $\kappa$ little "
+        r"$T_\mathrm{pass}$ is $T_\mathrm{pass}/(a\tau)$ steps (valid when the step moves "
+        r"$\kappa$ little "
         r"per step, $a|f| \ll$ the width $\sqrt{r_g/a_g}$ of the bottleneck, which holds near "
         r"a ghost with small $r$):"
     )
@@ -444,7 +444,7 @@ def latent_ghost() -> Derivation:
 
     d.section(r"Specialisation to $\varphi = \tanh$")
     d.text(r"With $\tanh' = 1 - \tanh^2$ the coefficients become")
-    d.equation(Symbol(r"f'(\kappa_g)"), specialize(c[1], "tanh"))
+    d.equation(sympy.Function("f")(kappa_g).diff(kappa_g), specialize(c[1], "tanh"))
     d.equation(a_g, specialize(Rational(1, 2) * c[2], "tanh"))
     d.text(
         r"These per-neuron terms, and those of any other named nonlinearity, are what the "

@@ -1,6 +1,8 @@
 """Every registered derivation: committed .tex equals the regenerated output, and compiles."""
 
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -45,3 +47,58 @@ def test_regenerate_script_uses_the_same_code(tmp_path):
     assert paths[0].read_text() == documents.build("canonical").to_latex()
     script = (DERIVATIONS / "regenerate.py").read_text()
     assert "from ghostsym.cli.derive import write_documents" in script
+
+
+#: Artefacts of a TeX-written symbol name that SymPy split at an underscore: a subscript
+#: that swallowed an argument list or a fraction (``q''(\\kappa_{g)}``, ``\\ell_{t(\\kappa)}``).
+SPLIT_NAME = re.compile(r"_\{[^{}]*\)\}|_\{[A-Za-z0-9]+[(/]")
+#: Words that must not appear in typeset math (SymPy's default names for arctan and sgn).
+BAD_WORDS = re.compile(r"\\operatorname\{(?:atan|asin|acos|sign)\}|\\mathrm\{sign\}")
+#: Overfull boxes up to this width (points) are invisible; wider ones are a defect.
+OVERFULL_TOLERANCE_PT = 10.0
+
+
+def test_artefact_patterns_catch_the_known_defects():
+    assert SPLIT_NAME.search(r"q''(\kappa_{g)} = 2 a_{g} r_{g}")
+    assert SPLIT_NAME.search(r"\ell_{t(\kappa)} = 1")
+    assert SPLIT_NAME.search(r"\partial \ell_{t/\partial\kappa}")
+    assert not SPLIT_NAME.search(r"x_{i,t} + \kappa_{g} + {\kappa}_{t + 1} + s_{\pm}")
+    assert BAD_WORDS.search(r"\operatorname{atan}{\left(x \right)}")
+    assert BAD_WORDS.search(r"\operatorname{sign}{\left(x \right)}")
+    assert not BAD_WORDS.search(r"\arctan{\left(x \right)} \operatorname{sgn}(x)")
+
+
+@pytest.mark.parametrize("name", documents.names())
+def test_document_has_no_printing_artefacts(built, name):
+    tex = built[name].to_latex()
+    assert not SPLIT_NAME.findall(tex), f"{name}: a symbol name split by SymPy"
+    assert not BAD_WORDS.findall(tex), f"{name}: atan/sign spelled as a word"
+    assert r"\theta\left(" not in tex, f"{name}: the Heaviside step must print as H(.)"
+    assert "_{esc}" not in tex, f"{name}: t_esc needs an upright subscript"
+
+
+def overfull_widths(log: str) -> list[float]:
+    return [float(w) for w in re.findall(r"Overfull \\[hv]box \(([0-9.]+)pt too wide\)", log)]
+
+
+def test_overfull_parser():
+    log = "Overfull \\hbox (129.79381pt too wide) detected at line 144\nOverfull \\hbox (0.8pt"
+    assert overfull_widths(log + " too wide)") == [129.79381, 0.8]
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+def test_no_overfull_boxes(built, tmp_path):
+    """One pdflatex pass per document: no LaTeX error and no box wider than the tolerance."""
+    for name, derivation in built.items():
+        (tmp_path / f"{name}.tex").write_text(derivation.to_latex())
+        proc = subprocess.run(
+            ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        log = (tmp_path / f"{name}.log").read_text(errors="replace")
+        assert proc.returncode == 0, f"{name}: LaTeX error"
+        too_wide = [w for w in overfull_widths(log) if w > OVERFULL_TOLERANCE_PT]
+        assert not too_wide, f"{name}: overfull boxes {too_wide} pt"
