@@ -111,9 +111,12 @@ def test_markdown_has_every_section_and_equation(derivation):
 
 
 def sympy_latex(obj):
+    """LaTeX of an equation side as the documents print it (the derivation's own printer)."""
     import sympy
 
-    return sympy.latex(sympy.Symbol(obj)) if isinstance(obj, str) else sympy.latex(obj)
+    from ghostsym.symbolic.derivation import latex
+
+    return latex(sympy.Symbol(obj)) if isinstance(obj, str) else latex(obj)
 
 
 def test_markdown_prose_conversion():
