@@ -616,7 +616,7 @@ def write_report(rows: Sequence[Row], out_dir: Path, *, profile: str, seconds: f
             md.append(f"- figure: `{r.figure}` (shown under `{shown[r.figure]}`)")
         elif r.figure:
             shown[r.figure] = r.id
-            md += ["", f"![{r.id}]({r.figure})"]
+            md += ["", f"![{r.check}]({r.figure})"]
     write_atomic(out_dir / "report.md", "\n".join(md) + "\n")
 
 
