@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ghostsym.analysis.normal_form_numerics import checked_normal_forms  # noqa: E402
-from ghostsym.verification import Outcome, check  # noqa: E402
+from ghostsym.verification import Outcome, case_label, check  # noqa: E402
 
 EPOCHS = 10_000
 #: Bisection stops when the bracket is this narrow in ln α.
@@ -110,7 +110,7 @@ def run(ctx):
                 "drift across T moves the slope by at most ln(1.1)/ln(16) = 0.034",
                 passed=bool(abs(slope_m - slope_d) <= SLOPE_TOL),
                 figure=path,
-                label=label,
+                label=case_label(num.nf),
                 details={
                     "T": Ts,
                     "measured_threshold": measured,

@@ -21,7 +21,7 @@ from ghostsym.analysis.normal_form_numerics import (  # noqa: E402
     checked_normal_forms,
     trapped_fraction,
 )
-from ghostsym.verification import Outcome, check  # noqa: E402
+from ghostsym.verification import Outcome, case_label, check  # noqa: E402
 
 T = 100.0
 EPOCHS = 10_000
@@ -102,7 +102,7 @@ def run(ctx):
                 "few per cent above alpha*",
                 passed=passed and monotone,
                 figure=path,
-                label=label,
+                label=case_label(num.nf),
                 details={
                     "T": T,
                     "epochs": EPOCHS,

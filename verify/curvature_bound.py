@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ghostsym.verification import Outcome, check
+from ghostsym.verification import Outcome, case_label, check
 
 T = 100.0
 N_SEEDS = 10
@@ -48,7 +48,6 @@ def run(ctx):
         frac, _ = trapped_fraction(a, lrs, N_SEEDS, ctx.rng, epochs=10_000, record_every=100)
         crit = critical_learning_rate(lrs, frac)
         spacing = float(lrs[1] / lrs[0] - 1)
-        tag = text.replace(" ", "")
         outcomes.append(
             Outcome(
                 analytic=float(ratio),
@@ -62,7 +61,7 @@ def run(ctx):
                     abs(crit / bound / float(ratio) - 1) <= spacing + SLACK
                     and np.all(frac[lrs < alpha] == 0)
                 ),
-                label=f"{tag}:ratio",
+                label=case_label(num.nf, "ratio"),
                 details={
                     "lambda_minus": sympy.sstr(cur["lambda_minus"]),
                     "bound_ratio": sympy.sstr(ratio),

@@ -18,7 +18,7 @@ from ghostsym.analysis.normal_form_numerics import (  # noqa: E402
     ESCAPE_TAIL_REL,
     checked_normal_forms,
 )
-from ghostsym.verification import Outcome, check  # noqa: E402
+from ghostsym.verification import Outcome, case_label, check  # noqa: E402
 
 #: Relative tolerance: the integration stops where the time left is ~1e-9 of the elapsed
 #: time (ESCAPE_TAIL_REL) and its own error is ~1e-12 per unit time; 1e-8 leaves a factor 10.
@@ -73,7 +73,7 @@ def run(ctx):
                 "the elapsed time, and its own relative error is ~1e-12",
                 passed=bool(np.all(rel <= RTOL)),
                 figure=path,
-                label=label,
+                label=case_label(num.nf),
                 details={
                     "derived_by": method,
                     "escape_time": str(num.derivation.results["escape_time"]),

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ghostsym.verification import Outcome, check
+from ghostsym.verification import Outcome, case_label, check
 
 #: The paper's simulation settings (docs/experiments.md §2.2).
 T, DT, X_STAR = 100.0, 0.1, 10.0
@@ -52,7 +52,6 @@ def run(ctx):
         spacing = grid[1] - grid[0]
         argmins = {c: float(grid[np.argmin(loss[i])]) for i, c in enumerate(CONFIDENCES)}
         min_err = max(abs(argmins[c] - rs_) for c in (1.0, LARGE_C))
-        tag = text.replace(" ", "")
         outcomes += [
             Outcome(
                 analytic=0.0,
@@ -60,7 +59,7 @@ def run(ctx):
                 tolerance=LOSS_TOL,
                 why="x* = 10 and dt = 0.1 shift the turn-on by O(0.1) of T = 100",
                 passed=err <= LOSS_TOL,
-                label=f"{tag}:large-c",
+                label=case_label(num.nf, "large-c"),
                 details={"c": LARGE_C, "jump_margin_r_star": JUMP_MARGIN},
             ),
             Outcome(
@@ -69,7 +68,7 @@ def run(ctx):
                 tolerance=LOSS_TOL,
                 why="in the no-learning zone the output never turns on: L/T = 1 up to σ(-c x*)",
                 passed=flat <= LOSS_TOL,
-                label=f"{tag}:flat-zone",
+                label=case_label(num.nf, "flat-zone"),
                 details={"max_deviation": flat},
             ),
             Outcome(
@@ -78,7 +77,7 @@ def run(ctx):
                 tolerance=f"{2 * spacing:.3g} (two grid spacings)",
                 why="the finite-c minimum is located on the r grid; x* and dt shift it slightly",
                 passed=min_err <= 2 * spacing,
-                label=f"{tag}:minimum",
+                label=case_label(num.nf, "minimum"),
                 details={f"argmin_c={c:g}": v for c, v in argmins.items()},
             ),
         ]

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ghostsym.verification import Outcome, check
+from ghostsym.verification import Outcome, case_label, check
 
 T = 100.0
 #: The paper's rates 1e-10 and 1e-9 in units of the canonical α* = 3π⁴/(32T⁵) (9.13e-10),
@@ -66,7 +66,6 @@ def run(ctx):
         drop = int(np.argmax(run_.loss[0] < 0.05 * loss0)) - plateau
         ratio, ratio_flow = drop / plateau, drop_flow / plateau_flow
         tol = 0.5 * ratio_flow + 2.0 / plateau
-        tag = text.replace(" ", "")
         outcomes.append(
             Outcome(
                 analytic=ratio_flow,
@@ -75,7 +74,7 @@ def run(ctx):
                 why="gradient flow (∫dr/αL') predicts the ratio; discrete steps near r* are "
                 "coarse (±1 epoch on the drop) and overshoot, hence 50% + 2 epochs",
                 passed=bool(abs(ratio - ratio_flow) <= tol and ratio < ABRUPT),
-                label=f"{tag}:abrupt",
+                label=case_label(num.nf, "abrupt"),
                 details={"plateau_epochs": plateau, "drop_epochs": drop, "lr": lrs[0]},
             )
         )
@@ -90,7 +89,7 @@ def run(ctx):
                 tolerance=f"flip fraction >= {OSCILLATING}, r within (r_n, 2r*)",
                 why="an oscillating minimum is gradient descent bouncing across the kink",
                 passed=bool(flips >= OSCILLATING and stays),
-                label=f"{tag}:oscillating",
+                label=case_label(num.nf, "oscillating"),
                 details={"final_r_over_r_star": run_.r[0, -1] / rs_, "final_L_over_T": loss[0, -1]},
             )
         )
@@ -104,7 +103,7 @@ def run(ctx):
                 tolerance="r stays below r_n and L/T = 1 exactly",
                 why="below r_n the c → ∞ gradient is exactly zero: no update can leave",
                 passed=trapped,
-                label=f"{tag}:no-learning-zone",
+                label=case_label(num.nf, "no-learning-zone"),
                 details={"trap_epoch": trap_epoch, "lr": lrs[1]},
             )
         )

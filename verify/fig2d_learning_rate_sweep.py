@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ghostsym.verification import Outcome, check
+from ghostsym.verification import Outcome, case_label, check
 
 T = 100.0
 #: The paper's grid logspace(-11, -8, 100) in units of the canonical α* (9.132e-10).
@@ -46,7 +46,6 @@ def run(ctx):
     for col, (text, num) in enumerate(forms):
         a = num.at(T)
         rs_, alpha = a.values["r_star"], a.values["alpha_star"]
-        tag = text.replace(" ", "")
 
         # -- analytical gradient: the paper's sweep at full scale (fast) --------------------
         n_lr, n_seeds, epochs = 100, 10, 10_000
@@ -64,7 +63,7 @@ def run(ctx):
                 passed=bool(
                     abs(crit / alpha - 1) <= spacing + SLACK and np.all(frac[lrs < alpha] == 0)
                 ),
-                label=f"{tag}:analytic-gradient",
+                label=case_label(num.nf, "analytic-gradient"),
                 details={
                     "relative_error": crit / alpha - 1,
                     "none_trapped_up_to": float(lrs[frac == 0].max()),
@@ -113,7 +112,7 @@ def run(ctx):
                 why="finite c smooths the kink at r*; x* = 1 is crossed ~1 time unit before "
                 "t_esc (α* ∝ T^-5 moves ~5%); lr grid spacing "
                 f"{lrs_s[1] / lrs_s[0] - 1:.0%}",
-                label=f"{tag}:simulated-gradient",
+                label=case_label(num.nf, "simulated-gradient"),
                 details={
                     "c": SIM_C,
                     "x_star": SIM_X_STAR,

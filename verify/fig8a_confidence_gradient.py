@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ghostsym.verification import Outcome, check
+from ghostsym.verification import Outcome, case_label, check
 
 #: The paper's simulation (docs/experiments.md §2.6).
 T, DT, X_STAR = 100.0, 0.1, 10.0
@@ -40,7 +40,6 @@ def run(ctx):
     for col, (text, num) in enumerate(forms):
         a = num.at(T)
         rs_, rn, alpha = (a.values[k] for k in ("r_star", "point_of_no_return", "alpha_star"))
-        tag = text.replace(" ", "")
         grid = np.linspace(-rs_, 2 * rs_, ctx.pick(100, 300))
         land = a.sim.loss_landscape(grid, PAPER_CONFIDENCES, x_star=X_STAR, T=T, dt=DT)
         grad = np.abs(land["d_r"])
@@ -58,7 +57,7 @@ def run(ctx):
                 tolerance=f"all > 0 in the zone; strictly decreasing in c for c >= {MONOTONE_FROM}",
                 why="qualitative claim of Fig. 8A (each curve normalised by its maximum)",
                 passed=nonzero and monotone,
-                label=f"{tag}:zone-gradient",
+                label=case_label(num.nf, "zone-gradient"),
                 details={"probe_r_over_r_star": grid[probe] / rs_},
             )
         )
@@ -97,7 +96,7 @@ def run(ctx):
                 "escaped runs end with L/T < 0.5",
                 why=f"{epochs} epochs of GD at lr = {LR} α* from r = {START} r_n",
                 passed=bool(threshold_shape and 0 < n_esc < len(escaped) and relearned),
-                label=f"{tag}:escape",
+                label=case_label(num.nf, "escape"),
                 details={"escape_epoch": {str(c): e for c, e in escape.items()}},
             )
         )

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ghostsym.verification import Outcome, check
+from ghostsym.verification import Outcome, case_label, check
 
 T = 100.0
 N_SEEDS = 10
@@ -50,7 +50,6 @@ def run(ctx):
     for col, (text, num) in enumerate(forms):
         a = num.at(T)
         rs_, alpha = a.values["r_star"], a.values["alpha_star"]
-        tag = text.replace(" ", "")
         scaled = np.geomspace(1e-2, 10, n_lr)  # lr / α* (GD, momentum) or lr / r* (Adam)
         spacing = float(scaled[1] / scaled[0] - 1)
         res = {}
@@ -73,7 +72,7 @@ def run(ctx):
                 sgd,
                 spacing + 0.01,
                 why=f"critical lr / α* for plain GD; lr grid spacing {spacing:.1%}",
-                label=f"{tag}:sgd",
+                label=case_label(num.nf, "sgd"),
             ),
             Outcome(
                 analytic=f"between (1-β) = {1 - MOMENTUM:g} and 1 (units of α*)",
@@ -83,7 +82,7 @@ def run(ctx):
                 "so the overshoot past r* comes at a lower rate than GD's, but the velocity "
                 "never reaches its steady state on the way down",
                 passed=bool(1 - MOMENTUM < mom < 1 and res["momentum"][1] < SHARP),
-                label=f"{tag}:momentum",
+                label=case_label(num.nf, "momentum"),
                 details={"transition_width": res["momentum"][1], "beta": MOMENTUM},
             ),
             Outcome(
@@ -94,7 +93,7 @@ def run(ctx):
                 "compare GD's first step at α*: "
                 f"{alpha * a.sim.analytic_loss_and_gradient(10 * rs_, T)[1] / rs_:.3g} r*",
                 passed=bool(np.isfinite(adam) and res["adam"][1] < SHARP),
-                label=f"{tag}:adam",
+                label=case_label(num.nf, "adam"),
                 details={"transition_width": res["adam"][1], "betas": (0.9, 0.999)},
             ),
         ]

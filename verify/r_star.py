@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 from scipy import optimize  # noqa: E402
 
 from ghostsym.analysis.normal_form_numerics import checked_normal_forms  # noqa: E402
-from ghostsym.verification import Outcome, check  # noqa: E402
+from ghostsym.verification import Outcome, case_label, check  # noqa: E402
 
 T = 100.0
 #: Confidence and (for an infinite threshold) observation threshold of the simulation.
@@ -81,7 +81,7 @@ def run(ctx):
                 "finite x* shifts the turn-on time by <~1/x* (relative r* shift ~2e-5); the "
                 "sigmoid width and the search tolerance are smaller still",
                 figure=path,
-                label=label,
+                label=case_label(num.nf),
                 details={
                     "T": T,
                     "confidence": c,

@@ -14,9 +14,9 @@ as ``ghostsym/_checks``; see :func:`verify_dir`)::
         return Outcome(analytic=a, measured=m, tolerance=1e-6, why="…", passed=abs(m - a) <= …,
                        figure=path)
 
-A check returns an :class:`Outcome` or a list of them (each with a distinct ``label``; the
-row id becomes ``id[label]``). An exception inside a check makes that check fail with the
-exception's message; the other checks still run.
+A check returns an :class:`Outcome` or a list of them (each with a distinct ``label``, built
+with :func:`case_label`; the row id becomes ``id[label]``, see :func:`row_id`). An exception
+inside a check makes that check fail with the exception's message; the other checks still run.
 
 Rules every check follows (see README): the analytical value comes from the symbolic layer,
 the measured value from a numerical experiment in this run, the tolerance is stated with its
@@ -124,6 +124,24 @@ class Context:
         return {"quick": quick, "full": full, "paper": full if paper is None else paper}[
             self.profile
         ]
+
+
+def case_label(field=None, case: str | None = None) -> str:
+    """The label of one case of a check: ``field:case``, ``field`` or ``case``.
+
+    ``field`` is a normal form (or anything whose ``str`` is its canonical print): it is
+    always printed as ``str(field)`` (SymPy's print of the field, e.g. ``r + x**2``), never as
+    the text a user typed, so one field has one spelling in every row id.
+    """
+    parts = [str(p) for p in (field, case) if p is not None]
+    if not parts or any(not p for p in parts):
+        raise ValueError("a case label needs a non-empty field or case")
+    return ":".join(parts)
+
+
+def row_id(check_id: str, label: str | None = None) -> str:
+    """The id of one report row: ``check`` or ``check[label]`` (label from :func:`case_label`)."""
+    return check_id if label is None else f"{check_id}[{label}]"
 
 
 def _stable_hash(text: str) -> int:
@@ -304,6 +322,13 @@ def select(
 # -- running --------------------------------------------------------------------------------
 @dataclass
 class Row:
+    """One report row: one case of a check (``id`` from :func:`row_id`).
+
+    ``seconds`` is the whole check's time (every row of a check carries the same value; the
+    table and ``report.md`` print it once, on the check's first row); ``check`` is the id of
+    the check the row belongs to.
+    """
+
     id: str
     claim: str
     reference: str
@@ -316,6 +341,11 @@ class Row:
     figure: str | None
     details: dict = field(default_factory=dict)
     error: str | None = None
+    check: str = ""
+
+    def __post_init__(self):
+        if not self.check:
+            self.check = self.id.split("[", 1)[0]
 
     def as_json(self) -> dict:
         return {k: _jsonable(v) for k, v in self.__dict__.items()}
@@ -339,7 +369,7 @@ def run_check(chk: Check, ctx: Context) -> list[Row]:
     seconds = time.perf_counter() - start
     rows = []
     for o in outcomes:
-        rid = chk.id if o.label is None else f"{chk.id}[{o.label}]"
+        rid = row_id(chk.id, o.label)
         fig = None
         if o.figure is not None:
             fig = os.path.relpath(Path(o.figure), ctx.out_dir)
@@ -353,9 +383,10 @@ def run_check(chk: Check, ctx: Context) -> list[Row]:
                 o.tolerance,
                 o.why,
                 "pass" if bool(o.passed) else "fail",
-                seconds / len(outcomes),
+                seconds,
                 fig,
                 o.details,
+                check=chk.id,
             )
         )
     return rows
@@ -376,6 +407,7 @@ def _error_row(chk: Check, exc: BaseException, seconds: float, tb: str | None = 
         None,
         {"traceback": tb} if tb else {},
         error=message,
+        check=chk.id,
     )
 
 
@@ -501,7 +533,18 @@ def format_value(value, digits: int = 5) -> str:
     return str(value)
 
 
+def _first_of_check(rows: Sequence[Row]) -> list[bool]:
+    """For each row, whether it is the first row of its check (where its time is printed)."""
+    seen: set[str] = set()
+    first = []
+    for r in rows:
+        first.append(r.check not in seen)
+        seen.add(r.check)
+    return first
+
+
 def table(rows: Sequence[Row]) -> str:
+    """The plain-text table ``ghostsym verify`` prints; a check's seconds on its first row."""
     header = ("check", "status", "analytic", "measured", "seconds")
     body = [
         (
@@ -509,16 +552,16 @@ def table(rows: Sequence[Row]) -> str:
             r.status.upper(),
             _clip(format_value(r.analytic)),
             _clip(format_value(r.measured) if r.error is None else r.error),
-            f"{r.seconds:.1f}",
+            f"{r.seconds:.1f}" if first else "",
         )
-        for r in rows
+        for r, first in zip(rows, _first_of_check(rows), strict=True)
     ]
     widths = [
         max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(header)
     ]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)) for b in body]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)).rstrip() for b in body]
     return "\n".join(lines)
 
 
@@ -546,26 +589,34 @@ def write_report(rows: Sequence[Row], out_dir: Path, *, profile: str, seconds: f
         "| check | reference | status | analytic | measured | tolerance | seconds |",
         "|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
+    firsts = _first_of_check(rows)
+    for r, first in zip(rows, firsts, strict=True):
         measured = format_value(r.measured) if r.error is None else f"error: {r.error}"
         md.append(
-            f"| {r.id} | {r.reference} | {'✅ pass' if r.status == 'pass' else '❌ fail'} | "
+            f"| `{_md(r.id)}` | {r.reference} | {'✅ pass' if r.status == 'pass' else '❌ fail'} | "
             f"{_md(format_value(r.analytic))} | {_md(measured)} | {_md(format_value(r.tolerance))}"
-            f" | {r.seconds:.1f} |"
+            f" | {f'{r.seconds:.1f}' if first else ''} |"
         )
-    for r in rows:
-        md += ["", f"## {r.id}", "", f"**Claim** ({r.reference}): {r.claim}", ""]
+    shown: dict[str, str] = {}  # figure -> the row id under which it is embedded
+    for r, first in zip(rows, firsts, strict=True):
+        if first:
+            md += ["", f"## {r.check}", "", f"**Claim** ({r.reference}): {r.claim}", ""]
+            md.append(f"Time: {r.seconds:.2f} s.")
+        md += ["", f"### `{r.id}`", ""]
         md.append(f"- analytic: {format_value(r.analytic, 8)}")
         md.append(f"- measured: {format_value(r.measured, 8)}")
         md.append(f"- tolerance: {format_value(r.tolerance)} — {r.why}")
-        md.append(f"- status: **{r.status}** ({r.seconds:.2f} s)")
+        md.append(f"- status: **{r.status}**")
         if r.error:
             md.append(f"- error: `{r.error}`")
         extra = {k: v for k, v in r.details.items() if k != "traceback"}
         if extra:
             md.append(f"- details: {_md(format_value(extra))}")
-        if r.figure:
-            md += ["", f"![{r.id}]({r.figure})"]
+        if r.figure and r.figure in shown:
+            md.append(f"- figure: `{r.figure}` (shown under `{shown[r.figure]}`)")
+        elif r.figure:
+            shown[r.figure] = r.id
+            md += ["", f"![{r.check}]({r.figure})"]
     write_atomic(out_dir / "report.md", "\n".join(md) + "\n")
 
 

@@ -1,6 +1,7 @@
 """The verification framework, driven through ``ghostsym verify`` as a user runs it."""
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -281,3 +282,86 @@ def test_list_reads_the_checks_without_importing_them(run_cli, repo_root):
             chk.normal_forms,
         )
     assert rows == [f"{i.id:32s} {i.reference:18s} {i.claim}" for i in infos]
+
+
+SHARED_CHECK = """
+    from ghostsym.verification import Outcome, case_label, check
+
+    class Field:  # prints canonically, as a NormalForm does
+        def __str__(self):
+            return "r + x**2"
+
+    @check(id="shared", claim="Three cases, one figure.", reference="Eq. 1")
+    def run(ctx):
+        import time
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        time.sleep(0.35)
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [0, 1])
+        path = ctx.figure_path()
+        fig.savefig(path)
+        plt.close(fig)
+        return [Outcome(1.0, 1.0, 0.0, "exact", True, figure=path,
+                        label=case_label(Field(), case)) for case in ("a", "b", "c")]
+"""
+
+
+def test_rows_of_one_check_share_time_and_figure_once(run_cli, tmp_path):
+    d = tmp_path / "verify"
+    d.mkdir()
+    (d / "shared.py").write_text(textwrap.dedent(SHARED_CHECK))
+    (d / "good.py").write_text(textwrap.dedent(DUMMY_CHECKS["good.py"]))
+    out = tmp_path / "o"
+    res = run_cli("verify", "--out", out, "--no-progress", env={"GHOSTSYM_VERIFY_DIR": str(d)})
+    assert res.returncode == 0, res.stderr
+    data = json.loads((out / "results.json").read_text())
+    rows = data["checks"]
+    ids = [r["id"] for r in rows]
+    assert ids == ["good", "shared[r + x**2:a]", "shared[r + x**2:b]", "shared[r + x**2:c]"]
+    assert [r["check"] for r in rows] == ["good", "shared", "shared", "shared"]
+    # every row carries the whole check's time (not a share of it) ...
+    shared = [r["seconds"] for r in rows[1:]]
+    assert len(set(shared)) == 1 and shared[0] >= 0.35
+    # ... and the printed table shows it once, on the check's first row
+    cells = {
+        c[0]: c
+        for c in (re.split(r"\s{2,}", line.strip()) for line in res.stdout.splitlines())
+        if c[0].startswith("shared[")
+    }
+    assert cells["shared[r + x**2:a]"] == [
+        "shared[r + x**2:a]",
+        "PASS",
+        "1",
+        "1",
+        f"{shared[0]:.1f}",
+    ]
+    assert cells["shared[r + x**2:b]"][1:] == ["PASS", "1", "1"]  # no seconds
+    assert cells["shared[r + x**2:c]"][1:] == ["PASS", "1", "1"]
+    report = (out / "report.md").read_text()
+    md_rows = [line for line in report.splitlines() if line.startswith("| `shared[")]
+    assert [line.rsplit("|", 2)[1].strip() for line in md_rows] == [f"{shared[0]:.1f}", "", ""]
+    # the figure is embedded once; the other rows point at it
+    figure = rows[1]["figure"]
+    assert all(r["figure"] == figure for r in rows[1:])
+    assert report.count(f"]({figure})") == 1
+    assert report.count(f"`{figure}` (shown under `shared[r + x**2:a]`)") == 2
+    assert report.count("## shared\n") == 1 and report.count("Three cases, one figure.") == 1
+
+
+def test_case_label_prints_a_field_one_way():
+    from ghostsym.codegen.normal_form import parse_normal_form
+    from ghostsym.verification import case_label, row_id
+
+    spellings = ["x**2+r", "x**2 + r", "r + x**2", "r+x^2"]
+    labels = {case_label(parse_normal_form(s), "large-c") for s in spellings}
+    assert labels == {"r + x**2:large-c"}
+    assert case_label(parse_normal_form("x**2 + r")) == "r + x**2"
+    assert case_label(case="speed") == "speed"
+    assert row_id("fig2a-loss-landscape", "r + x**2:large-c") == (
+        "fig2a-loss-landscape[r + x**2:large-c]"
+    )
+    assert row_id("good") == "good"
+    with pytest.raises(ValueError):
+        case_label()
