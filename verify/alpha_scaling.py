@@ -16,8 +16,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import sympy  # noqa: E402
+from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter  # noqa: E402
 
 from ghostsym.analysis.normal_form_numerics import checked_normal_forms  # noqa: E402
+from ghostsym.analysis.phase_portrait import use_style  # noqa: E402
 from ghostsym.verification import Outcome, case_label, check  # noqa: E402
 
 EPOCHS = 10_000
@@ -90,12 +93,18 @@ def run(ctx):
         slope_m, icpt_m = np.polyfit(x, np.log(measured), 1)
         slope_d = np.polyfit(x, np.log(derived), 1)[0]
         exponent = num.derivation.results.get("alpha_star_exponent")
+        use_style()
         fig, ax = plt.subplots(figsize=(5.5, 3.8))
         ax.loglog(Ts, derived, "-", label=rf"derived $\alpha^*(T)$, slope {slope_d:.4f}")
         ax.loglog(Ts, measured, "o", mfc="none", label=f"measured, fitted slope {slope_m:.4f}")
-        ax.set_xlabel("T")
-        ax.set_ylabel("critical learning rate")
-        ax.set_title(f"dx/dt = {label}")
+        # label the measured delays only (log minor labels overlap: "3×10¹4×10¹")
+        ax.xaxis.set_major_locator(FixedLocator(Ts))
+        ax.xaxis.set_major_formatter(FixedFormatter([f"{t:g}" for t in Ts]))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(r"delay $T$")
+        ax.set_ylabel(r"critical learning rate $\alpha^*$")
+        state, expr = sympy.latex(num.nf.state), sympy.latex(num.nf.expr, order="rev-lex")
+        ax.set_title(rf"$\dot{{{state}}} = {expr}$")
         ax.legend(fontsize=8)
         fig.tight_layout()
         path = ctx.figure_path(num.nf.label())

@@ -30,8 +30,12 @@ def run(ctx):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import sympy
 
     from ghostsym.analysis.normal_form_numerics import CANONICAL_ONLY, checked_normal_forms
+    from ghostsym.analysis.phase_portrait import use_style
+
+    use_style()
 
     outcomes = []
     n_r = ctx.pick(100, 300)
@@ -81,14 +85,28 @@ def run(ctx):
                 details={f"argmin_c={c:g}": v for c, v in argmins.items()},
             ),
         ]
+        # c = 1 and c = 10 nearly coincide: c = 1 as large open squares under small filled
+        # dots of c = 10, so both stay visible; the analytical limit is the line on top.
+        marks = {0.1: dict(marker="o", s=10), 1.0: dict(marker="s", s=30, facecolors="none")}
         for i, c in enumerate(CONFIDENCES):
-            ax.scatter(grid / rs_, loss[i], s=8, label=f"c = {c:g}")
-        ax.plot(grid / rs_, analytic, "k", lw=1, label="analytical (c → ∞)")
-        ax.axvline(1, color="tab:orange", ls="--", lw=1)
-        ax.axvline(rn / rs_, color="grey", ls=":", lw=1)
-        ax.set_xlabel("r / r*")
-        ax.set_ylabel("L / T")
-        ax.set_title(f"dx/dt = {text}")
+            style = marks.get(c, dict(marker="o", s=5))
+            colour = f"C{i}"
+            if style.get("facecolors") == "none":
+                style.update(edgecolors=colour, linewidths=0.9)
+            else:
+                style.update(color=colour)
+            ax.scatter(grid / rs_, loss[i], label=f"$c = {c:g}$", zorder=2 + i, **style)
+        ax.plot(grid / rs_, analytic, "k", lw=1, label=r"analytical ($c \to \infty$)", zorder=6)
+        ax.axvline(1, color="C4", ls="--", lw=1.2, label=r"$r = r^*$ (loss minimum)", zorder=1)
+        ax.axvline(
+            rn / rs_, color="0.4", ls=":", lw=1.2, label=r"$r = r_n$ (point of no return)", zorder=1
+        )
+        ax.set_xlabel(r"$r\,/\,r^*$")
+        ax.set_ylabel(r"$L\,/\,T$")
+        nf = num.nf
+        ax.set_title(
+            rf"$\dot{{{sympy.latex(nf.state)}}} = {sympy.latex(nf.expr, order='rev-lex')}$"
+        )
         ax.legend(fontsize=7)
     fig.tight_layout()
     ctx.save_figure(fig, outcomes)

@@ -94,14 +94,16 @@ def _plot_window(path, history, lo, hi, flows, marks, every):
     axes[1].set_yscale("log")
     ep = np.array(sorted(e for e in flows if lo <= e <= hi))
     r = np.array([flows[e].slowest_ghost.r if flows[e].ghosts else np.nan for e in ep])
-    axes[2].plot(ep, np.where(r > 0, r, np.nan), "D-", color="C3", ms=2.5, lw=0.8)
-    axes[2].plot(ep[np.isnan(r)], np.zeros(np.isnan(r).sum()), "|", color="0.5", ms=6)
-    axes[2].set_ylabel("ghost r = a_g r_g")
+    axes[2].plot(ep, np.where(r > 0, r, np.nan), "D-", color="C3", ms=2.5, lw=0.8, label="ghost")
+    axes[2].plot(
+        ep[np.isnan(r)], np.zeros(np.isnan(r).sum()), "|", color="0.5", ms=6, label="no ghost"
+    )
+    axes[2].set_ylabel(r"ghost $r = a_g r_g$")
     axes[2].set_xlabel(f"epoch (latent flow analysed every {every} epochs, 1 near the birth)")
     styles = {
         "drop onset": ("C0", "--"),
         "steepest descent": ("C2", ":"),
-        "gradient peak": ("C3", ":"),
+        "gradient peak": ("C4", "-."),
         "ghost birth": ("k", "-"),
     }
     for name, epoch in marks.items():
@@ -112,7 +114,8 @@ def _plot_window(path, history, lo, hi, flows, marks, every):
             ax.axvline(epoch, color=colour, ls=ls, lw=1, label=name if i == 0 else None)
     axes[2].set_xlim(lo, hi)
     axes[0].legend(fontsize=8, loc="lower left")
-    axes[0].set_title("rank one, DA, lr 0.003: fine resolution around the abrupt drop")
+    axes[2].legend(fontsize=8, loc="upper left")
+    axes[0].set_title(r"rank one, DA, $\alpha = 0.003$: fine resolution around the abrupt drop")
     return _save(fig, path)
 
 

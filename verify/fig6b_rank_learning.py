@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ghostsym.analysis.phase_portrait import use_style  # noqa: E402
 from ghostsym.sweeps.report import Criteria  # noqa: E402
 from ghostsym.verification import Outcome, check  # noqa: E402
 from ghostsym.verification.sweeps import check_sweep, first_epoch_below, history  # noqa: E402
@@ -104,34 +105,49 @@ def run(ctx):
         for lr in large
     }
 
+    use_style()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     cmap = plt.get_cmap("viridis")
-    colour = {k: cmap(i / max(1, len(ranks) - 1)) for i, k in enumerate(ranks)}
+    norm = matplotlib.colors.LogNorm(min(ranks), max(ranks)) if len(ranks) > 1 else None
+    colour = {k: cmap(0.85 * norm(k) if norm else 0.0) for k in ranks}
     for k in ranks:
         for r in done:
             if r.axes["rank"] == k and r.axes["lr"] == slow_lr:
                 h = history(results, r.run_id)
                 axes[0].loglog(h["epoch"] + 1, h["loss"] / h["loss"][0], lw=0.7, color=colour[k])
-    axes[0].set(xlabel="epoch", ylabel="loss / initial loss", title=f"lr = {slow_lr:g}")
+    axes[0].set(xlabel="epoch", ylabel="loss / initial loss", title=rf"$\alpha = {slow_lr:g}$")
+    for k in ranks:  # legend of the rank colours
+        axes[0].plot([], [], color=colour[k], lw=1.5, label=f"$K = {k}$")
+    axes[0].legend(title="rank", fontsize=7, loc="lower left")
     for lr in lrs:
         axes[1].semilogx(
             ranks,
             [np.mean([r.learned for r in at(k, [lr])]) for k in ranks],
             "o-",
-            label=f"lr={lr:.3g}",
+            label=rf"$\alpha = {lr:.3g}$",
         )
-    axes[1].set(xlabel="rank K", ylabel="fraction learned (L_end/L_0 < 1e-2)", ylim=(-0.05, 1.05))
+    axes[1].set(
+        xlabel="rank $K$",
+        ylabel=r"fraction learned ($L_\mathrm{end}/L_0 < 10^{-2}$)",
+        ylim=(-0.05, 1.05),
+    )
     axes[1].legend(fontsize=7)
+    # pooled underneath (wide, grey) so that a single large rate stays visible on top
+    axes[2].semilogx(
+        ranks, [frac[k] for k in ranks], "s-", color="0.6", lw=4, ms=9, label="pooled", zorder=1
+    )
     for lr in large:
         axes[2].semilogx(
             ranks,
             [np.mean([r.trapped for r in at(k, [lr])]) for k in ranks],
             "o-",
             lw=0.8,
-            label=f"lr={lr:.3g}",
+            label=rf"$\alpha = {lr:.3g}$",
+            zorder=2,
         )
-    axes[2].semilogx(ranks, [frac[k] for k in ranks], "ks-", lw=2, label="pooled")
-    axes[2].set(xlabel="rank K", ylabel="fraction trapped (stuck or diverged)", ylim=(-0.05, 1.05))
+    axes[2].set(
+        xlabel="rank $K$", ylabel="fraction trapped (stuck or diverged)", ylim=(-0.05, 1.05)
+    )
     axes[2].legend(fontsize=7)
     fig.tight_layout()
     path = ctx.save_figure(fig)

@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ghostsym.analysis.phase_portrait import use_style  # noqa: E402
 from ghostsym.verification import Outcome, check  # noqa: E402
 from ghostsym.verification.sweeps import check_sweep, history  # noqa: E402
 
@@ -85,16 +86,21 @@ def run(ctx):
         gain[best] - gain[math.inf] >= 0.1 and final[LOWEST_C] < final[best] and failed_ok(results)
     )
 
+    use_style()
     fig, ax = plt.subplots(figsize=(6, 4))
-    cmap = plt.get_cmap("plasma")
-    for i, c in enumerate(cs):
+    finite = [c for c in cs if not math.isinf(c)]
+    for c in cs:
+        baseline = math.isinf(c)
         ax.plot(
             epochs + 1,
             np.mean(curves[c], axis=0),
-            color=cmap(i / max(1, len(cs) - 1)),
-            label="c = inf (baseline)" if math.isinf(c) else f"c = {c:g}",
+            # Okabe–Ito colours for the interventions, black for the unchanged baseline
+            color="k" if baseline else f"C{finite.index(c) % 6}",
+            lw=1.0,
+            zorder=3 if baseline else 2,
+            label=r"$c = \infty$ (baseline)" if baseline else f"$c = {c:g}$",
         )
-    ax.axvline(phase, color="k", ls="--")
+    ax.axvline(phase, color="0.4", ls="--", lw=1.2, label=f"intervention (epoch {phase:g})")
     ax.set(xlabel="epoch", ylabel="accuracy (mean over seeds)", ylim=(0, 1))
     ax.legend(fontsize=7)
     fig.tight_layout()

@@ -6,8 +6,8 @@ A panel shows, for F(κ) = −κ + Pφ(Mκ + b) (:class:`ghostsym.analysis.laten
 * the nullclines F₁ = 0 (white, solid) and F₂ = 0 (black, dashed);
 * unit-length arrows of the flow direction on a coarse sub-grid (the authors' quiver);
 * the classified points of :func:`ghostsym.analysis.latent_flow.analyze_rank_two` — stable
-  fixed points filled black, unstable open, saddles orange crosses, ghosts red diamonds with
-  their slow direction, other slow points purple triangles;
+  fixed points filled black, unstable open, saddles orange crosses, ghosts vermilion diamonds
+  with their slow direction, other slow points reddish-purple triangles (Okabe–Ito colours);
 * trajectories κ_t = P x_t of the network (one colour per cue, a dot at the start).
 
 This is the one phase-portrait drawer of ghostsym: :func:`draw_portrait` draws one panel on
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -46,10 +47,10 @@ _ROMAN = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x")
 POINT_STYLES = {
     "stable": dict(marker="o", mfc="k", mec="w", ms=8),
     "unstable": dict(marker="o", mfc="w", mec="k", ms=8),
-    "saddle": dict(marker="X", mfc="C1", mec="k", ms=9),
-    "saddle-node": dict(marker="s", mfc="C1", mec="k", ms=8),
-    "ghost": dict(marker="D", mfc="C3", mec="w", ms=8),
-    "slow-point": dict(marker="^", mfc="C4", mec="w", ms=8),
+    "saddle": dict(marker="X", mfc="#E69F00", mec="k", ms=9),
+    "saddle-node": dict(marker="s", mfc="#E69F00", mec="k", ms=8),
+    "ghost": dict(marker="D", mfc="#D55E00", mec="w", ms=8),
+    "slow-point": dict(marker="^", mfc="#CC79A7", mec="w", ms=8),
 }
 POINT_LABELS = {
     "stable": "stable fixed point",
@@ -145,12 +146,18 @@ def draw_portrait(ax, portrait: Portrait, *, grid: int = PORTRAIT_GRID, legend: 
         direction = p.extras.get("slow_direction") if hasattr(p, "extras") else None
         if key == "ghost" and direction is not None:
             v = np.asarray(direction) * SLOW_DIRECTION_LENGTH * h
-            ax.plot([p.x[0] - v[0], p.x[0] + v[0]], [p.x[1] - v[1], p.x[1] + v[1]], "r-", lw=1.5)
+            ax.plot(
+                [p.x[0] - v[0], p.x[0] + v[0]],
+                [p.x[1] - v[1], p.x[1] + v[1]],
+                "-",
+                color="#D55E00",
+                lw=1.5,
+            )
     ax.set_xlim(-h, h)
     ax.set_ylim(-h, h)
     ax.set_aspect("equal")
-    ax.set_xlabel("κ₁")
-    ax.set_ylabel("κ₂")
+    ax.set_xlabel(r"$\kappa_1$")
+    ax.set_ylabel(r"$\kappa_2$")
     if portrait.title:
         ax.set_title(portrait.title, fontsize=9)
     if legend:
@@ -160,11 +167,28 @@ def draw_portrait(ax, portrait: Portrait, *, grid: int = PORTRAIT_GRID, legend: 
     return mesh
 
 
-def new_figure(**kwargs):
-    """A new Agg ``matplotlib.figure.Figure`` with constrained layout (no pyplot state)."""
+#: The one figure style of ghostsym (package data): Okabe–Ito colour cycle, mathtext labels.
+STYLE_PATH = Path(__file__).with_name("ghostsym.mplstyle")
+
+
+def use_style() -> Path:
+    """Apply the ghostsym figure style (:data:`STYLE_PATH`) to matplotlib's rcParams.
+
+    Every figure of ghostsym is made after this call: :func:`new_figure` calls it, and check
+    scripts that use pyplot call it before their first figure. Returns the style file."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
+    import matplotlib.style
+
+    matplotlib.style.use(STYLE_PATH)
+    return STYLE_PATH
+
+
+def new_figure(**kwargs):
+    """A new Agg ``matplotlib.figure.Figure`` in the ghostsym style (:func:`use_style`) with
+    constrained layout (no pyplot state)."""
+    use_style()
     from matplotlib.figure import Figure
 
     return Figure(constrained_layout=True, **kwargs)
@@ -219,7 +243,7 @@ def draw_outputs(ax, portrait: Portrait):
         ax.plot(t, target, color=colour, lw=0.9, ls="--")
     ax.axhline(0.0, color="0.6", lw=0.6)
     ax.set_xlabel("step")
-    ax.set_ylabel("output ŷ")
+    ax.set_ylabel(r"output $\hat y$")
     ax.set_ylim(-1.15, 1.15)
 
 
@@ -261,7 +285,7 @@ def plot_portraits(
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             legend.setdefault(label, handle)
     if mesh is not None:
-        bottom.colorbar(mesh, ax=list(axes), label="log10 ‖F(κ)‖", shrink=0.8)
+        bottom.colorbar(mesh, ax=list(axes), label=r"$\log_{10}\,\|F(\kappa)\|$", shrink=0.8)
     if legend:
         bottom.legend(
             list(legend.values()),

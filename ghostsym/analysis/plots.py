@@ -156,7 +156,7 @@ def plot_training_track(history: Mapping[str, np.ndarray], track, title: str = "
         values = np.where(values > 0, values, np.nan)
         ax.plot(np.arange(0, values.size * stride, stride), values, color=colour, lw=0.8)
         ax.set_yscale("log")
-        ax.set_ylabel(key.replace("_", " "))
+        ax.set_ylabel({"loss": "loss", "grad_norm": "gradient norm"}[key])
     axes[2].step(track.epochs, track.counts, where="post", color="k")
     axes[2].set_ylabel("# fixed points")
     axes[2].set_ylim(-0.2, max(3, int(track.counts.max()) + 1) if track.checkpoints else 3)
@@ -164,11 +164,14 @@ def plot_training_track(history: Mapping[str, np.ndarray], track, title: str = "
     axes[3].plot(track.epochs, np.where(r > 0, r, np.nan), "D-", color="C3", ms=3, lw=0.8)
     if np.any(r > 0):
         axes[3].set_yscale("log")
-    axes[3].set_ylabel("ghost r")
+    axes[3].set_ylabel(r"ghost $r$")
     axes[3].set_xlabel("epoch")
-    for event in track.events():
+    for i, event in enumerate(track.events()):
         for ax in axes:
-            ax.axvline(event["epoch_after"], color="C1", ls=":", lw=1)
+            label = "fixed-point count changes" if i == 0 and ax is axes[0] else None
+            ax.axvline(event["epoch_after"], color="C1", ls=":", lw=1, label=label)
+    if track.events():
+        axes[0].legend(loc="upper right")
     if title:
         axes[0].set_title(title)
     return fig
@@ -185,11 +188,11 @@ def plot_phase_portrait(flow, result, trajectories=None, title: str = "", *, ax=
         flow,
         result.points,
         trajs,
-        title or "latent flow (white: κ̇₁ = 0, black: κ̇₂ = 0)",
+        title or r"latent flow (white: $\dot\kappa_1 = 0$, black: $\dot\kappa_2 = 0$)",
         float(result.half_width),
     )
     mesh = draw_portrait(ax, portrait)
-    fig.colorbar(mesh, ax=ax, label="log10 ‖F(κ)‖")
+    fig.colorbar(mesh, ax=ax, label=r"$\log_{10}\,\|F(\kappa)\|$")
     return fig
 
 
@@ -247,7 +250,7 @@ def plot_latent_minima(flow, analysis, trajectories=None, title: str = "", *, ax
     else:
         fig = axes[0].figure
     projections = (
-        ("κ₁", "κ₂", lambda a: a[..., :2]),
+        (r"$\kappa_1$", r"$\kappa_2$", lambda a: a[..., :2]),
         ("PC 1", "PC 2", lambda a: (a - mean) @ basis.T),
     )
     for ax, (xl, yl, proj) in zip(axes, projections, strict=True):
