@@ -15,7 +15,7 @@ from __future__ import annotations
 import sympy
 from sympy import IndexedBase, Sum, Symbol
 
-from ghostsym.symbolic.derivation import Derivation
+from ghostsym.symbolic.derivation import Derivation, Partial
 from ghostsym.symbolic.latent import (
     N,
     a,
@@ -43,6 +43,11 @@ phi = generic_phi(0)
 
 #: Horizon and width of the unrolled network on which the recursion is confirmed.
 CHECK_STEPS, CHECK_NEURONS = 3, 2
+
+
+def _partial(obj, var: str):
+    """The unevaluated partial derivative of ``obj`` by the parameter named ``var``."""
+    return Partial(obj, Symbol(var), evaluate=False)
 
 
 class sigma(sympy.Function):  # noqa: N801 (the paper's name)
@@ -182,13 +187,12 @@ def rank_one_bptt() -> Derivation:
     d.result("dl_dc", sympy.factor(sympy.diff(ell, c)), lhs=ell_of.diff(c))
     d.text(r"The step map's derivative in the state:")
     dG = sympy.diff(G, kappa)
-    d.result("dG_dkappa", dG, lhs=Symbol(r"\partial G/\partial\kappa"))
+    G_of = sympy.Function("G")(kappa)
+    d.result("dG_dkappa", dG, lhs=G_of.diff(kappa))
     d.text(r"and in the parameters of neuron $j$ (a Kronecker delta picks the $j$-th term):")
     for name, param in (("m", m), ("n", n), ("b", b)):
-        d.result(
-            f"dG_d{name}", neuron_derivative(G, param), lhs=Symbol(rf"\partial G/\partial {name}_j")
-        )
-    d.result("dk0_dn", neuron_derivative(k0, n), lhs=Symbol(r"\partial\kappa_0/\partial n_j"))
+        d.result(f"dG_d{name}", neuron_derivative(G, param), lhs=_partial(G_of, f"{name}_j"))
+    d.result("dk0_dn", neuron_derivative(k0, n), lhs=_partial(Symbol("kappa_0"), "n_j"))
 
     d.section("Adjoint recursion")
     d.text(
@@ -221,7 +225,7 @@ def rank_one_bptt() -> Derivation:
     d.result("lambda_s", lam_s, lhs=lam[s])
     d.text(
         r"Explicitly, for $1 \le s < 2T$, with $\partial\ell_s/\partial\kappa$ and "
-        r"$\partial G/\partial\kappa$ from above at $\kappa = \kappa_s$:"
+        r"$G'$ from above at $\kappa = \kappa_s$:"
     )
     lam_explicit = dl_dk.xreplace({kappa: kap[s], y_t: y[s]}) + lam[s + 1] * dG.xreplace(
         {kappa: kap[s]}
@@ -230,7 +234,7 @@ def rank_one_bptt() -> Derivation:
     d.text(
         r"At the ends: $\kappa_{2T}$ has no successor, so $\lambda_{2T} = "
         r"\partial\ell_{2T}/\partial\kappa(\kappa_{2T})$; $\kappa_0$ is not scored, so "
-        r"$\lambda_0 = \lambda_1\,\partial G/\partial\kappa(\kappa_0)$. The gradient is then "
+        r"$\lambda_0 = \lambda_1 G'(\kappa_0)$. The gradient is then "
         r"$\partial\mathcal L/\partial\theta$:"
     )
     tt0 = Symbol("t", integer=True, nonnegative=True)
@@ -239,14 +243,14 @@ def rank_one_bptt() -> Derivation:
         grad = Sum(lam[tt0 + 1] * term, (tt0, 0, 2 * T - 1))
         if name == "n":
             grad = grad + lam[0] * neuron_derivative(k0, n)
-        d.result(f"dL_d{name}", grad, lhs=Symbol(rf"\partial L/\partial {name}_j"))
+        d.result(f"dL_d{name}", grad, lhs=_partial(Symbol("L"), f"{name}_j"))
     dLdc = Sum(
         sympy.factor(sympy.diff(ell, c)).xreplace({kappa: kap[tt], y_t: y[tt]}), (tt, 1, 2 * T)
     )
     d.result(
         "dL_dc",
         dLdc,
-        lhs=Symbol(r"\partial L/\partial c"),
+        lhs=_partial(Symbol("L"), "c"),
         prose=r"and, when the confidence is trainable (docs/experiments.md \S8.3), directly",
     )
     _check_unrolled()

@@ -1179,7 +1179,7 @@ class _Pipeline:
             self.result(
                 "alpha_star_mse_exponent",
                 k_mse,
-                lhs=sympy.Symbol(r"\frac{d \ln \alpha^*_{MSE}}{d \ln T}"),
+                lhs=sympy.Symbol(r"\frac{d \ln \alpha^*_{\mathrm{MSE}}}{d \ln T}"),
             )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import sympy
 from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter, greek_letters_set
+from sympy.printing.precedence import PRECEDENCE
 
 #: Relation names accepted by :meth:`Derivation.equation`, with their LaTeX.
 RELATIONS = {
@@ -161,7 +162,15 @@ def _side_by_side(*blocks: list[str]) -> list[str]:
 
 
 #: A subscript that is a word (``t_esc``, ``x_{fp}``): set upright, as in a paper.
-_WORD_SUBSCRIPT = re.compile(r"^([A-Za-z]+)_\{?([A-Za-z]{2,})\}?$")
+_WORD_SUBSCRIPT = re.compile(r"^([A-Za-z]+(?:\^\*)?)_\{?([A-Za-z]{2,})\}?$")
+
+
+class Partial(sympy.Derivative):
+    """A first partial derivative by a parameter the object depends on implicitly.
+
+    Printed with the object's name only, :math:`\\partial G/\\partial m_j`, not
+    :math:`\\frac{d}{dm_j} G(\\kappa)`. Build it with ``Partial(obj, var, evaluate=False)``.
+    """
 
 
 class AppendixPrinter(LatexPrinter):
@@ -192,6 +201,19 @@ class AppendixPrinter(LatexPrinter):
             return f"{base}_{{\\mathrm{{{match.group(2)}}}}}"
         return super()._print_Symbol(expr, style=style)
 
+    def _print_Transpose(self, expr):
+        return f"{self.parenthesize(expr.arg, PRECEDENCE['Pow'])}^{{\\top}}"
+
+    def _print_re(self, expr, exp=None):
+        tex = f"\\operatorname{{Re}}{{\\left({self._print(expr.args[0])}\\right)}}"
+        return f"{tex}^{{{exp}}}" if exp else tex
+
+    def _print_MatMul(self, expr):
+        coeff, rest = expr.as_coeff_mmul()
+        if coeff != 1 and coeff.is_Rational and coeff > 0:
+            return f"{self._print(coeff)} {self._print(sympy.MatMul(*rest.args))}"
+        return super()._print_MatMul(expr)
+
     def _print_Heaviside(self, expr, exp=None):
         tex = f"H\\left({self._print(expr.args[0])}\\right)"
         return f"{tex}^{{{exp}}}" if exp else tex
@@ -209,6 +231,12 @@ class AppendixPrinter(LatexPrinter):
             primes = "'" * int(expr.derivative_count)
             return f"{name}{primes}\\left({self._print(inner.args[0])}\\right)"
         return super()._print_Derivative(expr)
+
+    def _print_Partial(self, expr):
+        inner = expr.expr
+        name = inner if isinstance(inner, sympy.Symbol) else sympy.Symbol(inner.func.__name__)
+        var = self._print(expr.variables[0])
+        return f"\\frac{{\\partial {self._print(name)}}}{{\\partial {var}}}"
 
     def _print_Add(self, expr, order=None):
         terms = self._as_ordered_terms(expr, order=order)

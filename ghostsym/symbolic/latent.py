@@ -51,7 +51,7 @@ n = IndexedBase("n")
 b = IndexedBase("b")
 x = IndexedBase("x")
 u = IndexedBase("u")
-w_in = IndexedBase("W^{in}")
+w_in = IndexedBase(r"W^{\mathrm{in}}")
 eta = IndexedBase("eta")
 kap = IndexedBase("kappa")
 
@@ -278,7 +278,8 @@ def latent_reduction() -> Derivation:
     d.text(
         r"Let $W_{ij} = \sum_{k=1}^{K} m_{ik} n_{jk}$ ($W = U V^\top$ with the columns "
         r"$m_k$ of $U$ and $n_k$ of $V$; Eq. 49), inputs $u_{l,t}$ enter through "
-        r"$W^{in}$, and define $\kappa_{k,t} = \sum_j n_{jk} x_{j,t}$. The recurrent drive of "
+        r"$W^{\mathrm{in}}$, and define $\kappa_{k,t} = \sum_j n_{jk} x_{j,t}$. "
+        r"The recurrent drive of "
         r"neuron $i$ is a double sum; finite sums may be interchanged, and $m_{ik}$ leaves "
         r"the inner sum over $j$:"
     )
@@ -319,7 +320,7 @@ def latent_reduction() -> Derivation:
     d.text(
         r"The $K$ latent variables obey a closed $K$-dimensional system, exact for the same "
         r"reason as before: the drive depends on $x$ only through $V^\top x$, and the "
-        r"projection is linear. Inputs add the term $W^{in}u_t$ to every pre-activation "
+        r"projection is linear. Inputs add the term $W^{\mathrm{in}}u_t$ to every pre-activation "
         r"(it is not projected, because it sits inside $\varphi$). For $K = 1$ and no input "
         r"this is Eq. 25. The code of the rank-two figures (docs/experiments.md \S4.3) uses the "
         r"orthonormal coordinates of the SVD $W = M P$; any factorisation gives an exact "

@@ -293,8 +293,8 @@ def reduction_document() -> Derivation:
     d.text(
         "Write $x = x_s + s\\,v + w$ with $w$ in the transverse (stable) subspace and expand "
         "$F$ to second order, $F(x_s + \\delta) \\approx F(x_s) + J\\delta + \\tfrac12 "
-        "H[\\delta, \\delta]$. With $p = u/(u^{T} v)$, so that $p^{T} v = 1$ and "
-        "$p^{T} J = 0$, the projection on $p$ removes the linear term. The transverse part "
+        "H[\\delta, \\delta]$. With $p = u/(u^{\top} v)$, so that $p^{\top} v = 1$ and "
+        "$p^{\top} J = 0$, the projection on $p$ removes the linear term. The transverse part "
         "relaxes onto a slow curve $w = h(s) = O(s^2) + O(c_0)$ whose feedback is of order "
         "$s^3$ or $c_0 s$, and"
     )
@@ -303,7 +303,7 @@ def reduction_document() -> Derivation:
     d.equation(c0s, pm.T * sympy.MatrixSymbol("F_s", n, 1), label="9")
     d.equation(
         c2s,
-        sympy.Rational(1, 2) * _Tex(r"p^{T} H[v, v]"),
+        sympy.Rational(1, 2) * _Tex(r"p^{\top} H[v, v]"),
         label="10",
     )
     xx = sympy.Symbol("x")
@@ -334,7 +334,7 @@ def reduction_document() -> Derivation:
     d.equation(sympy.Symbol("J"), J, prose="Jacobian:")
     grad = slow_point_condition(F, state).applyfunc(sympy.factor)
     d.equation(
-        _Tex(r"J^{T} F"),
+        _Tex(r"J^{\top} F"),
         grad,
         prose="The slow-point condition (Eqs. 4, 5):",
     )
@@ -364,7 +364,7 @@ def reduction_document() -> Derivation:
     )
     d.text(
         "The left and right null vectors differ (the Jacobian is not normal), "
-        "so the normalisation $p = u/(u^{T}v)$ matters:"
+        "so the normalisation $p = u/(u^{\top}v)$ matters:"
     )
     d.result("example_u", red.u, lhs=sympy.Symbol("u"))
     d.result("example_v", red.v, lhs=sympy.Symbol("v"))
