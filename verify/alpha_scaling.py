@@ -81,7 +81,6 @@ def run(ctx):
     seeds = ctx.pick(8, 30)
     outcomes = []
     for _, num in checked_normal_forms(ctx.options):
-        label = str(num.nf)
         measured, derived = [], []
         for T in Ts:
             a = num.at(float(T))

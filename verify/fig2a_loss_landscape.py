@@ -41,7 +41,7 @@ def run(ctx):
     n_r = ctx.pick(100, 300)
     forms = checked_normal_forms(ctx.options, CANONICAL_ONLY)
     fig, axes = plt.subplots(1, len(forms), figsize=(5.5 * len(forms), 4), squeeze=False)
-    for ax, (text, num) in zip(axes[0], forms, strict=True):
+    for ax, (_text, num) in zip(axes[0], forms, strict=True):
         a = num.at(T)
         rs_, rn = a.values["r_star"], a.values["point_of_no_return"]
         grid = np.linspace(-rs_, 2 * rs_, n_r)

@@ -75,10 +75,15 @@ def run(args) -> int:
         return 0
     progress = NoProgress() if args.no_progress else TqdmProgress(unit="check")
 
+    timed: set[str] = set()
+
     def show(row):
         mark = "pass" if row.status == "pass" else "FAIL"
         progress_write = getattr(getattr(progress, "_bar", None), "write", None)
-        line = f"[{mark}] {row.id} ({row.seconds:.1f} s)" + (f": {row.error}" if row.error else "")
+        check_id = getattr(row, "check", row.id)
+        time_text = "" if check_id in timed else f" ({row.seconds:.1f} s)"  # once per check
+        timed.add(check_id)
+        line = f"[{mark}] {row.id}{time_text}" + (f": {row.error}" if row.error else "")
         (progress_write or (lambda s: print(s, file=sys.stderr)))(line)
 
     start = time.perf_counter()

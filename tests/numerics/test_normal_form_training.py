@@ -165,7 +165,7 @@ def test_verify_checks_run_for_a_user_normal_form(run_cli, tmp_path):
         "--no-progress",
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "curvature-bound[x**4+r:ratio]" in proc.stdout
+    assert "curvature-bound[r + x**4:ratio]" in proc.stdout
     assert (tmp_path / "figures" / "curvature-bound.png").exists()
 
 
