@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ghostsym.errors import GhostsymError
+from ghostsym.config import VERSION
+from ghostsym.errors import GhostsymError, InputError
 
 #: TeX engines tried in order by :func:`compile_pdf`.
 TEX_ENGINES = ("pdflatex",)
@@ -220,6 +221,19 @@ def compile_pdf(tex_files: Iterable[Path], out_dir: Path | None = None) -> list[
     return pdfs
 
 
+def writable_directory(path: str | os.PathLike) -> Path:
+    """Create ``path`` if needed and make sure files can be written there (else InputError)."""
+    directory = Path(path).expanduser()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):  # a probe that leaves nothing behind
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InputError(f"cannot write to output directory {str(directory)!r}: {reason}") from None
+    return directory
+
+
 # -- directories ghostsym owns -----------------------------------------------------------------
 #: The marker file that says a directory was written by ghostsym, and of which kind.
 MARKER = ".ghostsym.json"
@@ -250,9 +264,6 @@ def claim_directory(path: Path, kind: str, *, legacy=None) -> Path:
     unmarked directory that ghostsym wrote before markers existed (e.g. a run directory by
     its config.json); such a directory is accepted and marked.
     """
-    from ghostsym.config import VERSION
-    from ghostsym.errors import InputError
-
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise InputError(f"{str(path)!r} exists and is not a directory")
@@ -291,8 +302,6 @@ def directory_lock(path: Path, what: str):
     """Hold an exclusive lock on ``path/.lock`` for the duration (one writer per directory);
     a second holder gets :class:`~ghostsym.errors.InputError` naming ``what`` is running."""
     import fcntl
-
-    from ghostsym.errors import InputError
 
     path = Path(path)
     try:

@@ -46,9 +46,9 @@ THIRD_PARTY = {
     "numerics": {"numba", "numpy", "threadpoolctl"},
     "analysis": {"numba", "numpy", "scipy", "matplotlib", "threadpoolctl"},
     "training": {"numpy", "matplotlib", "threadpoolctl"},
-    "sweeps": {"numpy", "matplotlib", "dask", "distributed", "xarray", "tomllib"},
+    "sweeps": {"numpy", "matplotlib", "dask", "distributed"},
     "verification": {"numpy", "scipy", "matplotlib", "sympy"},
-    "cli": {"numpy", "sympy", "argparse"},
+    "cli": {"numpy", "sympy"},
 }
 #: Single files allowed one more package than their layer, and why.
 FILE_EXCEPTIONS = {

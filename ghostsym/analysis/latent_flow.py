@@ -489,12 +489,6 @@ def sign_flip_count(m, n, b, grid=None, nonlinearity: str = "tanh") -> int:
     return int(np.count_nonzero((values[:-1] > 0) != (values[1:] > 0)))
 
 
-def time_near(kappa_trajectory, center: float, half_width: float, step: float = 1.0) -> float:
-    """Time a trajectory spends in |κ − center| ≤ half_width (samples × step)."""
-    traj = np.asarray(kappa_trajectory, dtype=float)
-    return float(np.count_nonzero(np.abs(traj - center) <= half_width) * step)
-
-
 # ---------------------------------------------------------------------------------------------
 # Rank two
 # ---------------------------------------------------------------------------------------------

@@ -151,6 +151,12 @@ def _stability(re: np.ndarray) -> str:
     return SADDLE
 
 
+def is_critical(gradient_norm: float, J, speed: float, tol: Tolerances = TOLERANCES) -> bool:
+    """‖∇q‖ = ‖JᵀF‖ ≤ tol.gradient × max(1, ‖J‖‖F‖): the acceptance test of every search
+    (``speed`` = ‖F‖)."""
+    return bool(gradient_norm <= tol.gradient * max(1.0, float(np.linalg.norm(J)) * speed))
+
+
 def classify(x, F, J, hess_q=None, tol: Tolerances = TOLERANCES) -> Point:
     """Classify a critical point of q = ½‖F‖² from F(x), J(x) and optionally ∇²q(x)."""
     x = np.asarray(x, dtype=float)
@@ -160,7 +166,7 @@ def classify(x, F, J, hess_q=None, tol: Tolerances = TOLERANCES) -> Point:
     eig = eig[np.argsort(-np.real(eig))]
     speed = float(np.linalg.norm(F))
     grad = float(np.linalg.norm(J.T @ F))
-    critical = bool(grad <= tol.gradient * max(1.0, float(np.linalg.norm(J)) * speed))
+    critical = is_critical(grad, J, speed, tol)
     hq_eig = None
     if hess_q is not None:
         hq = np.asarray(hess_q, dtype=float)

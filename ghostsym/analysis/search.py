@@ -46,14 +46,6 @@ from ghostsym.analysis.points import (
 Evaluator = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
-def is_critical(F, J, tol: Tolerances = TOLERANCES) -> bool:
-    """‖JᵀF‖ ≤ tol.gradient × max(1, ‖J‖‖F‖): the acceptance test of every search."""
-    F = np.asarray(F, dtype=float)
-    J = np.asarray(J, dtype=float)
-    gnorm = float(np.linalg.norm(J.T @ F))
-    return gnorm <= tol.gradient * max(1.0, float(np.linalg.norm(J) * np.linalg.norm(F)))
-
-
 def collect(
     ends: Iterable[np.ndarray],
     evaluate: Evaluator,

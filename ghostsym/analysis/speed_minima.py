@@ -32,6 +32,7 @@ from ghostsym.analysis.points import (
     Point,
     Tolerances,
     deduplicate,
+    is_critical,
 )
 from ghostsym.analysis.search import collect
 from ghostsym.codegen import latent
@@ -215,13 +216,11 @@ def _refine(energy: SpeedEnergy, x0: np.ndarray, max_iter: int):
 
 
 def _critical(energy: SpeedEnergy, x: np.ndarray, tol: Tolerances = TOLERANCES) -> bool:
-    """The acceptance test of :func:`ghostsym.analysis.search.is_critical` at x."""
+    """The acceptance test of :func:`ghostsym.analysis.points.is_critical` at x."""
     if not np.all(np.isfinite(x)):
         return False
-    F = energy.field(x)
-    J = energy.jacobian(x)
     gnorm = float(np.linalg.norm(energy.gradient(x)))
-    return gnorm <= tol.gradient * max(1.0, float(np.linalg.norm(J) * np.linalg.norm(F)))
+    return is_critical(gnorm, energy.jacobian(x), float(np.linalg.norm(energy.field(x))), tol)
 
 
 def find_speed_minima(

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import tempfile
-from pathlib import Path
-
-from ghostsym.errors import InputError
 
 
 def finite_float(text: str) -> float:
@@ -43,16 +38,3 @@ def positive_int(text: str) -> int:
     if value == 0:
         raise argparse.ArgumentTypeError("must be > 0, got 0")
     return value
-
-
-def writable_directory(path: str | os.PathLike) -> Path:
-    """Create ``path`` if needed and make sure files can be written there."""
-    directory = Path(path).expanduser()
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):  # a probe that leaves nothing behind
-            pass
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise InputError(f"cannot write to output directory {str(directory)!r}: {reason}") from None
-    return directory

@@ -24,7 +24,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ghostsym.cli._common import positive_float, writable_directory
+from ghostsym.cli._common import positive_float
 
 #: Output directory of ``ghostsym derive``, relative to the working directory.
 DEFAULT_OUT = "derivations"
@@ -267,6 +267,8 @@ def run(args) -> int:
     for name in args.documents:
         if name not in documents.DOCUMENTS:
             raise InputError(f"unknown derivation {name!r}; known: {', '.join(documents.names())}")
+    from ghostsym.io import writable_directory  # here: `ghostsym --help` loads no NumPy
+
     out_dir = writable_directory(args.out if args.out else default_out_dir())
     paths = write_documents(out_dir, args.documents or None, pdf=args.pdf)
     stream = sys.stderr if args.json else sys.stdout
@@ -298,6 +300,8 @@ def _run_normal_form(args) -> int:
                 else:
                     print(f"    {key}: none — {data['notes'].get(key, '')}")
     if args.out or args.pdf:
+        from ghostsym.io import writable_directory
+
         out_dir = writable_directory(args.out if args.out else default_out_dir())
         path = out_dir / f"{derivation.key}.tex"
         write_atomic(path, derivation.to_latex())

@@ -65,12 +65,3 @@ def kernels(activation: str = nonlinearities.DEFAULT_NONLINEARITY) -> list[codeg
 def engine(activation: str = nonlinearities.DEFAULT_NONLINEARITY) -> ModuleType:
     """The compiled RNN engine for a nonlinearity (built once, cached on disk by numba)."""
     return codegen.build_module(kernels(activation), label=f"rnn_{activation}", template=TEMPLATE)
-
-
-def check_activation(name: str) -> str:
-    """``name`` if it is a known nonlinearity, else :class:`~ghostsym.errors.InputError`."""
-    return nonlinearities.check_nonlinearity(name)
-
-
-def known_activations() -> tuple[str, ...]:
-    return tuple(sorted(nonlinearities.NONLINEARITIES))

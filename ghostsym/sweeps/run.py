@@ -86,6 +86,7 @@ from ghostsym.io import (
     directory_kind,
     directory_lock,
     savez_atomic,
+    to_jsonable,
     write_atomic,
     write_json,
 )
@@ -207,7 +208,7 @@ def execute_point(kind_ref: str, config: dict, storage: dict | None = None) -> d
         history = {k: np.asarray(v) for k, v in (result.get("history") or {}).items()}
         outcome["history"] = _thin(history, policy)
         outcome["params"] = {k: np.asarray(v) for k, v in (result.get("params") or {}).items()}
-        outcome["summary"] = _plain(result.get("summary") or {})
+        outcome["summary"] = to_jsonable(result.get("summary") or {})
         outcome["summary"].setdefault("epochs_run", _history_length(history))
     except DivergenceError as exc:
         where = f" at epoch {exc.epoch}" if exc.epoch is not None else ""
@@ -257,17 +258,6 @@ def _thin(history: dict, policy: StoragePolicy) -> dict:
         if policy.dtype == "float32" and arr.dtype.kind == "f":
             arr = arr.astype(np.float32)
         out[name] = arr
-    return out
-
-
-def _plain(summary: dict) -> dict:
-    out = {}
-    for k, v in summary.items():
-        if isinstance(v, np.generic):
-            v = v.item()
-        elif isinstance(v, np.ndarray):
-            v = v.tolist()
-        out[str(k)] = v
     return out
 
 

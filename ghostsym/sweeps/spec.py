@@ -476,19 +476,6 @@ def _validator(kind_ref: str):
     return getattr(importlib.import_module(module_name), f"{func_name}_validate", None)
 
 
-def validate_points(spec: SweepSpec) -> None:
-    """Call the kind's validator (if any) on every point, so bad input fails before running."""
-    validator = _validator(spec.kind_ref)
-    if validator is None:
-        return
-    for p in spec.points:
-        try:
-            validator(p.config)
-        except InputError as exc:
-            where = _describe(p.axes) or "every run"
-            raise InputError(f"invalid run ({where}): {exc}") from None
-
-
 _RANGES = ("logspace", "linspace", "geomspace", "range")
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -40,7 +39,7 @@ import numpy as np
 
 from ghostsym import config
 from ghostsym.errors import DivergenceError, GhostsymError, InputError
-from ghostsym.io import json_text, save_figure, to_jsonable, write_atomic
+from ghostsym.io import json_text, save_figure, to_jsonable, writable_directory, write_atomic
 from ghostsym.progress import NoProgress, as_meter
 
 PROFILES = ("quick", "full", "paper")
@@ -490,7 +489,7 @@ def verify(
             )
         except NotDerivableError as exc:
             raise InputError(str(exc)) from None
-    out = output_directory(out_dir)
+    out = writable_directory(out_dir)
     start = time.perf_counter()
     rows = run_checks(
         selected,
@@ -503,19 +502,6 @@ def verify(
     )
     write_report(rows, out, profile=profile, seconds=time.perf_counter() - start)
     return rows
-
-
-def output_directory(path: str | os.PathLike) -> Path:
-    """Create ``path`` if needed and make sure files can be written there (else InputError)."""
-    directory = Path(path).expanduser()
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise InputError(f"cannot write to output directory {str(directory)!r}: {reason}") from None
-    return directory
 
 
 # -- reporting ------------------------------------------------------------------------------

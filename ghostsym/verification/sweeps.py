@@ -45,11 +45,6 @@ def history(results: SweepResults, run_id: str) -> dict:
     return load_sweep_run(results.results_dir, run_id).history
 
 
-def by_axes(results: SweepResults, **axes) -> list:
-    """The runs whose axis values match ``axes``."""
-    return [r for r in results.runs if all(r.axes.get(k) == v for k, v in axes.items())]
-
-
 def first_epoch_below(loss: np.ndarray, epochs: np.ndarray, level: float) -> float:
     """First stored epoch with ``loss < level`` (inf if never)."""
     hits = np.flatnonzero(np.asarray(loss) < level)
