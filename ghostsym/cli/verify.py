@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
-
-import argparse
 
 from ghostsym.cli._common import nonnegative_int
 
