@@ -43,7 +43,7 @@ from contextlib import contextmanager
 import sympy
 
 from ghostsym.errors import InputError
-from ghostsym.symbolic.derivation import Derivation, latex
+from ghostsym.symbolic.derivation import Derivation, LogDerivative, latex
 from ghostsym.symbolic.normal_forms import NormalForm
 
 #: Seconds one symbolic attempt (solve, integrate, limit) may take before the pipeline
@@ -433,14 +433,14 @@ class _Pipeline:
             self.result(
                 "fixed_points",
                 sympy.FiniteSet(),
-                lhs=sympy.Symbol("x_{fp}"),
+                lhs=sympy.Symbol("x_fp"),
                 prose="$f(x; r) = 0$ has no solution: the field has no fixed point.",
             )
             return
         self.result(
             "fixed_points",
             sympy.FiniteSet(*sols),
-            lhs=sympy.Symbol("x_{fp}"),
+            lhs=sympy.Symbol("x_fp"),
             prose=f"Fixed points solve $f({latex(x)}; {latex(r)}) = 0$; "
             "each exists where it is real:",
         )
@@ -1165,7 +1165,9 @@ class _Pipeline:
                 prose="It is a power law in the delay $T$,",
             )
             self.result(
-                "alpha_star_exponent", k, lhs=sympy.Symbol(r"\frac{d \ln \alpha^*}{d \ln T}")
+                "alpha_star_exponent",
+                k,
+                lhs=LogDerivative(sympy.Symbol("alpha^*"), T),
             )
         d.text(
             "Rescaling the loss to a mean squared error, $L/(2T)$, divides the gradient by "
@@ -1179,7 +1181,7 @@ class _Pipeline:
             self.result(
                 "alpha_star_mse_exponent",
                 k_mse,
-                lhs=sympy.Symbol(r"\frac{d \ln \alpha^*_{\mathrm{MSE}}}{d \ln T}"),
+                lhs=LogDerivative(sympy.Symbol("alpha^*_MSE"), T),
             )
 
 
