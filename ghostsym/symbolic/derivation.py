@@ -182,6 +182,12 @@ class Partial(sympy.Derivative):
     (printed by its name). Build it with ``Partial(obj, var, ..., evaluate=False)``.
     """
 
+    @property
+    def free_symbols(self):
+        # ∂r/∂b_j is a quantity indexed by j: keep the variables' symbols (a Derivative drops
+        # them, and a Sum over j would then pull the partial out of the sum).
+        return super().free_symbols.union(*(v.free_symbols for v in self.variables))
+
 
 class Increment(sympy.Function):
     """The increment :math:`\\Delta x` of a quantity (a symbol or an indexed symbol).
@@ -255,6 +261,22 @@ class AppendixPrinter(LatexPrinter):
     def _print_re(self, expr, exp=None):
         tex = f"\\operatorname{{Re}}{{\\left({self._print(expr.args[0])}\\right)}}"
         return f"{tex}^{{{exp}}}" if exp else tex
+
+    def _print_Mul(self, expr):
+        # A partial derivative in a numerator would stack a fraction inside a fraction
+        # (∂f'/∂θ over f''): print the other factors first, then the partials.
+        partials = [f for f in expr.args if isinstance(f, Partial)]
+        if partials:
+            rest = sympy.Mul(*[f for f in expr.args if not isinstance(f, Partial)])
+            if sympy.fraction(rest)[1] != 1:
+                sign = ""
+                if rest.could_extract_minus_sign():
+                    sign, rest = "- ", -rest
+                tex = self._print(rest)
+                if isinstance(rest, sympy.Add):
+                    tex = f"\\left({tex}\\right)"
+                return sign + tex + " " + " ".join(self._print(p) for p in partials)
+        return super()._print_Mul(expr)
 
     def _print_MatMul(self, expr):
         coeff, rest = expr.as_coeff_mmul()

@@ -567,7 +567,9 @@ def gradient_projection() -> Derivation:
     ident = _name_partials(sympy.diff(Fp(kg_f, th), th), "f'", kg_f, dk)
     d.equation(ident, 0)
     fp_k, fp_t = Symbol("f''"), _partial(Symbol("f'"), th)
-    sol = sympy.solve(sympy.Eq(fp_t + fp_k * dk, 0), dk)[0]
+    # Solve for stand-ins: SymPy would evaluate the unevaluated partials (to 0) while solving.
+    u_dk, u_ft = sympy.Dummy("dk"), sympy.Dummy("ft")
+    sol = sympy.solve(sympy.Eq(u_ft + fp_k * u_dk, 0), u_dk)[0].xreplace({u_ft: fp_t})
     d.equation(dk, sol, prose=r"The derivative of $f'$ in $\kappa$ is $f''$, hence")
     d.text(
         r"which exists when $f''(\kappa_g) \neq 0$, i.e. $a_g \neq 0$ (the non-degeneracy "
