@@ -445,14 +445,41 @@ def latent_ghost() -> Derivation:
     d.result("passage_steps", passage_tau / a, lhs=Symbol("n_pass"))
 
     d.section(r"Specialisation to $\varphi = \tanh$")
-    d.text(r"With $\tanh' = 1 - \tanh^2$ the coefficients become")
-    d.equation(sympy.Function("f")(kappa_g).diff(kappa_g), specialize(c[1], "tanh"))
-    d.equation(a_g, specialize(Rational(1, 2) * c[2], "tanh"))
+    d.text(r"With $\tanh' = 1 - \tanh^2 = \operatorname{sech}^2$ the coefficients become")
+    d.equation(sympy.Function("f")(kappa_g).diff(kappa_g), _sech(specialize(c[1], "tanh")))
+    d.equation(a_g, _sech(specialize(Rational(1, 2) * c[2], "tanh")))
     d.text(
         r"These per-neuron terms, and those of any other named nonlinearity, are what the "
         r"generated kernels sum over neurons."
     )
     return d
+
+
+def _sech(expr):
+    """Write the factor pair (tanh z − 1)(tanh z + 1) = −sech² z as it reads in a paper."""
+
+    def is_pair(e):
+        if not e.is_Mul:
+            return False
+        pairs = [f for f in e.args if f.is_Add and len(f.args) == 2 and f.has(sympy.tanh)]
+        return len(pairs) >= 2
+
+    def rewrite(e):
+        factors = list(e.args)
+        for f in factors:
+            z = next((t.args[0] for t in f.args if isinstance(t, sympy.tanh)), None)
+            if z is not None and f == sympy.tanh(z) + 1 and f - 2 in factors:
+                factors.remove(f)
+                factors.remove(f - 2)
+                return -sympy.sech(z) ** 2 * sympy.Mul(*factors)
+        return e
+
+    z = sympy.Symbol("z", real=True)
+    if sympy.simplify((sympy.tanh(z) - 1) * (sympy.tanh(z) + 1) + sympy.sech(z) ** 2) != 0:
+        raise AssertionError("the identity (tanh - 1)(tanh + 1) = -sech^2 failed")
+    out = expr.replace(is_pair, rewrite)
+    # Constants leave the sum: ½ Σ −2 g_i reads −Σ g_i.
+    return out.replace(lambda e: isinstance(e, Sum), sympy.factor_terms)
 
 
 # ---- document 3: gradient projection -------------------------------------------------------------
