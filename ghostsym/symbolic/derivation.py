@@ -235,7 +235,7 @@ class AppendixPrinter(LatexPrinter):
     """
 
     def __init__(self, settings=None):
-        super().__init__({"inv_trig_style": "full", **(settings or {})})
+        super().__init__({"inv_trig_style": "full", "fold_frac_powers": True, **(settings or {})})
 
     def _print_Symbol(self, expr, style="plain"):
         if "\\" in expr.name or "/" in expr.name or "{" in expr.name:
