@@ -308,7 +308,9 @@ class AppendixPrinter(LatexPrinter):
         order = int(expr.derivative_count)
         top = "\\partial" if order == 1 else f"\\partial^{{{order}}}"
         bottom = " ".join(
-            f"\\partial {self._print(var)}" if count == 1 else f"\\partial {self._print(var)}^{{{count}}}"
+            f"\\partial {self._print(var)}"
+            if count == 1
+            else f"\\partial {self._print(var)}^{{{count}}}"
             for var, count in expr.variable_count
         )
         return f"\\frac{{{top} {name}}}{{{bottom}}}"

@@ -471,7 +471,7 @@ def _sech(expr):
             if z is not None and f == sympy.tanh(z) + 1 and f - 2 in factors:
                 factors.remove(f)
                 factors.remove(f - 2)
-                return -sympy.sech(z) ** 2 * sympy.Mul(*factors)
+                return -(sympy.sech(z) ** 2) * sympy.Mul(*factors)
         return e
 
     z = sympy.Symbol("z", real=True)
