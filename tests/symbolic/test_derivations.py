@@ -157,7 +157,7 @@ def _names(obj) -> set[str]:
 
 @pytest.mark.parametrize("name", documents.names())
 def test_symbols_are_sympy_objects_not_tex(built, name):
-    """Item 4 of issue 19: no TeX inside a symbol's name (SymPy splits such names at "_")."""
+    """No TeX inside a symbol's name: SymPy splits such names at "_" (``\\ell_{t(\\kappa)}``)."""
     names = set()
     for step in built[name].steps:
         if step.kind == "equation":
