@@ -225,15 +225,13 @@ def _story_marks(axes, story) -> list:
     drop = story.get("loss_drop") or {}
     if drop.get("drop"):
         onset, end = drop["onset"], drop["end"]
-        for ax in axes:
-            span = ax.axvspan(onset, end, color=DROP_COLOUR, alpha=0.25, lw=0)
+        span = [ax.axvspan(onset, end, color=DROP_COLOUR, alpha=0.25, lw=0) for ax in axes][0]
         span.set_label(f"loss drop: epochs {onset}–{end} (10 %–90 % of the fall)")
         handles.append(span)
     birth = story.get("ghost_birth")
     if birth is not None:
         epoch = birth["epoch"]
-        for ax in axes:
-            line = ax.axvline(epoch, color=BIRTH_COLOUR, ls="--", lw=1.2)
+        line = [ax.axvline(epoch, color=BIRTH_COLOUR, ls="--", lw=1.2) for ax in axes][0]
         since = birth.get("previous_epoch")
         when = f"at epoch {epoch}" if since is None else f"between epochs {since} and {epoch}"
         line.set_label(f"ghost born {when} ($r = {birth['r']:.3g}$ at {epoch})")
