@@ -315,20 +315,20 @@ def _loss_grad(
         for tr in range(trials):
             for i in range(n):
                 d = lam[tr, i, j] * dphi[t, tr, i, j]
-                dl[tr, i, j] = d
+                dl[t, tr, i, j] = d
                 lam[tr, i, j] *= leak
                 grad[o_b + i, j] += d
             for c in range(d_in):
                 uc = u[tr, t, c]
                 if uc != 0.0:
                     for i in range(n):
-                        grad[o_win + c * n + i, j] += uc * dl[tr, i, j]
+                        grad[o_win + c * n + i, j] += uc * dl[t, tr, i, j]
             for k in range(rank):
                 mu = 0.0
                 kap = kappa[t, tr, k, j]
                 for i in range(n):
-                    mu += theta[o_u + k * n + i, j] * dl[tr, i, j]
-                    grad[o_u + k * n + i, j] += kap * dl[tr, i, j]
+                    mu += theta[o_u + k * n + i, j] * dl[t, tr, i, j]
+                    grad[o_u + k * n + i, j] += kap * dl[t, tr, i, j]
                 for i in range(n):
                     grad[o_v + k * n + i, j] += mu * xs[t, tr, i, j]
                     lam[tr, i, j] += mu * theta[o_v + k * n + i, j]
@@ -336,11 +336,17 @@ def _loss_grad(
             for tr in range(trials):
                 for m in range(n):
                     back = 0.0
-                    xm = xs[t, tr, m, j]
                     for i in range(n):
-                        back += dl[tr, i, j] * theta[o_w + i * n + m, j]
-                        grad[o_w + i * n + m, j] += dl[tr, i, j] * xm
+                        back += dl[t, tr, i, j] * theta[o_w + i * n + m, j]
                     lam[tr, m, j] += back
+    if rank == 0:  # ∂L/∂W = Σ_t δ_t x_tᵀ, written once (the CPU engine's one matrix product)
+        for i in range(n):
+            for m in range(n):
+                acc = 0.0
+                for t in range(steps):
+                    for tr in range(trials):
+                        acc += dl[t, tr, i, j] * xs[t, tr, m, j]
+                grad[o_w + i * n + m, j] = acc
     return loss, accuracy
 
 
@@ -430,14 +436,14 @@ def device_name() -> str:
 
 
 def workspace_shapes(ispec, count):
-    """Shapes of the device buffers of ``count`` networks: (xs, dphi, kappa, lam, dl, dz)."""
+    """Shapes of the device buffers of ``count`` networks: (xs, dphi, kappa, lam, deltas, dz)."""
     n, k, s, b = int(ispec[I_N]), max(int(ispec[I_K]), 1), int(ispec[I_S]), int(ispec[I_B])
     return (
         (s + 1, b, n, count),
         (s, b, n, count),
         (s + 1, b, k, count),
         (b, n, count),
-        (b, n, count),
+        (s, b, n, count),
         (b, s, count),
     )
 
