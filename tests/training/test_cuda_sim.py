@@ -7,7 +7,8 @@ every case on the CPU engine (``train_many``) and on the CUDA kernels (the same 
 CUDA engine's ``train_chunk``), pickles both, and the tests here compare them — every
 model × task × optimiser, readouts, noise and random initial states, interventions,
 divergence, checkpoints, snapshots taken inside the kernel. Sizes are tiny: the simulator
-runs every thread as Python.
+runs every thread as Python. With ``GHOSTSYM_CUDA_REAL=1`` the subprocess uses the real
+device instead (docs/gpu.md §3).
 
 Tolerance (stated in docs/gpu.md §2 before measuring): |cuda − cpu| ≤ ATOL + RTOL·|cpu| for
 every history value and parameter entry, identical divergence epochs and NaN patterns.
@@ -28,6 +29,9 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+#: GHOSTSYM_CUDA_REAL=1 runs the same comparisons with the kernels on a real GPU
+#: (benchmarks/bench_gpu.py does, before it measures).
+REAL_DEVICE = os.environ.get("GHOSTSYM_CUDA_REAL") == "1"
 
 TINY = {"neurons": 4, "epochs": 6, "checkpoints": (0, 3, 6)}
 TASKS = {
@@ -148,6 +152,8 @@ def sim(tmp_path_factory):
     out = tmp_path_factory.mktemp("cudasim") / "results.pkl"
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=path)
+    if REAL_DEVICE:
+        del env["NUMBA_ENABLE_CUDASIM"]
     proc = subprocess.run(
         [sys.executable, __file__, str(out)], capture_output=True, text=True, env=env, timeout=300
     )
@@ -183,7 +189,10 @@ def _compare(cpu, gpu, name):
 
 
 def test_runs_on_the_simulator(sim):
-    assert sim["device"] == "CUDA simulator"
+    if REAL_DEVICE:
+        assert sim["device"] not in ("CUDA simulator", "none")
+    else:
+        assert sim["device"] == "CUDA simulator"
 
 
 @pytest.mark.parametrize("name", list(CASES))
