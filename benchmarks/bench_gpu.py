@@ -80,8 +80,13 @@ def workloads(sim: bool) -> dict[str, training.TrainingConfig]:
             "rank1-da": training.build_config(model="rank1", task="da", delay=3, **small),
             "full-da": training.build_config(model="full", task="da", delay=3, **small),
             "full-dcd": training.build_config(
-                preset="fig8c", cue=1, delay=2, response=2, trials_per_condition=2,
-                interventions=[], **small,
+                preset="fig8c",
+                cue=1,
+                delay=2,
+                response=2,
+                trials_per_condition=2,
+                interventions=[],
+                **small,
             ),  # fmt: skip
         }
     return {
@@ -284,8 +289,10 @@ def torch_runner(start: Start):
         win = theta[:, o["WIN"] : o["WIN"] + d * n].view(c, d, n) if d else None
         reads = []
         for t in range(steps):
-            h = torch.bmm(torch.bmm(x, vm.transpose(1, 2)), um) if k else torch.bmm(
-                x, w.transpose(1, 2)
+            h = (
+                torch.bmm(torch.bmm(x, vm.transpose(1, 2)), um)
+                if k
+                else torch.bmm(x, w.transpose(1, 2))
             )
             h = h + b
             if d:
@@ -449,7 +456,7 @@ def figure(report: dict, path: Path) -> None:
         ax.set_ylabel("network-epochs / s")
         ax.set_title(report["workloads"][name]["title"])
         ax.legend(fontsize=7)
-    device = report["device"] + (" — simulator smoke run, not a GPU measurement"
+    device = report["device"] + (" — smoke run at tiny sizes, not a GPU measurement"
                                  if report["simulator"] else "")  # fmt: skip
     fig.suptitle(device, fontsize=9)
     fig.tight_layout()
@@ -463,11 +470,11 @@ def figure(report: dict, path: Path) -> None:
     write_atomic(path, buffer.getvalue(), skip_unchanged=False)
 
 
-TITLES = {
-    "rank1-da": "rank one, DA ($N = 100$, 40 steps)",
-    "full-da": "full rank, DA ($N = 100$, 40 steps)",
-    "full-dcd": "full rank, DCD ($N = 100$, $B = 20$, 22 steps)",
-}
+def title(name: str, config) -> str:
+    kind = "rank one" if config.model.rank == 1 else "full rank"
+    task = config.task
+    trials = f", $B = {task.trials}$" if task.trials > 1 else ""
+    return f"{kind}, {task.name.upper()} ($N = {config.model.neurons}${trials}, {task.steps} steps)"
 
 
 def main(args) -> int:
@@ -496,7 +503,7 @@ def main(args) -> int:
         if args.only and name not in args.only:
             continue
         log(f"== {name} ==")
-        entry = {"title": TITLES[name], "config": config.to_dict(), "results": {}}
+        entry = {"title": title(name, config), "config": config.to_dict(), "results": {}}
         entry["loss_check"] = same_losses(config, impls[1:], log)
         for impl in impls:
             entry["results"][impl] = measure(name, config, impl, args.sim, args.seconds,

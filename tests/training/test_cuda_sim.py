@@ -39,7 +39,11 @@ TASKS = {
     "dcd": {"task": "dcd", "cue": 1, "delay": 2, "response": 2, "rate_sd": 0.5, "noise_sd": 0.05},
     "dmts": {"task": "dmts", "cue": 1, "delay": 1, "response": 2, "rate_sd": 0.5, "noise_sd": 0.05},
 }
-MODELS = {"rank1": {"model": "rank1"}, "rank2": {"model": "lowrank", "rank": 2}, "full": {"model": "full"}}
+MODELS = {
+    "rank1": {"model": "rank1"},
+    "rank2": {"model": "lowrank", "rank": 2},
+    "full": {"model": "full"},
+}
 OPTIMIZERS = {"sgd": {"optimizer": "sgd", "lr": 0.05}, "momentum": {"optimizer": "momentum",
               "lr": 0.02}, "adam": {"optimizer": "adam", "lr": 0.01}}  # fmt: skip
 
