@@ -1,6 +1,29 @@
 """Fig. 8C: full-rank DCD networks trained with Adam at a high rate improve after the
 fixed-confidence readout (Eq. 40) lowers c; the unchanged baseline does not, and too low a
-confidence fails again."""
+confidence fails again.
+
+Rule: the paper says that at this high learning rate the baseline (c = ∞) does not improve,
+that after a lower confidence is fixed at the switch epoch "the accuracy rises", and that a
+confidence that is too low "prevents sustained learning" (docs/experiments.md §8.4). For a
+given seed every confidence shares the whole first phase (the same initialisation and noise
+stream up to the switch), so the comparison is paired: for each seed s, the gain g_s(c) is the
+mean accuracy over the last 10 % of phase 2 minus that over the last 10 % of phase 1, and
+d_s = g_s(1) − g_s(∞) (the moderate confidence c = 1, the middle of the paper's 0.5, 1, 3, is
+fixed before measuring; the others are reported). The row ``improvement`` passes when the 99 %
+percentile-bootstrap interval of the mean of d_s over seeds lies above 0; the seed scatter of
+the baseline gain (its s.d. over seeds) and the standardised effect mean(d)/s.d.(g(∞)) are
+reported. The row ``too-low`` passes when the 99 % bootstrap interval of the mean of
+e_s = g_s(0.1) − g_s(1) lies below 0. A run that fails (diverges) fails its row: every
+condition is needed.
+
+False-fail probability: for a mean of n paired differences with standardised effect
+δ = mean/s.d., the bootstrap rule fails with probability ≈ Φ(z₀.₉₉₅ − δ√n) (normal
+approximation). At δ = 1.5 — below the design measurement on seeds 0–2 (gains c = 1 +0.44
+against c = ∞ −0.04, −0.01, +0.14) — this is ≈ 0.4 % for quick (n = 12) and ≈ 2e-5 for full
+(n = 20). The ``too-low`` effect is smaller (design: c = 0.1 +0.34 vs c = 1 +0.44): at
+δ = 1.5 the same bound applies; a smaller true effect raises it, and the row then fails
+rather than passing weakly.
+"""
 
 import math
 
@@ -9,12 +32,18 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from scipy import stats  # noqa: E402
 
 from ghostsym.analysis.phase_portrait import use_style  # noqa: E402
+from ghostsym.analysis.statistics import bootstrap_interval  # noqa: E402
 from ghostsym.verification import Outcome, check  # noqa: E402
 from ghostsym.verification.sweeps import check_sweep, history  # noqa: E402
 
 LOWEST_C = 0.1
+MODERATE_C = 1.0
+CONFIDENCE = 0.99
+#: Standardised effect at which the false-fail probability is stated (module docstring).
+DESIGN_EFFECT = 1.5
 
 
 def spec(ctx) -> dict:
@@ -23,7 +52,7 @@ def spec(ctx) -> dict:
     # run, 100 runs ≈ 45 CPU-minutes) and only reduces the seeds; quick also shrinks the
     # batch and the phases.
     trials, phase, seeds, cs = ctx.pick(
-        (2, 1000, 3, [0.1, 1.0, math.inf]),
+        (2, 1000, 12, [LOWEST_C, MODERATE_C, math.inf]),
         (10, 10000, 20, [0.1, 0.5, 1.0, 3.0, math.inf]),
         (10, 10000, 100, [0.1, 0.5, 1.0, 3.0, math.inf]),
     )
@@ -43,13 +72,20 @@ def spec(ctx) -> dict:
             "intervention_epoch": phase,
             "grad_norm": ["W"],
         },
-        "grid": {"seed": {"range": [0, seeds]}, "intervention_c": cs},
+        "grid": {"seed": ctx.seeds(seeds), "intervention_c": cs},
     }
 
 
 def _mean_acc(h, lo, hi):
     sel = (h["epoch"] >= lo) & (h["epoch"] < hi)
     return float(np.mean(h["accuracy"][sel]))
+
+
+def false_fail(effect: float, n: int, confidence: float = CONFIDENCE) -> float:
+    """Normal approximation of P(the bootstrap interval of a mean reaches 0) at a
+    standardised effect ``effect`` with ``n`` seeds."""
+    z = stats.norm.ppf(1 - (1 - confidence) / 2)
+    return float(stats.norm.cdf(z - effect * math.sqrt(n)))
 
 
 @check(
@@ -64,30 +100,36 @@ def run(ctx):
     phase = data["base"]["intervention_epoch"]
     window = max(50, phase // 10)
     results = check_sweep(ctx, data)
-    done = [r for r in results.runs if r.status == "done"]
-    cs = sorted({r.axes["intervention_c"] for r in done})
-    gain, final, curves = {}, {}, {}
-    for c in cs:
-        g, f, cur = [], [], []
-        for r in done:
-            if r.axes["intervention_c"] != c:
-                continue
-            h = history(results, r.run_id)
-            before = _mean_acc(h, phase - window, phase)
-            after = _mean_acc(h, 2 * phase - window, 2 * phase)
-            g.append(after - before)
-            f.append(after)
-            cur.append(h["accuracy"])
-            epochs = h["epoch"]
-        gain[c], final[c], curves[c] = float(np.mean(g)), float(np.mean(f)), cur
-    moderate = [c for c in cs if LOWEST_C < c < math.inf]
-    best = max(moderate, key=lambda c: gain[c])
-    passed = bool(
-        gain[best] - gain[math.inf] >= 0.1 and final[LOWEST_C] < final[best] and failed_ok(results)
-    )
+    cs = sorted({r.axes["intervention_c"] for r in results.runs})
+    all_done = all(r.status == "done" for r in results.runs)
+    seeds = sorted({r.axes["seed"] for r in results.runs})
+    gain = {c: {} for c in cs}
+    curves = {c: [] for c in cs}
+    epochs = None
+    for r in results.runs:
+        if r.status != "done":
+            continue
+        h = history(results, r.run_id)
+        c, s = r.axes["intervention_c"], r.axes["seed"]
+        gain[c][s] = _mean_acc(h, 2 * phase - window, 2 * phase) - _mean_acc(
+            h, phase - window, phase
+        )
+        curves[c].append(h["accuracy"])
+        epochs = h["epoch"]
+    paired = [s for s in seeds if all(s in gain[c] for c in cs)]
+    g = {c: np.array([gain[c][s] for s in paired]) for c in cs}
+    d = g[MODERATE_C] - g[math.inf]
+    e = g[LOWEST_C] - g[MODERATE_C]
+    d_int = bootstrap_interval(d, np.mean, CONFIDENCE, ctx.rng)
+    e_int = bootstrap_interval(e, np.mean, CONFIDENCE, ctx.rng)
+    scatter = float(np.std(g[math.inf], ddof=1))
+    effect = float(np.mean(d) / scatter) if scatter > 0 else math.inf
+    n = len(paired)
+    pass_improve = bool(all_done and d_int[0] > 0)
+    pass_low = bool(all_done and e_int[1] < 0)
 
     use_style()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6.5, 4))
     finite = [c for c in cs if not math.isinf(c)]
     for c in cs:
         baseline = math.isinf(c)
@@ -101,24 +143,59 @@ def run(ctx):
             label=r"$c = \infty$ (baseline)" if baseline else f"$c = {c:g}$",
         )
     ax.axvline(phase, color="0.4", ls="--", lw=1.2, label=f"intervention (epoch {phase:g})")
-    ax.set(xlabel="epoch", ylabel="accuracy (mean over seeds)", ylim=(0, 1))
+    ax.set(
+        xlabel="epoch",
+        ylabel=f"accuracy (mean over {n} seeds)",
+        ylim=(0, 1),
+        title=r"fixed confidence $\|w_\mathrm{out}\|_1 = c$ from the switch on",
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     path = ctx.save_figure(fig)
-    return Outcome(
-        analytic="gain for moderate c, none for c = inf, less for c = 0.1 (paper)",
-        measured={f"gain c={c:g}": gain[c] for c in cs} | {f"final c={c:g}": final[c] for c in cs},
-        tolerance="best moderate-c gain exceeds the baseline's by >= 0.1 accuracy; "
-        "final accuracy at c = 0.1 below the best c",
-        why="gain = mean accuracy over the last 10 % of phase 2 minus that over the last 10 % "
-        "of phase 1, averaged over seeds; 0.1 is several times the seed-to-seed scatter of "
-        "the stalled baseline",
-        passed=passed,
-        figure=path,
-        details={"best_c": best, "phase_epochs": phase, "sweep": str(results.results_dir)},
-    )
-
-
-def failed_ok(results) -> bool:
-    """No run may have failed (diverged/raised): the comparison needs every condition."""
-    return all(r.status == "done" for r in results.runs)
+    table = {"seed": paired} | {f"gain c={c:g}": [float(v) for v in g[c]] for c in cs}
+    common = {"per_seed": table, "phase_epochs": phase, "sweep": str(results.results_dir)}
+    return [
+        Outcome(
+            label="improvement",
+            analytic="gain(c = 1) > gain(c = ∞) (paper)",
+            measured={
+                "mean gain c=1": float(np.mean(g[MODERATE_C])),
+                "mean gain c=inf": float(np.mean(g[math.inf])),
+                "mean difference": float(np.mean(d)),
+                "interval low": d_int[0],
+                "interval high": d_int[1],
+                "seed scatter (s.d. of baseline gain)": scatter,
+                "effect / scatter": effect,
+            },
+            tolerance="99% bootstrap interval of mean[gain(c=1) − gain(c=∞)] > 0",
+            rule="per seed (shared phase 1), d = gain(c=1) − gain(c=∞); pass when the 99% "
+            "percentile-bootstrap interval of mean(d) over seeds lies above 0 and no run failed",
+            false_fail=false_fail(DESIGN_EFFECT, n),
+            why="gain = mean accuracy over the last 10% of phase 2 minus that over the last "
+            "10% of phase 1; the seed scatter is the s.d. of the baseline's gain over seeds, "
+            "and 'effect / scatter' says how many scatters the mean improvement is",
+            passed=pass_improve,
+            figure=path,
+            details=common,
+        ),
+        Outcome(
+            label="too-low",
+            analytic="gain(c = 0.1) < gain(c = 1) (paper)",
+            measured={
+                "mean gain c=0.1": float(np.mean(g[LOWEST_C])),
+                "mean gain c=1": float(np.mean(g[MODERATE_C])),
+                "mean difference": float(np.mean(e)),
+                "interval low": e_int[0],
+                "interval high": e_int[1],
+            },
+            tolerance="99% bootstrap interval of mean[gain(c=0.1) − gain(c=1)] < 0",
+            rule="per seed, e = gain(c=0.1) − gain(c=1); pass when the 99% percentile-"
+            "bootstrap interval of mean(e) over seeds lies below 0 and no run failed",
+            false_fail=false_fail(DESIGN_EFFECT, n),
+            why="'a confidence that is too low prevents sustained learning': the lowest "
+            "confidence must end below the moderate one, seed by seed",
+            passed=pass_low,
+            figure=path,
+            details=common,
+        ),
+    ]

@@ -12,6 +12,7 @@ cluster: set ``GHOSTSYM_SCHEDULER=tcp://host:8786`` to send its runs to Dask.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 
 import numpy as np
@@ -49,3 +50,95 @@ def first_epoch_below(loss: np.ndarray, epochs: np.ndarray, level: float) -> flo
     """First stored epoch with ``loss < level`` (inf if never)."""
     hits = np.flatnonzero(np.asarray(loss) < level)
     return float(epochs[hits[0]]) if len(hits) else float("inf")
+
+
+# -- population statistics of sweep checks ----------------------------------------------------
+#: lr × (epoch at which a rank-one DA network leaves its plateau) ≈ 100 (docs/experiments.md
+#: §11: 101 at lr 0.003 and 0.02 for one seed, 62–100 over seeds at lr 0.02).
+PLATEAU_CONSTANT = 100.0
+
+
+def plateau_epochs(lr: float, factor: float, constant: float = PLATEAU_CONSTANT) -> int:
+    """Epochs that give a run at ``lr`` ``factor`` times the plateau length ``constant / lr``."""
+    if lr <= 0 or factor <= 0:
+        raise ValueError("plateau_epochs needs lr > 0 and factor > 0")
+    return int(math.ceil(factor * constant / lr))
+
+
+def affordable_rates(rates, factor: float, max_epochs: int, constant: float = PLATEAU_CONSTANT):
+    """Split ``rates`` into (kept, dropped): a rate is kept when ``plateau_epochs`` fits in
+    ``max_epochs`` — slower rates cannot leave the plateau within the budget, so running them
+    would only produce censored runs."""
+    kept = [float(r) for r in rates if plateau_epochs(r, factor, constant) <= max_epochs]
+    dropped = [float(r) for r in rates if plateau_epochs(r, factor, constant) > max_epochs]
+    return kept, dropped
+
+
+def on_plateau(run) -> bool:
+    """A finished run that is not trapped and never got its loss below half the initial
+    loss: it has not left its initial plateau, so whether it would be trapped is unknown
+    (right-censored). Trapped runs (stuck or diverged) are never censored."""
+    if run.trapped:
+        return False
+    if run.status != "done":
+        return True  # failed for another reason than divergence: no outcome
+    return not (np.isfinite(run.min_loss) and run.min_loss < 0.5 * run.initial_loss)
+
+
+def trapping_fit(runs, confidence: float, rate: str = "lr"):
+    """Fit P(trapped | rate) with :func:`ghostsym.analysis.statistics.fit_threshold` over
+    every finished run that has left its plateau (one point per seed and rate; a seed trapped
+    at every rate or at none is kept, as what it is). Returns (fit, table) where the table
+    has one row per rate: runs, trapped, on the plateau (excluded)."""
+    from ghostsym.analysis.statistics import fit_threshold
+
+    finished = [r for r in runs if r.status in ("done", "failed")]
+    used = [r for r in finished if not on_plateau(r)]
+    rates = sorted({float(r.axes[rate]) for r in finished})
+    table = {
+        "lr": rates,
+        "runs": [sum(float(r.axes[rate]) == x for r in finished) for x in rates],
+        "trapped": [sum(float(r.axes[rate]) == x and r.trapped for r in finished) for x in rates],
+        "on_plateau": [
+            sum(float(r.axes[rate]) == x and on_plateau(r) for r in finished) for x in rates
+        ],
+    }
+    if not used:
+        return None, table
+    fit = fit_threshold(
+        [float(r.axes[rate]) for r in used], [bool(r.trapped) for r in used], confidence
+    )
+    return fit, table
+
+
+def non_monotone_seeds(runs, rate: str = "lr", seed: str = "seed") -> list:
+    """Seeds trapped at some rate but not trapped (and off the plateau) at a higher one."""
+    by_seed: dict = {}
+    for r in runs:
+        if r.status in ("done", "failed") and not on_plateau(r):
+            by_seed.setdefault(r.axes[seed], []).append((float(r.axes[rate]), bool(r.trapped)))
+    out = []
+    for s, pairs in sorted(by_seed.items()):
+        pairs.sort()
+        trapped_at = [x for x, t in pairs if t]
+        if trapped_at and any(not t and x > trapped_at[0] for x, t in pairs):
+            out.append(s)
+    return out
+
+
+def ratio_interval(numerator, denominator) -> tuple[float, float]:
+    """The interval of ``numerator.threshold / denominator.threshold`` from two independent
+    :class:`~ghostsym.analysis.statistics.ThresholdFit` intervals: (num.low / den.high,
+    num.high / den.low). If each covers its threshold with probability γ, the ratio interval
+    covers the ratio with probability ≥ γ² (independent populations)."""
+    return float(numerator.low / denominator.high), float(numerator.high / denominator.low)
+
+
+def sign_test_min(n: int, alpha: float) -> int:
+    """The smallest k such that P(at least k of n | p = 1/2) ≤ ``alpha`` (n + 1 if none)."""
+    from scipy import stats
+
+    for k in range(n + 1):
+        if stats.binom.sf(k - 1, n, 0.5) <= alpha:
+            return k
+    return n + 1

@@ -7,6 +7,7 @@ profiles must at least parse and validate. No training runs here.
 
 import functools
 import importlib.util
+import json
 import math
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 from ghostsym.sweeps.spec import load_spec, parse_spec
-from ghostsym.verification import Context
+from ghostsym.verification import PROFILES, SEED_BASE, Context
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKS = {
@@ -47,13 +48,36 @@ def _spec(stem, profile, _tmp_path=None):
     return _parsed(stem, profile)
 
 
+def _without_seed(points):
+    return sorted(
+        json.dumps({k: v for k, v in p.config.items() if k != "seed"}, sort_keys=True, default=str)
+        for p in points
+    )
+
+
 @pytest.mark.parametrize("stem", sorted(CHECKS))
 def test_paper_profile_is_the_example_grid(stem, tmp_path):
+    """The paper profile runs the example grid, on the seeds of ctx.seeds (same count)."""
     paper = _spec(stem, "paper", tmp_path)
-    example_ids = set()
+    example = []
     for toml in CHECKS[stem]:
-        example_ids |= {p.run_id for p in load_spec(ROOT / "examples" / "sweeps" / toml).points}
-    assert {p.run_id for p in paper.points} == example_ids
+        example += load_spec(ROOT / "examples" / "sweeps" / toml).points
+    assert _without_seed(paper.points) == _without_seed(example)
+    assert len({p.config["seed"] for p in paper.points}) == len({p.config["seed"] for p in example})
+
+
+@pytest.mark.parametrize("stem", sorted(CHECKS))
+@pytest.mark.parametrize("profile", PROFILES)
+def test_seeds_come_from_ctx_seeds(stem, profile):
+    """--seed S shifts every seed of every grid (ctx.seeds): no hard-coded seed axis."""
+    seeds = {}
+    for offset in (0, 1):
+        ctx = Context(profile=profile, out_dir=Path("unused"), check_id=stem, seed=offset)
+        spec = parse_spec(_module(stem).spec(ctx), default_name=stem)
+        seeds[offset] = sorted({p.config["seed"] for p in spec.points})
+        assert set(seeds[offset]) <= set(ctx.seeds(len(seeds[offset]) + 200))
+    assert min(seeds[0]) >= SEED_BASE
+    assert not set(seeds[0]) & set(seeds[1])
 
 
 @pytest.mark.parametrize("stem", sorted(CHECKS))
@@ -79,22 +103,22 @@ def test_paper_grids_match_reference(tmp_path):
     assert np.allclose(sorted({c["lr"] for c in full}), np.logspace(-4, 1, 30))
     assert len(rank1) == len(full) == 300
     assert {c["epochs"] for c in rank1 + full} == {200001}
-    # §6.4: K in {1,2,3,4,5,10,30,50,100}, lr logspace(-3, 0, 10), seeds 0-9, 500,000 epochs
+    # §6.4: K in {1,2,3,4,5,10,30,50,100}, lr logspace(-3, 0, 10), 10 seeds, 500,000 epochs
     s = _spec("fig6b_rank_learning", "paper", tmp_path)
     assert _values(s, "rank") == [1, 2, 3, 4, 5, 10, 30, 50, 100]
     assert np.allclose(_values(s, "lr"), np.logspace(-3, 0, 10))
-    assert _values(s, "seed") == list(range(10)) and _values(s, "epochs") == [500000]
+    assert len(_values(s, "seed")) == 10 and _values(s, "epochs") == [500000]
     assert len(s.points) == 900
     # §7.1: DMTS (38 steps) and DCD (32 steps), 20 rates logspace(-3, 1, 20), 20 seeds
     s = _spec("fig7_full_rank_wm", "paper", tmp_path)
     assert _values(s, "task") == ["dcd-fig7", "dmts"]
     assert np.allclose(_values(s, "lr"), np.logspace(-3, 1, 20))
-    assert _values(s, "seed") == list(range(20)) and _values(s, "epochs") == [20000]
+    assert len(_values(s, "seed")) == 20 and _values(s, "epochs") == [20000]
     assert len(s.points) == 800
     # §8.2: lr 0.02, 6000 epochs at c = 10 then 100 at each of logspace(-3, 1, 30), 100 seeds
     s = _spec("fig8b_confidence_ablation", "paper", tmp_path)
     assert np.allclose(_values(s, "intervention_c"), np.logspace(-3, 1, 30))
-    assert _values(s, "seed") == list(range(100)) and len(s.points) == 3000
+    assert len(_values(s, "seed")) == 100 and len(s.points) == 3000
     assert _values(s, "epochs") == [6100] and _values(s, "intervention_epoch") == [6000]
     assert _values(s, "lr") == [0.02]
     # §8.4: batch 20, Adam 0.1, noise 1e-3, sigma_fr 0.1, 10,000 + 10,000, c in {.1,.5,1,3,inf}
@@ -108,7 +132,7 @@ def test_paper_grids_match_reference(tmp_path):
         10000,
     )
     assert _values(s, "intervention_c") == [0.1, 0.5, 1.0, 3.0, math.inf]
-    assert _values(s, "seed") == list(range(100)) and len(s.points) == 500
+    assert len(_values(s, "seed")) == 100 and len(s.points) == 500
 
 
 def test_fig8c_full_uses_the_paper_setting(tmp_path):
@@ -123,11 +147,21 @@ def test_fig8c_full_uses_the_paper_setting(tmp_path):
 
 
 def test_fig6b_quick_trapping_seeds_are_fresh(tmp_path):
-    """The quick trapping rate was chosen from seeds 0-14; quick confirms it on others."""
+    """The quick trapping rate was chosen from seeds 0-14; quick confirms it on others, and
+    the speed and trapping populations are distinct."""
     module = _module("fig6b_rank_learning")
     s = _spec("fig6b_rank_learning", "quick", tmp_path)
-    trap = [p.config for p in s.points if p.config["lr"] >= module.LARGE_LR]
-    assert trap and min(c["seed"] for c in trap) >= 15
+    trap = {p.config["seed"] for p in s.points if p.config["lr"] >= module.LARGE_LR}
+    speed = {p.config["seed"] for p in s.points if p.config["lr"] < module.LARGE_LR}
+    assert trap and min(trap) >= 15 and not trap & speed
+
+
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_fig6a_every_rate_runs_past_the_rank_one_plateau(profile, tmp_path):
+    """Rank one leaves its plateau at lr x epoch ~ 72-118: every rate gets 2 x 100/lr."""
+    s = _spec("fig6a_critical_rate_rank", profile, tmp_path)
+    for p in s.points:
+        assert p.config["epochs"] >= 200 / p.config["lr"]
 
 
 def test_check_sweep_keeps_a_different_grid_beside_the_stored_one(tmp_path):
@@ -158,3 +192,67 @@ def test_check_sweep_keeps_a_different_grid_beside_the_stored_one(tmp_path):
     assert {p["run_id"] for p in read_index(home)["points"]} == {r.run_id for r in first.runs}
     again = check_sweep(ctx, grid(40))  # the same grid again finds its own directory
     assert again.results_dir == second.results_dir
+
+
+# -- the population helpers of ghostsym.verification.sweeps -------------------------------------
+def _run(lr, seed, trapped=False, min_ratio=0.01, status="done"):
+    from ghostsym.sweeps.report import RunSummary
+
+    r = RunSummary("x", {"lr": lr, "seed": seed}, status)
+    r.initial_loss, r.min_loss = 1.0, min_ratio
+    r.stuck = trapped
+    return r
+
+
+def test_plateau_epochs_and_affordable_rates():
+    from ghostsym.verification.sweeps import affordable_rates, plateau_epochs
+
+    assert plateau_epochs(0.01, 2.0) == 20000
+    assert plateau_epochs(0.003, 3.0) == 100000
+    kept, dropped = affordable_rates([1e-4, 1e-3, 1e-2], 2.0, 200001)
+    assert kept == [1e-3, 1e-2] and dropped == [1e-4]
+    with pytest.raises(ValueError):
+        plateau_epochs(0.0, 2.0)
+
+
+def test_on_plateau_censors_only_undecided_runs():
+    from ghostsym.verification.sweeps import on_plateau
+
+    assert on_plateau(_run(0.01, 1, trapped=False, min_ratio=0.9))  # never left the plateau
+    assert not on_plateau(_run(0.01, 1, trapped=False, min_ratio=0.1))  # learned
+    assert not on_plateau(_run(0.01, 1, trapped=True, min_ratio=0.9))  # trapped counts
+    diverged = _run(0.01, 1, status="failed", min_ratio=float("nan"))
+    diverged.failure = "divergence"
+    assert not on_plateau(diverged)
+
+
+def test_trapping_fit_excludes_plateau_runs_and_finds_the_step():
+    from ghostsym.verification.sweeps import non_monotone_seeds, trapping_fit
+
+    runs = []
+    for seed in range(4):
+        for lr in (0.01, 0.02, 0.04, 0.08):
+            runs.append(_run(lr, seed, trapped=lr >= 0.04))
+    runs.append(_run(0.08, 9, trapped=False, min_ratio=0.99))  # censored: would break the step
+    fit, table = trapping_fit(runs, 0.99)
+    assert fit.method == "separated" and fit.low <= 0.02 and fit.high >= 0.04
+    assert 0.02 < fit.threshold < 0.04
+    assert table["on_plateau"] == [0, 0, 0, 1] and table["trapped"] == [0, 0, 4, 4]
+    assert non_monotone_seeds(runs) == []
+    runs.append(_run(0.16, 2, trapped=False))  # seed 2 learns again above its trapped rates
+    assert non_monotone_seeds(runs) == [2]
+
+
+def test_ratio_interval_and_sign_test_min():
+    from ghostsym.analysis.statistics import ThresholdFit
+    from ghostsym.verification.sweeps import ratio_interval, sign_test_min
+
+    def fit(t, lo, hi):
+        return ThresholdFit(t, lo, hi, 5.0, 0.99, "logistic", 10, 5, (True, True), (lo, hi))
+
+    assert ratio_interval(fit(1.0, 0.5, 2.0), fit(0.01, 0.008, 0.0125)) == pytest.approx(
+        (40.0, 250.0)
+    )
+    assert sign_test_min(7, 0.01) == 7  # 1/128 < 0.01
+    assert sign_test_min(6, 0.01) == 7  # 1/64 > 0.01: impossible
+    assert sign_test_min(10, 0.011) == 9
