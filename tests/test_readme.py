@@ -99,3 +99,12 @@ def test_from_python_walkthrough_runs_and_its_comments_are_true(tmp_path, monkey
     assert labels == ["loss", "gradient norm", "# fixed points", r"ghost $r$"]
     assert len(fig.axes[0].lines[0].get_xdata()) == 500
     plt.close(fig)
+
+
+def test_predictions_table_is_generated_from_the_committed_results():
+    """The README's predictions table is what results/verify-*.json give, never typed."""
+    from ghostsym.verification import readme
+
+    assert readme.main(["--root", str(ROOT), "--check"]) == 0, (
+        "README.md is stale: run python -m ghostsym.verification.readme"
+    )
