@@ -96,7 +96,12 @@ def test_from_python_walkthrough_runs_and_its_comments_are_true(tmp_path, monkey
     fig = ns["fig"]
     assert fig is ns["axes"][0].figure  # the helper drew on the given axes, returned their figure
     labels = [ax.get_ylabel() for ax in fig.axes]
-    assert labels == ["loss", "gradient norm", "# fixed points", r"ghost $r$"]
+    assert labels == [
+        "loss",
+        r"gradient norm $\|\nabla_\theta L\|$",
+        "fixed points",
+        r"ghost $r = a_g r_g$",
+    ]
     assert len(fig.axes[0].lines[0].get_xdata()) == 500
     plt.close(fig)
 
