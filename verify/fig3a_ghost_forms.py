@@ -113,6 +113,21 @@ def population(ctx):
     return list(_trained(tuple(ctx.seeds(s["n"])), s["epochs"], s["every"]))
 
 
+_MEASURED: dict = {}
+
+
+def measured_population(ctx) -> list[dict]:
+    """:func:`measure_network` of every network of :func:`population` (computed once per
+    process and shared with gradient-projection)."""
+    results = population(ctx)
+    key = tuple((r.config.seed, r.config.epochs) for r in results)
+    if key not in _MEASURED:
+        _MEASURED.clear()
+        ctx.progress.set_description("fig3a population: latent flows")
+        _MEASURED[key] = [measure_network(r) for r in results]
+    return _MEASURED[key]
+
+
 def k_min(n: int, p: float = P_CLAIM, max_false_fail: float = MAX_FALSE_FAIL) -> int:
     """The largest k with P(fewer than k of n | p) ≤ max_false_fail (0 when none)."""
     best = 0
@@ -141,7 +156,7 @@ def classify_ghost(ghost, kappa) -> str:
 
 
 def visited_ghost(flow, params, cfg):
-    """The slowest visited ghost of an analysed flow (or None), with its class."""
+    """((ghost, class) of the slowest visited ghost of an analysed flow, or None; κ_0 … κ_2T)."""
     kappa = latent_trajectory(params, cfg)
     found = [(g, classify_ghost(g, kappa)) for g in flow.ghosts if g.r > 0]
     found = [(g, c) for g, c in found if c != "off-path"]
@@ -361,9 +376,7 @@ def _plot_population(path, rows):
     reference="Fig. 3A / Eqs. 25-29",
 )
 def run(ctx):
-    results = population(ctx)
-    ctx.progress.set_description("fig3a: latent flows")
-    rows = [measure_network(r) for r in results]
+    rows = measured_population(ctx)
     dropped = [r for r in rows if r["onset"] is not None]
     s = settings(ctx)
     common = {"epochs": s["epochs"], "checkpoint_spacing": s["every"]}

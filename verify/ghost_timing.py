@@ -198,7 +198,8 @@ def run(ctx):
         seed = res.config.seed
         learned = res.history["loss"][-1] / res.history["loss"][0] < fig3a.LEARNED_RATIO
         analysis = analyze_rank_one(p["m"], p["n"], p["b"])
-        g, _ = fig3a.visited_ghost(analysis, p, res.config)
+        found, _ = fig3a.visited_ghost(analysis, p, res.config)
+        g = None if found is None else found[0]
         case = time_near_ghost(p, res.config, g) if (learned and g is not None) else None
         if case is None:
             skipped.append(seed)
