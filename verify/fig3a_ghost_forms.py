@@ -3,9 +3,11 @@
 A population of rank-one networks (the ``fig3a`` preset: N = 100, α = 0.5, T = 20, c = 10,
 κ* = 1, SGD at the paper's learning rate 0.003; docs/experiments.md §1.1, §3.2), one per seed of
 ``ctx.seeds(n)``, is trained together (:func:`ghostsym.training.train_many`). The epoch budget
-is about twice the onset estimate 100/lr ≈ 33,000 epochs of a rank-one plateau, so that a
-typical network drops within it; a network that does not is reported as censored and left
-out of the statements about the drop (it is still counted in ``learns``). The certified root
+is 1.8× (quick: 60,000 epochs) or 3× (full: 100,000) the plateau length lr × onset ≈ 100 of a
+rank-one network (docs/experiments.md §11), ≈ 33,000 epochs at lr 0.003, so that a typical
+network drops, forms its ghost and settles within it; a network that does not is reported
+as censored and left out of the statements about the drop (it is still counted in
+``learns``). The certified root
 search of ghostsym.analysis.latent_flow gives all fixed points and ghosts of the latent flow
 f(κ) = −κ + nᵀtanh(mκ + b) at every analysed epoch. Definitions, fixed before measuring:
 
@@ -89,8 +91,9 @@ GRADIENT_RISE_FACTOR = 10.0
 def settings(ctx) -> dict:
     """Population size, epoch budget and checkpoint spacing of this profile.
 
-    The budget is about twice the rank-one onset estimate 100/lr (docs/experiments.md §6.1) at
-    the preset's lr, so a typical network drops, forms its ghost and settles within it."""
+    The budget is 1.8× (quick) or 3× (full) the rank-one onset estimate 100/lr
+    (docs/experiments.md §11) at the preset's lr, so a typical network drops, forms its ghost
+    and settles within it."""
     lr = PRESETS[PRESET]["lr"]
     onset = 100.0 / lr
     n, factor, every = ctx.pick((8, 1.8, 4000), (24, 3.0, 1000))
