@@ -1,123 +1,249 @@
-"""Ghost timing: time spent near the ghost of a trained rank-one RNN vs (r_g, a_g).
+"""Ghost timing: the time trained rank-one RNNs spend near their ghost, predicted by (r_g, a_g).
 
-The Fig. 3A network (rank one, DA, lr 0.003, seed 40) is trained past its abrupt drop. Its
-slowest ghost κ_g (certified search, ghostsym.analysis.latent_flow) gives r_g = f(κ_g),
-a_g = ½f''(κ_g), r = a_g r_g (Eqs. 26-29). The network itself (the RNN engine's forward
-pass, N = 100 neurons) produces the latent trajectory κ_t = nᵀx_t. Measured: the number of
-steps with |κ_t − κ_g| ≤ w. Predicted from the normal form dκ/dt = r_g + a_g(κ − κ_g)² alone:
-the time from the window's entry point (the window edge or κ_0 if the trial starts inside)
-to its exit, (1/√r)[atan(u_out) − atan(u_in)] with u = (κ − κ_g)√(a_g/r_g), divided by the
-leak α to count steps.
+The population is the Fig. 3A one (fig3a-ghost-forms: the ``fig3a`` preset, ``ctx.seeds(n)``,
+trained once per run and shared). For every network that learned and whose final latent flow
+has a visited ghost κ_g (certified search, ghostsym.analysis.latent_flow; r_g = f(κ_g),
+a_g = ½f''(κ_g), r = a_g r_g, Eqs. 26–29), the network itself (the RNN engine's forward pass,
+N = 100 neurons) gives the latent trajectory κ_t = nᵀx_t, t = 0 … 2T. The window is the widest
+|κ − κ_g| ≤ w (w on a grid up to 2) on which the quadratic normal form r_g + a_g(κ − κ_g)²
+matches f to 10 % (relative): the prediction is not asked to cover a region where the paper's
+approximation does not hold, and the window is fixed by f alone, before any timing is looked
+at. Measured: n, the number of steps t with |κ_t − κ_g| ≤ w.
+
+The prediction and its precision. The normal form dκ/dt = r_g + a_g(κ − κ_g)² (τ units)
+crosses the window from its entry point (the lower edge, or κ_0 when the trial starts inside)
+to the upper edge in D = [atan(u_out) − atan(u_in)]/(α√r) steps, u = (κ − κ_g)√(a_g/r_g)
+(its full passage is π/√r, Eq. 13). The network does not follow the flow: its latent obeys the
+Euler map κ ← κ + α f(κ) (Eq. 25, exact in rank one) with α = 0.5, and only 2T = 40 samples
+exist. Two consequences set the precision: (i) the modified equation of the Euler map,
+du/dt = √r(1 + u²)(1 − α√r u) + O(α²r), lengthens the window time by ½ln[(1 + u_out²)/
+(1 + u_in²)] steps at first order (independent of r), which the prediction includes, D_E = D +
+that term; the second-order remainder is ≤ (α√r)² D_E; (ii) counting samples of a trajectory
+in an interval of duration D_E gives an integer within one step of it. Where the normal form's
+speed is within 10 % of f's, the time is within 10/0.9 ≈ 11 % of the normal form's. So the
+prediction is precise to |n − D_E| ≤ 1 + (0.111 + (α√r)²)·D_E steps — no closer can be
+claimed with 40 steps, and no looser bound is allowed.
+
+Rule: every network of the population with a visited ghost whose window its trajectory
+enters and leaves within the trial is one comparison; the paper's claim (the ghost
+coefficients set the slow time) holds for every trained network with a ghost, read as p ≥
+0.9; the row passes when at least k_min of the m comparisons satisfy the bound, k_min the
+largest count with false-fail ≤ 1 % at p = 0.9 (as in fig3a-ghost-forms). The median
+relative error |n − D_E|/D_E with its bootstrap 99 % interval is reported with it.
+
+False-fail probability: the bound is derived, not fitted, so under the claim each
+comparison satisfies it with probability ≥ 0.9 (in fact ≈ 1); the rule then fails with
+probability false_fail_at_least(k_min, m, 0.9) ≤ 1 %, computed and reported.
 """
 
+from __future__ import annotations
+
+import importlib.util
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 
 from ghostsym.analysis.latent_flow import RankOneFlow, analyze_rank_one
-from ghostsym.training import build_config, simulate, train
+from ghostsym.analysis.phase_portrait import use_style
+from ghostsym.analysis.plots import save_figure
+from ghostsym.analysis.statistics import bootstrap_interval, false_fail_at_least
+from ghostsym.training import simulate
 from ghostsym.verification import Outcome, check
 
-SEED = 40
-LR = 0.003
-#: The window is the widest |κ − κ_g| ≤ w (w on a grid up to W_MAX) on which the quadratic
-#: normal form matches f to within MODEL_TOL (relative), so the prediction is not asked
-#: to cover a region where the paper's approximation does not hold.
+#: Relative accuracy of the quadratic normal form on the window.
 MODEL_TOL = 0.1
 W_MAX = 2.0
-#: Tolerance: the measured count is an integer (±1 step of quantisation) and the normal form
-#: is accurate to MODEL_TOL on the window, which bounds the relative error of the time.
-STEP_QUANTUM = 1.0
+P_CLAIM = 0.9
 
 
-def _window(flow, g):
-    widths = np.linspace(0.02, W_MAX, 100)
-    best = widths[0]
-    for w in widths:
+def fig3a_module():
+    """The fig3a-ghost-forms check module (its population is shared)."""
+    name = "ghostsym_verify_fig3a_ghost_forms"
+    if name not in sys.modules:
+        path = Path(__file__).with_name("fig3a_ghost_forms.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def window(flow, g) -> float:
+    """The widest |κ − κ_g| ≤ w (grid up to W_MAX) where the normal form matches f to MODEL_TOL."""
+    best = None
+    for w in np.linspace(0.02, W_MAX, 100):
         k = np.linspace(g.kappa - w, g.kappa + w, 201)
         exact = flow(k)
         model = g.r_g + g.a_g * (k - g.kappa) ** 2
         if np.max(np.abs(model - exact) / np.abs(exact)) > MODEL_TOL:
             break
-        best = w
-    return float(best)
+        best = float(w)
+    return best
 
 
-def _plot(path, kappa, g, w, entry, alpha, sign):
-    """κ_t of the network against the normal-form solution through the window."""
-    import matplotlib
+def predicted_steps(g, w, entry, alpha) -> dict:
+    """D (continuous normal form), the first-order Euler term and the bound (module docstring)."""
+    scale = math.sqrt(g.a_g / g.r_g)
+    u_in, u_out = (entry - g.kappa) * scale, w * scale
+    d = (math.atan(u_out) - math.atan(u_in)) / (alpha * math.sqrt(g.r))
+    euler = 0.5 * math.log((1 + u_out**2) / (1 + u_in**2))
+    d_e = d + euler
+    eps2 = alpha**2 * g.r
+    return {
+        "D": d,
+        "euler_term": euler,
+        "D_E": d_e,
+        "bound": 1.0 + (MODEL_TOL / (1 - MODEL_TOL) + eps2) * d_e,
+    }
 
-    matplotlib.use("Agg")
+
+def time_near_ghost(params, cfg, g) -> dict | None:
+    """One comparison, or None when the trajectory does not enter and leave the window."""
+    flow = RankOneFlow(params["m"], params["n"], params["b"])
+    w = window(flow, g)
+    if w is None:
+        return None
+    states = np.asarray(simulate(cfg.model, params, cfg.task)["states"])  # (S+1, B, N)
+    kappa = states[:, 0, :] @ params["n"]
+    inside = np.abs(kappa - g.kappa) <= w
+    if not inside.any():
+        return None
+    t_in = int(np.argmax(inside))
+    after = np.flatnonzero(~inside[t_in:])
+    if after.size == 0:
+        return None  # still inside at the end of the trial: censored
+    t_out = t_in + int(after[0])
+    entry = float(kappa[0]) if t_in == 0 else g.kappa - w
+    pred = predicted_steps(g, w, entry, cfg.model.alpha)
+    n = t_out - t_in
+    return {
+        "kappa_g": g.kappa,
+        "r": g.r,
+        "w": w,
+        "starts_inside": t_in == 0,
+        "measured_steps": n,
+        **pred,
+        "full_passage_steps": math.pi / math.sqrt(g.r) / cfg.model.alpha,
+        "relative_error": abs(n - pred["D_E"]) / pred["D_E"],
+        "within": abs(n - pred["D_E"]) <= pred["bound"],
+        "_kappa": kappa,
+    }
+
+
+def _plot(path, cases):
+    use_style()
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6, 4), constrained_layout=True)
-    ax = fig.subplots()
-    steps = np.arange(kappa.size)
-    ax.plot(steps, kappa, "o-", ms=3, label="network κ_t = nᵀx_t")
-    t0 = int(np.argmax(np.abs(kappa - g.kappa) <= w))
-    t = np.linspace(0, kappa.size, 400)
-    scale = math.sqrt(g.r_g / g.a_g)
-    phase = math.atan((entry - g.kappa) * sign / scale) + math.sqrt(g.r) * alpha * (t - t0)
-    model = np.where(phase < math.pi / 2 - 1e-3, g.kappa + sign * scale * np.tan(phase), np.nan)
-    ax.plot(t, model, "--", color="C3", label="normal form r_g + a_g(κ − κ_g)²")
-    ax.axhspan(g.kappa - w, g.kappa + w, color="C3", alpha=0.1, label="window |κ − κ_g| ≤ w")
-    ax.axhline(1.0, color="C1", ls=":", lw=1, label="threshold κ* = 1")
-    ax.set_ylim(kappa.min() - 1, kappa.max() + 1)
-    ax.set_xlabel("step t")
-    ax.set_ylabel("κ")
-    ax.legend(fontsize=8)
-    fig.savefig(path, dpi=120)
-    return path
+    fig = Figure(figsize=(8.5, 4), constrained_layout=True)
+    ax0, ax1 = fig.subplots(1, 2)
+    d = np.array([c["D_E"] for c in cases])
+    n = np.array([c["measured_steps"] for c in cases])
+    b = np.array([c["bound"] for c in cases])
+    ax0.errorbar(
+        d,
+        n,
+        yerr=b,
+        fmt="o",
+        color="#0072B2",
+        ms=4,
+        capsize=2,
+        label=r"networks ($\pm$ precision bound)",
+    )
+    lim = [0, max(d.max(), n.max()) * 1.15 + 1]
+    ax0.plot(lim, lim, "k--", lw=0.8, label="measured = predicted")
+    ax0.set_xlabel(r"predicted steps $D_E$ (normal form $r_g + a_g(\kappa-\kappa_g)^2$)")
+    ax0.set_ylabel(r"measured steps with $|\kappa_t - \kappa_g| \leq w$")
+    ax0.legend(fontsize=8)
+    c = cases[0]
+    kappa = c["_kappa"]
+    ax1.plot(
+        np.arange(kappa.size),
+        kappa,
+        "o-",
+        ms=3,
+        color="#0072B2",
+        label=r"network $\kappa_t = n^\top x_t$",
+    )
+    ax1.axhspan(
+        c["kappa_g"] - c["w"],
+        c["kappa_g"] + c["w"],
+        color="#D55E00",
+        alpha=0.15,
+        label=r"window $|\kappa - \kappa_g| \leq w$",
+    )
+    ax1.axhline(c["kappa_g"], color="#D55E00", lw=1, label=r"ghost $\kappa_g$")
+    ax1.axhline(1.0, color="#CC79A7", ls=":", lw=1, label=r"threshold $\kappa^* = 1$")
+    ax1.set_xlabel("step $t$")
+    ax1.set_ylabel(r"$\kappa$")
+    ax1.legend(fontsize=8)
+    ax1.set_title("first network of the population")
+    return save_figure(fig, path)
 
 
 @check(
     id="ghost-timing",
-    claim="In a trained rank-one RNN the latent trajectory's time near the ghost matches the "
+    claim="In trained rank-one RNNs the latent trajectory's time near the ghost matches the "
     "passage time predicted by the ghost coefficients (r_g, a_g).",
     reference="Eqs. 13, 26-29 / Fig. 3A",
 )
 def run(ctx):
-    epochs = ctx.pick(40_000, 60_000, 500_000)
-    cfg = build_config(model="rank1", task="da", epochs=epochs, lr=LR, seed=SEED)
-    ctx.progress.set_description("ghost-timing: training")
-    result = train(cfg)
-    p = result.params_final
-    analysis = analyze_rank_one(p["m"], p["n"], p["b"])
-    if not analysis.ghosts:
-        return Outcome("a ghost", None, None, "no ghost in the trained flow", False)
-    g = min(analysis.ghosts, key=lambda c: c.r)
-    flow = RankOneFlow(p["m"], p["n"], p["b"])
-    w = _window(flow, g)
-    states = np.asarray(simulate(cfg.model, p, cfg.task)["states"])  # (S+1, B, N)
-    kappa = states[:, 0, :] @ p["n"]
-    inside = np.abs(kappa - g.kappa) <= w
-    measured = int(np.count_nonzero(inside))
-    alpha = cfg.model.alpha
-    scale = math.sqrt(g.a_g / g.r_g)
-    sign = math.copysign(1.0, g.r_g)  # the flow moves in the direction of sign(r_g)
-    entry = g.kappa - sign * w
-    if abs(kappa[0] - g.kappa) <= w:
-        entry = kappa[0]
-    u_in = (entry - g.kappa) * scale * sign
-    u_out = w * scale
-    predicted = (math.atan(u_out) - math.atan(u_in)) / math.sqrt(g.r) / alpha
-    tol = STEP_QUANTUM + MODEL_TOL * predicted
-    figure = _plot(ctx.figure_path(), kappa, g, w, entry, alpha, sign)
+    fig3a = fig3a_module()
+    results = fig3a.population(ctx)
+    ctx.progress.set_description("ghost-timing: ghosts of the trained networks")
+    cases, skipped = [], []
+    for res in results:
+        p = res.params_final
+        seed = res.config.seed
+        learned = res.history["loss"][-1] / res.history["loss"][0] < fig3a.LEARNED_RATIO
+        analysis = analyze_rank_one(p["m"], p["n"], p["b"])
+        found, _ = fig3a.visited_ghost(analysis, p, res.config)
+        g = None if found is None else found[0]
+        case = time_near_ghost(p, res.config, g) if (learned and g is not None) else None
+        if case is None:
+            skipped.append(seed)
+            continue
+        cases.append({"seed": seed, **case})
+    if not cases:
+        return Outcome(
+            "a visited ghost",
+            None,
+            None,
+            "no network of the population has a visited ghost whose window its trajectory crosses",
+            False,
+            label="timing",
+            rule="needs at least one comparison",
+            false_fail=None,
+            details={"skipped_seeds": skipped},
+        )
+    m = len(cases)
+    need = fig3a.k_min(m, P_CLAIM)
+    k = sum(c["within"] for c in cases)
+    rel = np.array([c["relative_error"] for c in cases])
+    lo, hi = bootstrap_interval(rel, np.median, 0.99, ctx.rng) if m >= 2 else (math.nan, math.nan)
+    figure = _plot(ctx.figure_path(), cases)
+    table = [{k_: v for k_, v in c.items() if not k_.startswith("_")} for c in cases]
     return Outcome(
-        analytic=predicted,
-        measured=measured,
-        tolerance=f"|measured - predicted| <= {tol:.2f} steps",
-        why=f"±{STEP_QUANTUM:g} step from counting integer steps, plus {MODEL_TOL:.0%} for the "
-        "quadratic normal form's accuracy on the window",
-        passed=bool(abs(measured - predicted) <= tol),
+        analytic=float(np.median([c["D_E"] for c in cases])),
+        measured=float(np.median([c["measured_steps"] for c in cases])),
+        tolerance=f"|n − D_E| ≤ 1 + ({MODEL_TOL / (1 - MODEL_TOL):.3f} + α²r)·D_E in ≥ {need} "
+        f"of {m}",
+        why="D_E: normal-form time through the window plus the Euler map's first-order term "
+        "½ln[(1+u_out²)/(1+u_in²)]; ±1 step for counting 40 samples, 11 % for the normal "
+        "form's accuracy on the window (medians over networks shown)",
+        passed=bool(need > 0 and k >= need),
         figure=figure,
+        label="timing",
         details={
-            "kappa_g": g.kappa,
-            "r_g": g.r_g,
-            "a_g": g.a_g,
-            "r": g.r,
-            "window_half_width": w,
-            "full_passage_steps": g.passage_time / alpha,
-            "kappa_0": float(kappa[0]),
+            "comparisons": m,
+            "within_bound": k,
+            "k_min": need,
+            "median_relative_error": float(np.median(rel)),
+            "median_relative_error_99ci": [lo, hi],
+            "skipped_seeds": skipped,
+            "networks": table,
         },
+        rule=f"at least {need} of {m} networks within the derived precision bound",
+        false_fail=false_fail_at_least(need, m, P_CLAIM),
     )
