@@ -70,7 +70,15 @@ def test_derive_and_verify_help_read_well(run_cli):
     assert "delay T > 0: add numbers" not in derive
     assert "--T T delay T > 0 at which to evaluate the results numerically" in derive
     verify = " ".join(run_cli("verify", "--help").stdout.split())
-    assert "--seed SEED base random seed (default: 0)" in verify
+    assert "--seed S seed offset: every seed population of every check" in verify
+    assert "(0..100000; default: 0)" in verify and "--strict" in verify
+    from ghostsym import verification
+    from ghostsym.cli import verify as verify_cli
+
+    # The help's constants are kept in step with the framework's (not imported: light help).
+    assert verify_cli.MAX_SEED_OFFSET == verification.MAX_SEED_OFFSET
+    assert verify_cli.EXIT_USAGE == verification.EXIT_USAGE
+    assert verify_cli.DEFAULT_OUT == verification.DEFAULT_OUT
     assert "--threshold EXPR" in verify
 
 
