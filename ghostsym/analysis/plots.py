@@ -258,21 +258,37 @@ def plot_phase_portrait(flow, result, trajectories=None, title: str = "", *, ax=
     return fig
 
 
-def plot_pca_minima(trajectories, points, mean=None, basis=None, title: str = "", *, ax=None):
+#: Most trajectories drawn each in a colour of its own (with a legend entry); more are grey.
+MAX_COLOURED_TRAJECTORIES = 6
+
+
+def plot_pca_minima(
+    trajectories, points, mean=None, basis=None, title: str = "", *, labels=None, ax=None
+):
     """Trajectories (trials × time × N) projected on their first two PCs with minima marked.
-    Returns the Figure."""
+
+    ``labels``: one legend label per trajectory (default "trial 1", …); beyond
+    :data:`MAX_COLOURED_TRAJECTORIES` they are drawn grey under one entry. Returns the Figure.
+    """
     trajectories = np.asarray(trajectories, dtype=float)
     if mean is None or basis is None:
         mean, basis = pca_basis(trajectories.reshape(-1, trajectories.shape[-1]), 2)
     fig, ax = _axes(ax, (6, 5))
+    n = len(trajectories)
+    coloured = n <= MAX_COLOURED_TRAJECTORIES
+    labels = list(labels) if labels is not None else [f"trial {i + 1}" for i in range(n)]
+    colours = [f"C{i % 7}" for i in range(n)] if coloured else ["0.6"] * n
     for i, traj in enumerate(trajectories):
         pcs = (traj - mean) @ basis[:2].T
-        ax.plot(pcs[:, 0], pcs[:, 1], color=f"C{i % 10}", lw=1)
-        ax.plot(pcs[0, 0], pcs[0, 1], "o", color=f"C{i % 10}", ms=3)
-    _mark_points(ax, points, lambda x: (x - mean) @ basis[:2].T, edge="r", size=9)
-    ax.set_xlabel("PC1")
-    ax.set_ylabel("PC2")
-    ax.set_title(title or "trajectories and speed minima")
+        label = labels[i] if coloured else (f"trajectories ({n})" if i == 0 else None)
+        ax.plot(pcs[:, 0], pcs[:, 1], color=colours[i], lw=1, label=label)
+        ax.plot(pcs[0, 0], pcs[0, 1], "o", mfc="w", mec=colours[i], ms=4, zorder=4)
+    if n:
+        ax.plot([], [], "o", mfc="w", mec="0.3", ms=4, label="start of a trial")
+    _mark_points(ax, points, lambda x: (x - mean) @ basis[:2].T, size=9)
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    ax.set_title(title or "Trajectories and speed minima (first two principal components)")
     return fig
 
 
