@@ -110,13 +110,13 @@ def plot_rank_one_flows(
     handles, _ = ax.get_legend_handles_labels()
     grey = "0.45"
     proxies = {
-        "stable": (dict(_marker("stable", "k", 7), mfc=grey), "stable fixed point (filled)"),
+        "stable": (dict(_marker("stable", "k", 7), mfc=grey), "stable fixed point"),
         "unstable": (
             dict(_marker("unstable", grey, 7), mfc="w", mew=1.5),
-            "unstable fixed point (open)",
+            "unstable fixed point",
         ),
-        "saddle-node": (_marker("saddle-node", "k", 7), "saddle-node (square)"),
-        "ghost": (GHOST_STYLE, r"ghost $(\kappa_g, r_g)$ (diamond)"),
+        "saddle-node": (_marker("saddle-node", "k", 7), "saddle-node"),
+        "ghost": (GHOST_STYLE, r"ghost, drawn at $(\kappa_g, r_g)$"),
     }
     for key, (style, text) in proxies.items():
         if key in drawn:
@@ -192,7 +192,7 @@ def plot_training_track(
         values = np.asarray(history.get(key, []), dtype=float)[::stride]
         values = np.where(values > 0, values, np.nan)
         ax.plot(np.arange(0, values.size * stride, stride), values, color=colour, lw=0.8)
-        ax.set_yscale("log")
+        _log_if_wide(ax, values)
         ax.set_ylabel({"loss": "loss", "grad_norm": r"gradient norm $\|\nabla_\theta L\|$"}[key])
     axes[2].step(track.epochs, track.counts, where="post", color="k")
     axes[2].set_ylabel("fixed points")
@@ -202,7 +202,19 @@ def plot_training_track(
     r = track.ghost_r
     axes[3].plot(track.epochs, np.where(r > 0, r, np.nan), "D-", color="C4", ms=3, lw=0.8)
     if np.any(r > 0):
-        axes[3].set_yscale("log")
+        _log_if_wide(axes[3], r[r > 0])
+    else:
+        # An empty panel with ticks around 0 would read as r = 0: say what it shows.
+        axes[3].text(
+            0.5,
+            0.5,
+            "no ghost at any analysed checkpoint",
+            transform=axes[3].transAxes,
+            ha="center",
+            va="center",
+            color="0.35",
+        )
+        axes[3].set_yticks([])
     axes[3].set_ylabel(r"ghost $r = a_g r_g$")
     axes[3].set_xlabel("epoch")
     handles = _story_marks(axes, story or {})
@@ -217,6 +229,19 @@ def plot_training_track(
     if title:
         axes[0].set_title(title)
     return fig
+
+
+#: Smallest max/min ratio of a positive curve drawn on a log axis; over a narrower range a
+#: log axis labels only minor ticks ("4.6×10⁻¹ 4.7×10⁻¹ …"), so the axis stays linear.
+LOG_AXIS_MIN_RATIO = 10.0
+
+
+def _log_if_wide(ax, values) -> None:
+    """A log y axis when the positive finite ``values`` span at least a decade."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size and v.max() / v.min() >= LOG_AXIS_MIN_RATIO:
+        ax.set_yscale("log")
 
 
 def _story_marks(axes, story) -> list:
@@ -250,11 +275,12 @@ def plot_phase_portrait(flow, result, trajectories=None, title: str = "", *, ax=
         flow,
         result.points,
         trajs,
-        title or r"latent flow (white: $\dot\kappa_1 = 0$, black: $\dot\kappa_2 = 0$)",
+        title or r"latent flow $\dot\kappa = F(\kappa)$",
         float(result.half_width),
     )
     mesh = draw_portrait(ax, portrait)
-    fig.colorbar(mesh, ax=ax, label=r"$\log_{10}\,\|F(\kappa)\|$")
+    # Speeds beyond the colour range are clipped: the bar's pointed ends say so.
+    fig.colorbar(mesh, ax=ax, label=r"$\log_{10}\,\|F(\kappa)\|$", extend="both")
     return fig
 
 
