@@ -72,7 +72,8 @@ class x_of_t(sympy.Function):  # noqa: N801 (printed name)
 
     def dot_latex(self, printer):
         """Its time derivative, :math:`\\dot x_i(t)` (as in the prose)."""
-        return rf"\dot x_{{{printer._print(self.args[0])}}}\!\left({printer._print(self.args[1])}\right)"
+        index, time_ = (printer._print(arg) for arg in self.args)
+        return rf"\dot x_{{{index}}}\!\left({time_}\right)"
 
 
 # ---- helpers ------------------------------------------------------------------------------

@@ -293,8 +293,7 @@ def reduction_document() -> Derivation:
         Nabla(q),
         Jm.T * Fm,
         label="4",
-        prose="The gradient of $q$ is, with $J_{ij} = \\partial F_i / \\partial x_j$ the "
-        "Jacobian,",
+        prose="The gradient of $q$ is, with $J_{ij} = \\partial F_i / \\partial x_j$ the Jacobian,",
     )
     d.text("so at a slow point Eq.~4 gives")
     d.equation(Jm.T * Fm, sympy.ZeroMatrix(n, 1), label="5")
