@@ -354,18 +354,21 @@ def plot_latent_minima(flow, analysis, trajectories=None, title: str = "", *, ax
     else:
         fig = axes[0].figure
     projections = (
-        (r"$\kappa_1$", r"$\kappa_2$", lambda a: a[..., :2]),
-        ("PC 1", "PC 2", lambda a: (a - mean) @ basis.T),
+        (r"$\kappa_1$", r"$\kappa_2$", lambda a: a[..., :2], "first two latent coordinates"),
+        ("PC 1", "PC 2", lambda a: (a - mean) @ basis.T, "first two principal components"),
     )
-    for ax, (xl, yl, proj) in zip(axes, projections, strict=True):
+    for ax, (xl, yl, proj, name) in zip(axes, projections, strict=True):
         if lat is not None:
-            for t in lat:
+            for i, t in enumerate(lat):
                 q = proj(t)
-                ax.plot(q[:, 0], q[:, 1], color="0.6", lw=0.6)
-                ax.plot(q[0, 0], q[0, 1], ".", color="0.4", ms=3)
+                label = f"trajectories ({len(lat)} trials)" if i == 0 else None
+                ax.plot(q[:, 0], q[:, 1], color="0.65", lw=0.5, alpha=0.7, label=label)
+                ax.plot(q[0, 0], q[0, 1], ".", color="0.35", ms=3)
+            ax.plot([], [], ".", color="0.35", ms=5, label="start of a trial")
         _mark_points(ax, analysis.points, proj)
         ax.set_xlabel(xl)
         ax.set_ylabel(yl)
+        ax.set_title(name)
     if title:
         fig.suptitle(title)
     return fig
