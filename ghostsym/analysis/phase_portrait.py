@@ -3,7 +3,7 @@
 A panel shows, for F(κ) = −κ + Pφ(Mκ + b) (:class:`ghostsym.analysis.latent_flow.RankTwoFlow`):
 
 * the speed ‖F(κ)‖ on a log10 colour scale (docs/experiments.md §4.3 plots |F| on log10 [−1, 1]);
-* the nullclines F₁ = 0 (white, solid) and F₂ = 0 (black, dashed);
+* the nullclines F₁ = 0 (white, solid) and F₂ = 0 (black, dashed), both in the legend;
 * unit-length arrows of the flow direction on a coarse sub-grid (the authors' quiver);
 * the classified points of :func:`ghostsym.analysis.latent_flow.analyze_rank_two` — stable
   fixed points filled black, unstable open, saddles orange crosses, ghosts vermilion diamonds
@@ -162,9 +162,27 @@ def draw_portrait(ax, portrait: Portrait, *, grid: int = PORTRAIT_GRID, legend: 
         ax.set_title(portrait.title, fontsize=9)
     if legend:
         handles, labels = ax.get_legend_handles_labels()
-        if labels:
-            ax.legend(handles, labels, loc="lower left", fontsize=6, framealpha=0.6)
+        for handle, label in nullcline_handles():
+            handles.append(handle)
+            labels.append(label)
+        ax.legend(handles, labels, loc="lower left", fontsize=7, framealpha=0.85)
     return mesh
+
+
+def nullcline_handles() -> list:
+    """Legend entries (handle, label) of the two nullclines; the white line is outlined in
+    grey so that it shows on a white legend."""
+    from matplotlib import patheffects
+    from matplotlib.lines import Line2D
+
+    outline = [patheffects.withStroke(linewidth=3.0, foreground="0.45")]
+    return [
+        (
+            Line2D([], [], color="w", ls="-", lw=1.2, path_effects=outline),
+            r"nullcline $\dot\kappa_1 = 0$",
+        ),
+        (Line2D([], [], color="k", ls="--", lw=1.0), r"nullcline $\dot\kappa_2 = 0$"),
+    ]
 
 
 #: The one figure style of ghostsym (package data): Okabe–Ito colour cycle, mathtext labels.
@@ -285,6 +303,8 @@ def plot_portraits(
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             legend.setdefault(label, handle)
     if mesh is not None:
+        for handle, label in nullcline_handles():
+            legend.setdefault(label, handle)
         bottom.colorbar(mesh, ax=list(axes), label=r"$\log_{10}\,\|F(\kappa)\|$", shrink=0.8)
     if legend:
         bottom.legend(

@@ -110,13 +110,13 @@ def plot_rank_one_flows(
     handles, _ = ax.get_legend_handles_labels()
     grey = "0.45"
     proxies = {
-        "stable": (dict(_marker("stable", "k", 7), mfc=grey), "stable fixed point (filled)"),
+        "stable": (dict(_marker("stable", "k", 7), mfc=grey), "stable fixed point"),
         "unstable": (
             dict(_marker("unstable", grey, 7), mfc="w", mew=1.5),
-            "unstable fixed point (open)",
+            "unstable fixed point",
         ),
-        "saddle-node": (_marker("saddle-node", "k", 7), "saddle-node (square)"),
-        "ghost": (GHOST_STYLE, r"ghost $(\kappa_g, r_g)$ (diamond)"),
+        "saddle-node": (_marker("saddle-node", "k", 7), "saddle-node"),
+        "ghost": (GHOST_STYLE, r"ghost, drawn at $(\kappa_g, r_g)$"),
     }
     for key, (style, text) in proxies.items():
         if key in drawn:
@@ -192,7 +192,7 @@ def plot_training_track(
         values = np.asarray(history.get(key, []), dtype=float)[::stride]
         values = np.where(values > 0, values, np.nan)
         ax.plot(np.arange(0, values.size * stride, stride), values, color=colour, lw=0.8)
-        ax.set_yscale("log")
+        _log_if_wide(ax, values)
         ax.set_ylabel({"loss": "loss", "grad_norm": r"gradient norm $\|\nabla_\theta L\|$"}[key])
     axes[2].step(track.epochs, track.counts, where="post", color="k")
     axes[2].set_ylabel("fixed points")
@@ -202,7 +202,19 @@ def plot_training_track(
     r = track.ghost_r
     axes[3].plot(track.epochs, np.where(r > 0, r, np.nan), "D-", color="C4", ms=3, lw=0.8)
     if np.any(r > 0):
-        axes[3].set_yscale("log")
+        _log_if_wide(axes[3], r[r > 0])
+    else:
+        # An empty panel with ticks around 0 would read as r = 0: say what it shows.
+        axes[3].text(
+            0.5,
+            0.5,
+            "no ghost at any analysed checkpoint",
+            transform=axes[3].transAxes,
+            ha="center",
+            va="center",
+            color="0.35",
+        )
+        axes[3].set_yticks([])
     axes[3].set_ylabel(r"ghost $r = a_g r_g$")
     axes[3].set_xlabel("epoch")
     handles = _story_marks(axes, story or {})
@@ -217,6 +229,19 @@ def plot_training_track(
     if title:
         axes[0].set_title(title)
     return fig
+
+
+#: Smallest max/min ratio of a positive curve drawn on a log axis; over a narrower range a
+#: log axis labels only minor ticks ("4.6×10⁻¹ 4.7×10⁻¹ …"), so the axis stays linear.
+LOG_AXIS_MIN_RATIO = 10.0
+
+
+def _log_if_wide(ax, values) -> None:
+    """A log y axis when the positive finite ``values`` span at least a decade."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size and v.max() / v.min() >= LOG_AXIS_MIN_RATIO:
+        ax.set_yscale("log")
 
 
 def _story_marks(axes, story) -> list:
@@ -250,29 +275,46 @@ def plot_phase_portrait(flow, result, trajectories=None, title: str = "", *, ax=
         flow,
         result.points,
         trajs,
-        title or r"latent flow (white: $\dot\kappa_1 = 0$, black: $\dot\kappa_2 = 0$)",
+        title or r"latent flow $\dot\kappa = F(\kappa)$",
         float(result.half_width),
     )
     mesh = draw_portrait(ax, portrait)
-    fig.colorbar(mesh, ax=ax, label=r"$\log_{10}\,\|F(\kappa)\|$")
+    # Speeds beyond the colour range are clipped: the bar's pointed ends say so.
+    fig.colorbar(mesh, ax=ax, label=r"$\log_{10}\,\|F(\kappa)\|$", extend="both")
     return fig
 
 
-def plot_pca_minima(trajectories, points, mean=None, basis=None, title: str = "", *, ax=None):
+#: Most trajectories drawn each in a colour of its own (with a legend entry); more are grey.
+MAX_COLOURED_TRAJECTORIES = 6
+
+
+def plot_pca_minima(
+    trajectories, points, mean=None, basis=None, title: str = "", *, labels=None, ax=None
+):
     """Trajectories (trials × time × N) projected on their first two PCs with minima marked.
-    Returns the Figure."""
+
+    ``labels``: one legend label per trajectory (default "trial 1", …); beyond
+    :data:`MAX_COLOURED_TRAJECTORIES` they are drawn grey under one entry. Returns the Figure.
+    """
     trajectories = np.asarray(trajectories, dtype=float)
     if mean is None or basis is None:
         mean, basis = pca_basis(trajectories.reshape(-1, trajectories.shape[-1]), 2)
     fig, ax = _axes(ax, (6, 5))
+    n = len(trajectories)
+    coloured = n <= MAX_COLOURED_TRAJECTORIES
+    labels = list(labels) if labels is not None else [f"trial {i + 1}" for i in range(n)]
+    colours = [f"C{i % 7}" for i in range(n)] if coloured else ["0.6"] * n
     for i, traj in enumerate(trajectories):
         pcs = (traj - mean) @ basis[:2].T
-        ax.plot(pcs[:, 0], pcs[:, 1], color=f"C{i % 10}", lw=1)
-        ax.plot(pcs[0, 0], pcs[0, 1], "o", color=f"C{i % 10}", ms=3)
-    _mark_points(ax, points, lambda x: (x - mean) @ basis[:2].T, edge="r", size=9)
-    ax.set_xlabel("PC1")
-    ax.set_ylabel("PC2")
-    ax.set_title(title or "trajectories and speed minima")
+        label = labels[i] if coloured else (f"trajectories ({n})" if i == 0 else None)
+        ax.plot(pcs[:, 0], pcs[:, 1], color=colours[i], lw=1, label=label)
+        ax.plot(pcs[0, 0], pcs[0, 1], "o", mfc="w", mec=colours[i], ms=4, zorder=4)
+    if n:
+        ax.plot([], [], "o", mfc="w", mec="0.3", ms=4, label="start of a trial")
+    _mark_points(ax, points, lambda x: (x - mean) @ basis[:2].T, size=9)
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    ax.set_title(title or "Trajectories and speed minima (first two principal components)")
     return fig
 
 
@@ -312,18 +354,21 @@ def plot_latent_minima(flow, analysis, trajectories=None, title: str = "", *, ax
     else:
         fig = axes[0].figure
     projections = (
-        (r"$\kappa_1$", r"$\kappa_2$", lambda a: a[..., :2]),
-        ("PC 1", "PC 2", lambda a: (a - mean) @ basis.T),
+        (r"$\kappa_1$", r"$\kappa_2$", lambda a: a[..., :2], "first two latent coordinates"),
+        ("PC 1", "PC 2", lambda a: (a - mean) @ basis.T, "first two principal components"),
     )
-    for ax, (xl, yl, proj) in zip(axes, projections, strict=True):
+    for ax, (xl, yl, proj, name) in zip(axes, projections, strict=True):
         if lat is not None:
-            for t in lat:
+            for i, t in enumerate(lat):
                 q = proj(t)
-                ax.plot(q[:, 0], q[:, 1], color="0.6", lw=0.6)
-                ax.plot(q[0, 0], q[0, 1], ".", color="0.4", ms=3)
+                label = f"trajectories ({len(lat)} trials)" if i == 0 else None
+                ax.plot(q[:, 0], q[:, 1], color="0.65", lw=0.5, alpha=0.7, label=label)
+                ax.plot(q[0, 0], q[0, 1], ".", color="0.35", ms=3)
+            ax.plot([], [], ".", color="0.35", ms=5, label="start of a trial")
         _mark_points(ax, analysis.points, proj)
         ax.set_xlabel(xl)
         ax.set_ylabel(yl)
+        ax.set_title(name)
     if title:
         fig.suptitle(title)
     return fig

@@ -63,6 +63,13 @@ class sigma(sympy.Function):  # noqa: N801 (the paper's name)
         return body if exp is None else rf"{body}^{{{exp}}}"
 
 
+def _sigma_factored(expr):
+    """σ(cκ − cκ*) written back as σ(c(κ − κ*)), as in Eq. 36 (``factor`` expands it)."""
+    return expr.replace(
+        lambda e: isinstance(e, sigma), lambda e: sigma(sympy.factor_terms(e.args[0]))
+    )
+
+
 def step_map(kappa_expr=kappa):
     """G(κ) = κ + a f(κ) = (1 − a)κ + a Σ_i n_i φ(m_i κ + b_i) (Eq. 25, discrete)."""
     return sympy.expand(kappa_expr + a * latent_flow(kappa_expr)).collect(kappa_expr)
@@ -182,9 +189,10 @@ def rank_one_bptt() -> Derivation:
     ell = step_loss()
     ell_of = sympy.Function("ell_t")(kappa, c)
     d.equation(ell_of, ell)
-    dl_dk = sympy.factor(sympy.diff(ell, kappa))
+    dl_dk = _sigma_factored(sympy.factor(sympy.diff(ell, kappa)))
     d.result("dl_dkappa", dl_dk, lhs=ell_of.diff(kappa))
-    d.result("dl_dc", sympy.factor(sympy.diff(ell, c)), lhs=ell_of.diff(c))
+    dl_dc = _sigma_factored(sympy.factor(sympy.diff(ell, c)))
+    d.result("dl_dc", dl_dc, lhs=ell_of.diff(c))
     d.text(r"The step map's derivative in the state:")
     dG = sympy.diff(G, kappa)
     G_of = sympy.Function("G")(kappa)
@@ -244,9 +252,7 @@ def rank_one_bptt() -> Derivation:
         if name == "n":
             grad = grad + lam[0] * neuron_derivative(k0, n)
         d.result(f"dL_d{name}", grad, lhs=_partial(Symbol("L"), f"{name}_j"))
-    dLdc = Sum(
-        sympy.factor(sympy.diff(ell, c)).xreplace({kappa: kap[tt], y_t: y[tt]}), (tt, 1, 2 * T)
-    )
+    dLdc = Sum(dl_dc.xreplace({kappa: kap[tt], y_t: y[tt]}), (tt, 1, 2 * T))
     d.result(
         "dL_dc",
         dLdc,

@@ -87,10 +87,10 @@ def curvature_bound(expr=None, state=None, param=None, x0=0) -> Derivation:
         "curvature_bound",
         "The critical learning rate is not a curvature bound",
         "Classical gradient-descent stability ($\\alpha < 2/\\lambda$) versus the ghost's "
-        "point-of-no-return criterion (Eq. 23).",
+        "point-of-no-return criterion (Eq.~23).",
     )
     d.symbols.update({"r": r, "T": T})
-    d.section(f"Normal form $dx/dt = {latex(expr)}$")
+    d.section(f"Normal form $\\dot {latex(state)} = {latex(expr)}$")
     d.result("escape_time", t_esc, lhs=sympy.Symbol("t_esc"))
     d.result("r_star", q["r_star"], lhs=sympy.Symbol("r^*"))
     d.result("point_of_no_return", q["point_of_no_return"], lhs=sympy.Symbol("r_n"))
@@ -102,9 +102,15 @@ def curvature_bound(expr=None, state=None, param=None, x0=0) -> Derivation:
     d.result("classical_bound", q["classical_bound"], lhs=2 / sympy.Symbol("lambda_-"))
     d.text(r"One step from just above $r^*$ crosses $r_n$ when $\alpha$ exceeds (Eq. 23)")
     d.result("alpha_star", q["alpha_star"], lhs=sympy.Symbol("alpha^*"))
-    d.result(
-        "bound_ratio", q["bound_ratio"], lhs=sympy.Symbol("alpha^*") * sympy.Symbol("lambda_-") / 2
-    )
+    d.text(r"and its ratio to the classical bound $2/\lambda_-$ is")
+    ratio = q["bound_ratio"]
+    d.result("bound_ratio", ratio, lhs=sympy.Symbol("alpha^*") * sympy.Symbol("lambda_-") / 2)
+    if not ratio.free_symbols and ratio < 1:
+        d.text(
+            r"a fixed fraction below one, whatever the delay $T$: a learning rate that the "
+            r"curvature criterion calls stable ($\alpha^* \le \alpha < 2/\lambda_-$) still "
+            r"throws $r$ past the point of no return, where learning stops."
+        )
     return d
 
 

@@ -389,15 +389,16 @@ class _Pipeline:
             sympy.Integral((yhat - sympy.Heaviside(t - T)) ** 2, (t, 0, 2 * T)),
         )
         z = sympy.Symbol("z", positive=True)
-        logistic = 1 / (1 + sympy.exp(-c * z))
-        up = sympy.limit(logistic, c, sympy.oo)
-        down = sympy.limit(logistic.subs(z, -z), c, sympy.oo)
+        u = sympy.Symbol("u")
+        logistic = 1 / (1 + sympy.exp(-u))
+        up = sympy.limit(logistic.subs(u, c * z), c, sympy.oo)
+        down = sympy.limit(logistic.subs(u, -c * z), c, sympy.oo)
         d.text(
-            "In the analytical limit of infinite confidence the sigmoid becomes a step: "
-            "for $z > 0$,"
+            "In the analytical limit of infinite confidence the sigmoid "
+            f"$\\sigma(u) = {latex(logistic)}$ becomes a step: for $z > 0$,"
         )
-        d.equation(sympy.Limit(logistic, c, sympy.oo), up)
-        d.equation(sympy.Limit(logistic.subs(z, -z), c, sympy.oo), down)
+        d.equation(sympy.Limit(sigma(c * z), c, sympy.oo), up)
+        d.equation(sympy.Limit(sigma(-c * z), c, sympy.oo), down)
         d.text(
             "so $\\hat y(t)$ is $1$ from the moment the trajectory crosses the threshold, "
             "the escape time $t_\\mathrm{esc}$, and $0$ before: "
@@ -715,7 +716,8 @@ class _Pipeline:
             return
         t_of_x = _simplify(t_of_x)
         self.t_of_x = t_of_x
-        d.equation(t, t_of_x, prose="Separating variables, the time to reach $x$ is")
+        # Shown in the parameter, like the trajectory it inverts to (ρ is r − r_c up to sign).
+        d.equation(t, self._in_r(t_of_x), prose="Separating variables, the time to reach $x$ is")
         sols = _attempt(lambda: sympy.solve(sympy.Eq(t_of_x, t), x), 2.0)
         if sols and len(sols) == 1:
             traj = self._in_r(sols[0])
@@ -1111,7 +1113,7 @@ class _Pipeline:
             "gradient descent oscillates around $r^*$; beyond the point of no return it is "
             "exactly zero: the no-learning zone."
         )
-        self.result("dloss_dr", dloss, lhs=sympy.Derivative(sympy.Function("L")(r), r))
+        self.result("dloss_dr", dloss, lhs=Partial(sympy.Symbol("L"), r))
 
     # -- 9. critical learning rate ----------------------------------------------------------
     def critical_learning_rate(self):
@@ -1124,7 +1126,7 @@ class _Pipeline:
         self.result(
             "grad_at_r_star",
             G,
-            lhs=sympy.Abs(sympy.Subs(sympy.Derivative(sympy.Symbol("L"), s["r"]), s["r"], rs)),
+            lhs=sympy.Abs(sympy.Subs(Partial(sympy.Symbol("L"), s["r"]), s["r"], rs)),
             prose="At the optimum the gradient has magnitude",
         )
         alpha = sympy.Symbol("alpha")
@@ -1135,7 +1137,7 @@ class _Pipeline:
             "It lands beyond the point of no return, where the gradient is zero forever, "
             "when, with $G^* = |\\partial L/\\partial r|_{r^*}$,"
         )
-        d.equation(alpha * sympy.Symbol("G^*"), sympy.Abs(rs - rn), relation=">")
+        d.equation(alpha, sympy.Abs(rs - rn) / sympy.Symbol("G^*"), relation=">")
         a_star = self._value((self.rho_star - self.rho_n) / -dte.subs(rho, self.rho_star))
         a_star = _simplify(a_star)
         self.result(

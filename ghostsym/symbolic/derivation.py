@@ -29,6 +29,7 @@ RELATIONS = {
     ">": ">",
     "<=": r"\le",
     ">=": r"\ge",
+    "succeq": r"\succeq",
     "equiv": r"\equiv",
     "implies": r"\;\Longrightarrow\;",
     "to": r"\to",
@@ -49,17 +50,20 @@ class Step:
     rhs: Any = None
     relation: str = "="
     label: str | None = None
+    #: Term order of sums (``None``: the printer's degree-first ``grlex``; ``"lex"`` keeps
+    #: an expansion in its order, leading term first).
+    order: str | None = None
 
     def latex(self) -> str:
         if self.kind == "section":
             return f"\\section*{{{self.text}}}"
         if self.kind == "text":
             return self.text
-        lhs = _latex(self.lhs)
+        lhs = _latex(self.lhs, self.order)
         tag = f"\\tag{{{self.label}}}" if self.label else ""
         if self.rhs is None:
             return f"\\begin{{equation*}}\n  {lhs}{tag}\n\\end{{equation*}}"
-        rhs = _latex(self.rhs)
+        rhs = _latex(self.rhs, self.order)
         if len(lhs) > LONG_SIDE and len(rhs) > 8:
             # Both sides long (a limit of a long expression): the relation starts a new line.
             return (
@@ -136,6 +140,7 @@ _TERMINAL_RELATIONS = {
     ">": ">",
     "<=": "≤",
     ">=": "≥",
+    "succeq": "⪰",
     "equiv": "≡",
     "implies": "⟹",
     "to": "→",
@@ -213,6 +218,11 @@ class LogDerivative(sympy.Function):
     nargs = 2
 
 
+def _is_time(var) -> bool:
+    """Whether a differentiation variable is the time ``t`` (whatever its assumptions)."""
+    return isinstance(var, sympy.Symbol) and var.name == "t"
+
+
 def _name_of(obj) -> sympy.Basic:
     """The printed name of what a derivative acts on: a function by its name only."""
     if isinstance(obj, AppliedUndef):
@@ -230,12 +240,68 @@ class AppendixPrinter(LatexPrinter):
     - a word subscript is upright: ``t_esc`` prints :math:`t_\\mathrm{esc}`;
     - the derivative of a one-argument undefined function with respect to its argument
       prints in prime notation, :math:`q''(\\kappa_g)`;
-    - in a sum, the terms with a positive sign come first: :math:`\\sigma(c(x - x^*))`, not
-      :math:`\\sigma(c(-x^* + x))`.
+    - in a sum, the terms of highest degree come first (:math:`x^2 + r`, as in the title
+      :math:`\\dot x = x^2 + r`; ``order="grlex"``) and the terms with a positive sign before
+      the negative ones: :math:`\\sigma(c(x - x^*))`, not :math:`\\sigma(c(-x^* + x))`;
+    - the first derivative in time ``t`` of a state (a symbol or a function of ``t``) is a dot,
+      :math:`\\dot x(t)`, :math:`\\dot\\kappa_k`, as in the prose;
+    - the natural logarithm is :math:`\\ln` (as in :math:`d\\ln\\alpha^*/d\\ln T`);
+    - the identity matrix is :math:`I`; integral limits sit beside the sign;
+    - the rows of a piecewise function show their own ranges, :math:`r_n \\le r < r^*`, not
+      the cumulative :math:`r \\ge r_n` of SymPy's first-match conditions.
     """
 
     def __init__(self, settings=None):
-        super().__init__({"inv_trig_style": "full", "fold_frac_powers": True, **(settings or {})})
+        super().__init__(
+            {
+                "inv_trig_style": "full",
+                "fold_frac_powers": True,
+                "order": "grlex",
+                **(settings or {}),
+            }
+        )
+
+    def _print_Integral(self, expr):
+        # Limits beside the sign, as in the paper's Eqs. (not stacked above and below it).
+        return super()._print_Integral(expr).replace("\\int\\limits", "\\int")
+
+    def _print_log(self, expr, exp=None):
+        if len(expr.args) == 1:
+            tex = f"\\ln{{\\left({self._print(expr.args[0])} \\right)}}"
+            return f"{tex}^{{{exp}}}" if exp else tex
+        return super()._print_log(expr, exp)
+
+    def _print_Identity(self, expr):
+        return "I"
+
+    def _print_Piecewise(self, expr):
+        # Piecewise conditions are tried in order; a paper writes each row's own range:
+        # "r >= r_n" after "r >= r*" prints "r_n <= r < r*".
+        rows = []
+        previous = None
+        for value, cond in expr.args:
+            shown = cond
+            if (
+                previous is not None
+                and isinstance(cond, (sympy.GreaterThan, sympy.LessThan))
+                and type(previous) is type(cond)
+                and cond.lhs == previous.lhs
+                and isinstance(cond.lhs, sympy.Symbol)
+            ):
+                var, here, before = self._print(cond.lhs), cond.rhs, previous.rhs
+                if isinstance(cond, sympy.GreaterThan):
+                    shown = f"{self._print(here)} \\leq {var} < {self._print(before)}"
+                else:
+                    shown = f"{self._print(before)} < {var} \\leq {self._print(here)}"
+            # Display-size fractions, as in the paper's Eqs. 16-21 (not the cases' small ones).
+            value_tex = f"\\displaystyle {self._print(value)}"
+            if cond is sympy.true:
+                rows.append(f"{value_tex} & \\text{{otherwise}}")
+            else:
+                tex = shown if isinstance(shown, str) else self._print(shown)
+                rows.append(f"{value_tex} & \\text{{for}}\\: \\displaystyle {tex}")
+            previous = cond if isinstance(cond, (sympy.GreaterThan, sympy.LessThan)) else None
+        return "\\begin{cases} " + " \\\\[1ex] ".join(rows) + " \\end{cases}"
 
     def _print_Symbol(self, expr, style="plain"):
         if "\\" in expr.name or "/" in expr.name or "{" in expr.name:
@@ -291,6 +357,31 @@ class AppendixPrinter(LatexPrinter):
     def _print_Derivative(self, expr):
         inner = expr.expr
         if (
+            hasattr(inner, "dot_latex")
+            and expr.variable_count == ((inner.args[-1], 1),)
+            and _is_time(inner.args[-1])
+        ):
+            return inner.dot_latex(self)
+        if (
+            not isinstance(expr, Partial)
+            and len(expr.variable_count) == 1
+            and expr.derivative_count == 1
+            and _is_time(expr.variable_count[0][0])
+            and (
+                isinstance(inner, (sympy.Symbol, sympy.Indexed, sympy.MatrixSymbol))
+                or (
+                    isinstance(inner, AppliedUndef)
+                    and len(inner.args) == 1
+                    and inner.args[0] == expr.variable_count[0][0]
+                )
+            )
+        ):
+            # A time derivative, written as in the prose: \dot x(t), \dot\kappa_k.
+            if isinstance(inner, AppliedUndef):
+                name = self._print(sympy.Symbol(inner.func.__name__))
+                return f"\\dot{{{name}}}{{\\left(t \\right)}}"
+            return self._dotted(inner)
+        if (
             isinstance(inner, AppliedUndef)
             and len(inner.args) == 1
             and len(expr.variable_count) == 1
@@ -302,6 +393,16 @@ class AppendixPrinter(LatexPrinter):
             # Braced like SymPy's own function calls, so that no space opens before "(".
             return f"{name}{primes}{{\\left({self._print(inner.args[0])} \\right)}}"
         return super()._print_Derivative(expr)
+
+    def _dotted(self, obj) -> str:
+        """:math:`\\dot x` of a symbol or an indexed symbol (the dot on the base only)."""
+        if isinstance(obj, sympy.Indexed):
+            base = self._print(obj.base.label)
+            idx = ",".join(self._print(i) for i in obj.indices)
+            return f"\\dot{{{base}}}_{{{idx}}}"
+        tex = self._print(obj)
+        head, sep, tail = tex.partition("_")
+        return f"\\dot{{{head}}}{sep}{tail}"
 
     def _print_Partial(self, expr):
         name = self._print(_name_of(expr.expr))
@@ -353,16 +454,16 @@ class AppendixPrinter(LatexPrinter):
         return tex
 
 
-def latex(obj) -> str:
+def latex(obj, order: str | None = None) -> str:
     """LaTeX of a SymPy object with :class:`AppendixPrinter` (every derivation uses it)."""
-    return AppendixPrinter().doprint(obj)
+    return AppendixPrinter({"order": order} if order else None).doprint(obj)
 
 
-def _latex(obj) -> str:
+def _latex(obj, order: str | None = None) -> str:
     if isinstance(obj, str):
         # Only plain symbol names are allowed as strings (rendered through a Symbol).
         return latex(sympy.Symbol(obj))
-    return latex(obj)
+    return latex(obj, order)
 
 
 #: Text-mode LaTeX used in prose, and its Markdown (the prose's math stays ``$...$``).
@@ -425,22 +526,39 @@ class Derivation:
         relation: str = "=",
         label: str | None = None,
         prose: str | None = None,
+        order: str | None = None,
     ) -> Derivation:
-        """Display ``lhs relation rhs`` (or a single SymPy object when ``rhs`` is None)."""
+        """Display ``lhs relation rhs`` (or a single SymPy object when ``rhs`` is None).
+
+        ``order="lex"`` keeps an expansion's leading term first (default: degree first).
+        """
         if relation not in RELATIONS:
             raise ValueError(f"unknown relation {relation!r}")
         if prose:
             self.text(prose)
-        self.steps.append(Step("equation", lhs=lhs, rhs=rhs, relation=relation, label=label))
+        self.steps.append(
+            Step("equation", lhs=lhs, rhs=rhs, relation=relation, label=label, order=order)
+        )
         return self
 
     def result(
-        self, name: str, expr, *, lhs=None, label: str | None = None, prose: str | None = None
+        self,
+        name: str,
+        expr,
+        *,
+        lhs=None,
+        label: str | None = None,
+        prose: str | None = None,
+        order: str | None = None,
     ) -> Any:
         """Record a named result and display it; returns ``expr`` for chaining."""
         self.results[name] = expr
         self.equation(
-            lhs if lhs is not None else sympy.Symbol(name), expr, label=label, prose=prose
+            lhs if lhs is not None else sympy.Symbol(name),
+            expr,
+            label=label,
+            prose=prose,
+            order=order,
         )
         return expr
 
@@ -455,14 +573,13 @@ class Derivation:
             parts.append("\\begin{abstract}\n" + self.abstract.strip() + "\n\\end{abstract}")
         previous = None
         for step in self.steps:
-            if (
-                previous is not None
-                and previous.kind == "equation"
-                and step.kind == "text"
-                and step.text[:1].islower()
+            if previous is not None and (
+                (previous.kind in ("text", "equation") and step.kind == "equation")
+                or (previous.kind == "equation" and step.kind == "text" and step.text[:1].islower())
             ):
-                # A sentence that goes on after a display ("which exists when ...") continues
-                # the paragraph: no blank line, so no indent.
+                # A display belongs to the paragraph that introduces it, and a sentence that
+                # goes on after a display ("which exists when ...") continues that paragraph:
+                # no blank line, so no empty paragraph and no paragraph skip around displays.
                 parts[-1] += "\n" + step.latex()
             else:
                 parts.append(step.latex())
@@ -476,6 +593,8 @@ class Derivation:
             "\\documentclass[11pt]{article}\n"
             "\\usepackage[margin=2cm]{geometry}\n"
             "\\usepackage{amsmath,amssymb}\n"
+            # Paragraphs apart, not indented: prose between displays reads as one text.
+            "\\usepackage{parskip}\n"
             "\\allowdisplaybreaks\n"
             f"\\title{{{self.title}}}\n"
             "\\author{ghostsym}\n"

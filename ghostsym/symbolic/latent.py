@@ -70,18 +70,10 @@ class x_of_t(sympy.Function):  # noqa: N801 (printed name)
         body = rf"x_{{{printer._print(self.args[0])}}}\!\left({printer._print(self.args[1])}\right)"
         return body if exp is None else rf"{body}^{{{exp}}}"
 
-
-class kappa_of_t(sympy.Function):  # noqa: N801 (printed name)
-    """κ_k(t): a latent variable in continuous time."""
-
-    nargs = 2
-
-    def _latex(self, printer, exp=None):
-        body = (
-            rf"\kappa_{{{printer._print(self.args[0])}}}\!"
-            rf"\left({printer._print(self.args[1])}\right)"
-        )
-        return body if exp is None else rf"{body}^{{{exp}}}"
+    def dot_latex(self, printer):
+        """Its time derivative, :math:`\\dot x_i(t)` (as in the prose)."""
+        index, time_ = (printer._print(arg) for arg in self.args)
+        return rf"\dot x_{{{index}}}\!\left({time_}\right)"
 
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -239,27 +231,27 @@ def latent_reduction() -> Derivation:
     )
     xi = IndexedBase("xi")
     X = x_of_t
-    kap_c = kappa_of_t
+    kap_c = sympy.Function("kappa")  # κ(t): the one latent variable of rank one
     rhs_c = (
         -X(i, time) + phi(m[i] * Sum(n[j] * X(j, time), (j, 1, N)) + b[i] + xi[i]) + eta[i]
     ) / tau
-    d.equation(sympy.Derivative(X(i, time), time), rhs_c, label="24")
+    d.equation(tau * sympy.Derivative(X(i, time), time), tau * rhs_c, label="24")
     kappa_c = Sum(n[i] * X(i, time), (i, 1, N))
-    d.equation(kap_c(1, time), kappa_c, relation="equiv")
+    d.equation(kap_c(time), kappa_c, relation="equiv")
     d.text(r"Differentiate the definition (a finite sum) and insert the equation of motion:")
     dk = sympy.diff(kappa_c, time)
-    d.equation(sympy.Derivative(kap_c(1, time), time), dk)
+    d.equation(sympy.Derivative(kap_c(time), time), dk)
     dk = dk.replace(
         lambda e: isinstance(e, sympy.Derivative) and isinstance(e.expr, X),
         lambda e: rhs_c.xreplace({i: e.expr.args[0]}),
     )
-    dk = replace_sum(sympy.factor_terms(sympy.expand(dk)), kappa_c, kap_c(1, time))
-    d.equation(sympy.Derivative(kap_c(1, time), time), dk)
+    dk = replace_sum(sympy.factor_terms(sympy.expand(dk)), kappa_c, kap_c(time))
+    d.equation(tau * sympy.Derivative(kap_c(time), time), sympy.expand(tau * dk))
     resid = sympy.expand(
         tau * dk
         - (
-            -kap_c(1, time)
-            + Sum(n[i] * phi(m[i] * kap_c(1, time) + b[i] + xi[i]), (i, 1, N))
+            -kap_c(time)
+            + Sum(n[i] * phi(m[i] * kap_c(time) + b[i] + xi[i]), (i, 1, N))
             + Sum(n[i] * eta[i], (i, 1, N))
         )
     )
@@ -313,7 +305,7 @@ def latent_reduction() -> Derivation:
         (-kap[kk, t] + Sum(n[i, kk] * phi(latent_drive + b[i] + inp), (i, 1, N))).xreplace(
             continuous
         ),
-        lhs=tau * Symbol("kappadot_k'"),
+        lhs=tau * sympy.Derivative(kap[kk], time),
         label="37",
         prose=r"In continuous time, by the same steps as for rank one,",
     )
@@ -648,8 +640,9 @@ def gradient_projection() -> Derivation:
         explicit = _partial(R_sym, sym)
         implicit = sympy.Mul(_partial(R_sym, kappa), _partial(kappa_g, sym), evaluate=False)
         d.equation(_partial(r_sym, sym), sympy.Add(explicit, implicit, evaluate=False))
-        d.equation(explicit, P["explicit_g"])
-        d.equation(implicit, P["implicit_g"])
+        # An expansion in r_g: its leading (r_g-free) term first.
+        d.equation(explicit, P["explicit_g"], order="lex")
+        d.equation(implicit, P["implicit_g"], order="lex")
         d.results[f"dr_d{p}_explicit"] = P["explicit_g"]
         d.results[f"dr_d{p}_implicit"] = P["implicit_g"]
     d.text(

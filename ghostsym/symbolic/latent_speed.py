@@ -97,7 +97,7 @@ def speed_minima() -> Derivation:
         r"Jacobian. Inputs are off (they would only shift $b$).",
     )
     d.section("Field and Jacobian")
-    d.text(r"Neuron $i$ has pre-activation $z_i = \sum_j W_{ij} x_j + b_i$ and velocity")
+    d.text(r"Neuron $i$ has pre-activation $z_i = \sum_j W_{i,j} x_j + b_i$ and velocity")
     Fi = _field(i)
     F_ = IndexedBase("F")
     J_ = IndexedBase("J")
@@ -118,7 +118,7 @@ def speed_minima() -> Derivation:
     d.result("grad_q", sum_simplify(sympy.expand(grad)), lhs=Partial(q_, x[k], evaluate=False))
     d.text(
         r"The first two terms are $-F_k$, the diagonal part of $J$; the sum is the "
-        r"$D_1 W$ part. Together: $\partial q/\partial x_k = \sum_i F_i J_{ik}$, i.e. (Eq. 4)"
+        r"$D_1 W$ part. Together: $\partial q/\partial x_k = \sum_i F_i J_{i,k}$, i.e. (Eq. 4)"
     )
     Fm, Jm, Wm = (sympy.MatrixSymbol(s, N, N) for s in ("F", "J", "W"))
     Fv = sympy.MatrixSymbol("F", N, 1)
@@ -128,7 +128,7 @@ def speed_minima() -> Derivation:
     d.text(r"The second derivatives of one component of the field are")
     d2F = _name_preactivations(in_range(in_range(sympy.diff(Fi, x[k], x[ell]).doit())))
     d.result("hess_F", d2F, lhs=Partial(F_[i], x[k], x[ell], evaluate=False))
-    d.text(r"and differentiating $\sum_i F_i J_{ik}$ once more by the product rule gives")
+    d.text(r"and differentiating $\sum_i F_i J_{i,k}$ once more by the product rule gives")
     hessian = Sum(J_[i, k] * J_[i, ell] + F_[i] * d2F, (i, 1, N))
     d.equation(Partial(q_, x[k], x[ell], evaluate=False), hessian)
     D2 = sympy.MatrixSymbol("D_2", N, N)

@@ -281,21 +281,21 @@ def reduction_document() -> Derivation:
     d.section("Slow points and ghosts (Eqs. 1--6)")
     d.equation(sympy.Derivative(X, t), Fm, label="1", prose="The system is")
     d.equation(q, sympy.Rational(1, 2) * Fm.T * Fm, label="2", prose="with kinetic energy")
+    d.text(
+        "A slow point $x_s$ is a local minimum of $q$ at which the flow does not vanish "
+        "(Eq.~3; the Hessian is positive semidefinite); a fixed point has $F(x_s) = 0$ instead:"
+    )
+    x_s = sympy.Symbol("x_s")
+    d.equation(Nabla(q, 1, x_s), 0, label="3")
+    d.equation(Nabla(q, 2, x_s), 0, relation="succeq")
+    d.equation(sympy.Ne(sympy.Function("F")(x_s), 0))
     d.equation(
         Nabla(q),
         Jm.T * Fm,
         label="4",
-        prose="Its gradient is, with $J_{ij} = \\partial F_i / \\partial x_j$ the Jacobian,",
+        prose="The gradient of $q$ is, with $J_{ij} = \\partial F_i / \\partial x_j$ the Jacobian,",
     )
-    d.text(
-        "A slow point $x_s$ is a local minimum of $q$ at which the flow does not vanish "
-        "(Eq.~3); a fixed point has $F(x_s) = 0$ instead:"
-    )
-    x_s = sympy.Symbol("x_s")
-    d.equation(Nabla(q, 1, x_s), 0, label="3")
-    d.equation(Nabla(q, 2, x_s), 0, relation=">=")
-    d.equation(sympy.Ne(sympy.Function("F")(x_s), 0))
-    d.text("At a slow point Eq.~4 gives")
+    d.text("so at a slow point Eq.~4 gives")
     d.equation(Jm.T * Fm, sympy.ZeroMatrix(n, 1), label="5")
     d.text(
         "so $u = F(x_s)/\\lVert F(x_s)\\rVert$ is a left null vector of $J(x_s)$, which "
@@ -315,7 +315,7 @@ def reduction_document() -> Derivation:
         "$s^3$ or $c_0 s$, and"
     )
     d.equation(pm, um / (um.T * vm), label="7")
-    d.equation(sympy.Derivative(s, t), c0s + c2s * s**2, label="8")
+    d.equation(sympy.Derivative(s, t), c0s + c2s * s**2, label="8", order="lex")
     d.equation(c0s, pm.T * sympy.MatrixSymbol("F_s", n, 1), label="9")
     d.equation(
         c2s,

@@ -464,7 +464,11 @@ def _analyze_full_rank(record, checkpoints, out_dir: Path, run_dir: Path) -> dic
     points = find_speed_minima(
         W, final["b"], trajectories.reshape(-1, W.shape[0]), model.activation
     )
-    fig = plots.plot_pca_minima(trajectories, points)
+    fig = plots.plot_pca_minima(
+        trajectories,
+        points,
+        title=f"full rank, epoch {final_epoch}: speed minima in the trajectories' PC plane",
+    )
     return {
         "speed_minima": {
             "epoch": final_epoch,

@@ -22,9 +22,9 @@ def plot_history(history: Mapping[str, np.ndarray], path=None, title: str = "", 
     write the figure there as a PNG. Returns the Figure.
     """
     if axes is None:
-        from matplotlib.figure import Figure
+        from ghostsym.analysis.phase_portrait import new_figure  # the package style
 
-        fig = Figure(figsize=(7, 5.5), constrained_layout=True)
+        fig = new_figure(figsize=(7, 5.5))
         ax1, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=(2, 1))
     else:
         ax1, ax2 = axes
@@ -32,14 +32,19 @@ def plot_history(history: Mapping[str, np.ndarray], path=None, title: str = "", 
     loss = np.asarray(history["loss"])
     stride = max(1, loss.size // PLOT_MAX_POINTS)
     epochs = np.arange(loss.size)[::stride]
-    for key, colour in (("loss", "C0"), ("grad_norm", "C3")):
+    # Okabe–Ito blue and vermilion (the style's C0 and C3); the spiky gradient under the loss.
+    for key, colour, label, lw in (
+        ("grad_norm", "C3", r"gradient norm $\|\nabla_\theta L\|$", 0.5),
+        ("loss", "C0", "loss $L$", 1.0),
+    ):
         values = np.asarray(history[key])[::stride]
         positive = np.where(values > 0, values, np.nan)
-        ax1.plot(epochs, positive, color=colour, lw=0.8, label=key.replace("_", " "))
+        ax1.plot(epochs, positive, color=colour, lw=lw, label=label)
     ax1.set_yscale("log")
+    ax1.set_ylabel("loss, gradient norm")
     ax1.legend(loc="best")
     ax1.set_title(title)
-    ax2.plot(epochs, np.asarray(history["accuracy"])[::stride], color="C2", lw=0.8)
+    ax2.plot(epochs, np.asarray(history["accuracy"])[::stride], color="C2", lw=1.0)
     ax2.set_ylim(-0.02, 1.02)
     ax2.set_ylabel("accuracy")
     ax2.set_xlabel("epoch")

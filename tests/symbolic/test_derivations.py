@@ -191,3 +191,63 @@ def test_printer_conventions():
     assert latex(sympy.Symbol("T") ** sympy.Rational(4, 3)) == "T^{4/3}"
     with pytest.raises(ValueError, match="is TeX"):
         latex(sympy.Symbol(r"\partial_\kappa R"))
+
+
+def test_appendix_notation_conventions():
+    """One notation per object, as the documents' prose writes it."""
+    import sympy
+
+    from ghostsym.symbolic.derivation import Derivation, latex
+
+    t, r, x, kappa = (sympy.Symbol(s) for s in ("t", "r", "x", "kappa_k"))
+    t_real = sympy.Symbol("t", real=True)
+    # time derivatives are dots, whatever the assumptions on t; other derivatives are not
+    assert latex(sympy.Derivative(sympy.Function("x")(t_real), t_real)) == (
+        r"\dot{x}{\left(t \right)}"
+    )
+    assert latex(sympy.Derivative(kappa, t)) == r"\dot{\kappa}_{k}"
+    assert latex(sympy.Derivative(sympy.Function("q")(r), r)) == r"q'{\left(r \right)}"
+    # degree first, as in the title x^2 + r; an expansion keeps its order on request
+    assert latex(x**2 + r) == "x^{2} + r"
+    assert latex(sympy.Symbol("c_0") + sympy.Symbol("c_2") * x**2, order="lex") == (
+        "c_{0} + c_{2} x^{2}"
+    )
+    assert latex(sympy.log(x)) == r"\ln{\left(x \right)}"
+    assert latex(sympy.Identity(3)) == "I"
+    assert r"\limits" not in latex(sympy.Integral(1 / x, (x, 1, 2)))
+    # piecewise rows show their own ranges, not SymPy's first-match conditions
+    pw = latex(sympy.Piecewise((1, r >= 2), (2, r >= 1), (0, True)))
+    assert r"1 \leq r < 2" in pw and r"r \geq 1" not in pw
+    pw = latex(sympy.Piecewise((1, r <= -2), (2, r <= -1), (0, True)))
+    assert r"-2 < r \leq -1" in pw
+    # displays stay in the paragraph that introduces them (no empty paragraph before them)
+    d = Derivation("k", "title")
+    d.text("It starts from").equation(x, 0).equation(r, 1).text("Then more.")
+    body = d.body_latex()
+    assert "It starts from\n\\begin{equation*}" in body
+    assert "\\end{equation*}\n\\begin{equation*}" in body
+    assert "\\end{equation*}\n\nThen more." in body
+
+
+@pytest.mark.parametrize("name", ["canonical", "normal_form_quartic"])
+def test_da_documents_use_one_notation(built, name):
+    """∂L/∂r (never L'(r) or d/dr L), σ for the sigmoid, t(x) in the parameter like x(t)."""
+    tex = built[name].to_latex()
+    assert r"L'" not in tex and r"\frac{d}{d r} L" not in tex
+    assert r"\frac{\partial L}{\partial r} = \begin{cases}" in tex
+    assert r"\lim_{c \to \infty} \sigma{\left(c z \right)} = 1" in tex
+    assert r"\dot{x}{\left(t \right)} = x^{" in tex
+    trajectory = next(s for s in built[name].steps if s.kind == "equation" and str(s.lhs) == "t")
+    assert sympy_free_names(trajectory.rhs) >= {"x", "r"} and "rho" not in sympy_free_names(
+        trajectory.rhs
+    )
+
+
+def sympy_free_names(expr) -> set[str]:
+    return {s.name for s in expr.free_symbols}
+
+
+def test_bptt_sigmoid_argument_is_factored(built):
+    tex = built["rnn_rank_one_bptt"].to_latex()
+    assert r"\sigma\!\left(c \kappa - c \kappa^{*}\right)" not in tex
+    assert r"\sigma\!\left(c \left(\kappa - \kappa^{*}\right)\right)" in tex
