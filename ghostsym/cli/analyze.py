@@ -65,7 +65,9 @@ def run(args) -> int:
             f"{len(b['events'])} bifurcation event(s)"
         )
     if "speed_minima" in doc:
-        print(f"speed minima of the final network: {doc['speed_minima']['counts']}")
+        counts = doc["speed_minima"]["counts"]
+        listed = ", ".join(f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in counts.items())
+        print(f"speed minima of the final network: {listed or 'none'}")
     slowest = doc.get("rank_k", {}).get("slowest_ghost")
     if slowest:
         print(f"slowest ghost: speed {slowest['speed']:.3g} at epoch {slowest['epoch']}")

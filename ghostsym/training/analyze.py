@@ -219,14 +219,14 @@ def story_text(story: dict) -> str:
         parts = ["No loss history to read a drop from."]
     elif drop["drop"]:
         parts = [
-            f"Loss drop {_g(drop['plateau'])} -> {_g(drop['final'])} from epoch {drop['onset']} "
+            f"Loss drop {_g(drop['plateau'])} → {_g(drop['final'])} from epoch {drop['onset']} "
             f"(onset) to epoch {drop['end']} (end; {drop['width']} epochs; 10 %/90 % of the "
             "fall from the plateau, median of the first 10 % of epochs, to the final level, "
             "median of the last 10 %)."
         ]
     else:
         parts = [
-            f"No loss drop: loss {_g(drop['plateau'])} -> {_g(drop['final'])} over "
+            f"No loss drop: loss {_g(drop['plateau'])} → {_g(drop['final'])} over "
             f"{drop['epochs']} epochs (a drop needs the final level <= half the plateau)."
         ]
     if "checkpoints" not in story:
@@ -241,7 +241,7 @@ def story_text(story: dict) -> str:
             else f"present from the first analysed epoch, {birth['epoch']}"
         )
         tp = birth["passage_time"]
-        passage = f", passage time pi/sqrt(r) = {_g(tp)} tau" if tp is not None else ""
+        passage = f", passage time π/√r = {_g(tp)} τ" if tp is not None else ""
         parts.append(f"Ghost born {when}: r = {_g(birth['r'])}{passage}.")
         final = story["final_ghost"]
         if final is not None and final["epoch"] != birth["epoch"]:
@@ -261,7 +261,7 @@ def story_text(story: dict) -> str:
         parts[-1] += "; no bifurcation event (no saddle-node)."
     else:
         where = ", ".join(
-            f"{e['epoch_before']}-{e['epoch_after']} ({e['count_before']}->{e['count_after']})"
+            f"{e['epoch_before']}–{e['epoch_after']} ({e['count_before']} → {e['count_after']})"
             for e in sn
         )
         text = f"; {len(sn)} saddle-node event(s)" + (f" between epochs {where}" if sn else "")

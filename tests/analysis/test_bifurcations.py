@@ -78,7 +78,7 @@ def test_story_names_the_saddle_node_and_the_flow_legend_every_marker():
     assert story["fixed_points"] == {"min": 1, "max": 3, "first": 1, "last": 3}
     assert [(e["epoch_before"], e["epoch_after"]) for e in story["saddle_nodes"]] == [(30, 40)]
     assert story["ghost_birth"]["epoch"] == 0 and story["ghost_birth"]["previous_epoch"] is None
-    assert "1 saddle-node event(s) between epochs 30-40 (1->3)" in story["text"]
+    assert "1 saddle-node event(s) between epochs 30–40 (1 → 3)" in story["text"]
     assert "present from the first analysed epoch, 0" in story["text"]
 
     flows = [(f"epoch {e}", (p["m"], p["n"], p["b"])) for e, p in sorted(checkpoints.items())[2:5]]

@@ -89,7 +89,7 @@ def test_ghost_birth_and_counts(abrupt_run, abrupt_analysis):
         f"to epoch {story['loss_drop']['end']} (end",
         f"between epochs {birth['previous_epoch']} and {birth['epoch']}",
         f"r = {birth['r']:.3g}",
-        f"{birth['passage_time']:.3g} tau",
+        f"{birth['passage_time']:.3g} τ",
         "no bifurcation event",
     ):
         assert fact in text, (fact, text)
@@ -147,7 +147,7 @@ def test_loss_drop_edge_cases():
 
 def test_story_and_flow_epochs_without_a_track():
     story = run_story({"loss": np.r_[np.ones(40), np.full(60, 0.1)]})
-    assert "ghost_birth" not in story and story["text"].startswith("Loss drop 1 -> 0.1")
+    assert "ghost_birth" not in story and story["text"].startswith("Loss drop 1 → 0.1")
     story["ghost_birth"] = None
     assert flow_epochs([0, 10, 20, 30, 40], story) == [
         (0, "first"),
