@@ -138,8 +138,8 @@ def run(ctx):
                 "r_n (outside 5% of r* and r_n)",
                 false_fail=None,
                 why="finite x* shifts the switch-on's r-derivative by <= 1/(3 x*^3) (relative "
-                "<= 6e-6 on the grid); 12 RK4 steps per switch-on make the discrete sum's and RK4's errors "
-                "smaller still",
+                "<= 6e-6 on the grid); 12 RK4 steps per switch-on make the discrete sum's and "
+                "RK4's errors smaller still",
                 passed=bool(rel.max() <= RTOL and signs),
                 label=case_label(num.nf, "active"),
                 details={**common, "grid": active},
