@@ -30,7 +30,7 @@ lands below r_n again (the Fig. 2D mechanism at finite c; measured for x³ + r a
 lr = 0.77 α*, --seed 1). Whether a run relearns is then a question of the finite-c critical
 rate, not of the zone's gradient that Fig. 8A is about. (Earlier versions of this rule scored
 relearning too — on the last 20 % of the epochs, then once after the escape; each failed on
-such a run and was changed: see the report of issue 13.)
+such a run (c = 1, x² + r at lr 0.89 α*; x³ + r at lr 0.77 α*) and was changed.)
 
 False-fail probability: both rows are deterministic given the draws. ``zone-gradient`` is a
 property of the landscape (no random element: false-fail 0). ``escape``: inside the zone the
