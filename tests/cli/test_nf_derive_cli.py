@@ -21,8 +21,9 @@ def _json(run_cli, *args):
     return _strict(proc.stdout)
 
 
-def _one_line_error(proc, cmd, fragment):
-    assert proc.returncode == 1
+def _one_line_error(proc, cmd, fragment, status=1):
+    """One line, no traceback; ``status`` 1 (derive) or 2 (verify's usage errors)."""
+    assert proc.returncode == status
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"ghostsym {cmd}: error:"), proc.stderr
@@ -132,7 +133,7 @@ def test_inflection_text_fits_the_field(run_cli):
 @pytest.mark.parametrize("field", ["y**2 + r", "x + r", "x**2 + r - x**4", "oo*x + r"])
 def test_verify_refuses_at_once_with_derives_message(run_cli, tmp_path, field):
     proc = run_cli("verify", "--normal-form", field, "--out", tmp_path / "v", "--no-progress")
-    line = _one_line_error(proc, "verify", "")
+    line = _one_line_error(proc, "verify", "", status=2)
     derive = run_cli("derive", "--json", "--normal-form", field)
     if derive.returncode == 0:  # derive reports the reason in its notes
         reason = _strict(derive.stdout)["notes"]["escape_time"]
@@ -144,16 +145,18 @@ def test_verify_refuses_at_once_with_derives_message(run_cli, tmp_path, field):
 
 def test_verify_threshold_needs_a_normal_form(run_cli, tmp_path):
     proc = run_cli("verify", "--threshold", "pi", "--out", tmp_path / "v")
-    _one_line_error(proc, "verify", "--threshold")
+    _one_line_error(proc, "verify", "--threshold", status=2)
 
 
-def test_verify_normal_form_with_threshold_pi(run_cli, tmp_path):
+def test_verify_snic_field_with_threshold_pi(run_cli, tmp_path):
+    """The SNIC field r + 1 - cos(x) to the threshold pi, end to end through verify: its rows
+    pass with the pipeline's closed forms (r* = (sqrt(T^2 + pi^2) - T)/T at T = 100)."""
     proc = run_cli(
         "verify",
         "escape-time",
         "r-star",
         "--normal-form",
-        "x**2 + r",
+        "r + 1 - cos(x)",
         "--threshold",
         "pi",
         "--out",
@@ -162,5 +165,17 @@ def test_verify_normal_form_with_threshold_pi(run_cli, tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    ids = [c["id"] for c in _strict((tmp_path / "v" / "results.json").read_text())["checks"]]
-    assert len(ids) == 6 and len(set(ids)) == 6  # x²+r to oo and to pi are different fields
+    rows = {c["id"]: c for c in _strict((tmp_path / "v" / "results.json").read_text())["checks"]}
+    assert len(rows) == 6  # x^2 + r and x^4 + r (defaults) and the SNIC field, two checks each
+    snic = "r - cos(x) + 1 (x* = pi)"
+    for check in ("escape-time", "r-star"):
+        assert rows[f"{check}[{snic}]"]["status"] == "pass", rows[f"{check}[{snic}]"]
+    T = 100.0
+    assert rows[f"r-star[{snic}]"]["analytic"] == pytest.approx(
+        (math.sqrt(T**2 + math.pi**2) - T) / T, rel=1e-12
+    )
+    # t_esc = pi / sqrt(r (r + 2)) to x = pi (r_c = 0, sigma = 1: rho = r), at the worst point
+    r_worst = rows[f"escape-time[{snic}]"]["details"]["worst_rho"]
+    assert rows[f"escape-time[{snic}]"]["analytic"] == pytest.approx(
+        math.pi / math.sqrt(r_worst * (r_worst + 2)), rel=1e-12
+    )
