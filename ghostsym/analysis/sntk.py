@@ -51,6 +51,9 @@ MAX_JACOBIAN_ENTRIES = 60_000_000
 TOP_DIRECTIONS = 3
 #: Leading eigenvalues kept in a track record (the spectrum figure's data).
 SPECTRUM_KEEP = 40
+#: Checkpoints ``ghostsym analyze`` evaluates the sNTK at (evenly spaced; a full-rank sNTK
+#: of N = 100 costs seconds per checkpoint).
+SNTK_CHECKPOINTS = 40
 
 
 def _module(activation: str):
@@ -356,6 +359,52 @@ def sntk_record(
     }
 
 
+def sntk_checkpoints(
+    model: RNNModel,
+    task: Task | None,
+    checkpoints: Mapping[int, Mapping[str, np.ndarray]],
+    *,
+    seed: int = 0,
+    loss=None,
+    of: str = "states",
+    trials: int | None = None,
+    fraction: float = EIGEN_FRACTION,
+    progress=None,
+) -> list[dict]:
+    """Per-checkpoint sNTK records (epoch order) of parameter sets ``{epoch: params}``; the
+    sNTK of checkpoint e uses the draws of epoch e (the epoch whose loss the history records
+    at those parameters). Each record: ``epoch``, ``loss`` (``loss[e]``, NaN past its end or
+    without a history) and :func:`sntk_record`'s fields. BLAS runs single-threaded."""
+    from ghostsym.numerics.blas import single_threaded_blas
+
+    loss = np.asarray(() if loss is None else loss, dtype=float)
+    out = []
+    with single_threaded_blas():
+        for e in sorted(checkpoints):
+            rec = sntk_record(
+                model, checkpoints[e], task, of=of, seed=seed, epoch=e, trials=trials,
+                fraction=fraction,
+            )  # fmt: skip
+            lo = float(loss[e]) if e < loss.size else math.nan
+            out.append({"epoch": int(e), "loss": lo, **rec})
+            if progress is not None:
+                progress.update(1)
+    return out
+
+
+def sntk_summary(records: Sequence[dict]) -> dict:
+    """The per-checkpoint table ``ghostsym analyze`` reports: epoch, loss, participation
+    ratio, count, λ₁/Σλ and channel cosine as equal-length lists (JSON-ready)."""
+    keys = ("epoch", "loss", "participation_ratio", "count_above", "top_fraction")
+    table = {k: [r[k] for r in records] for k in keys}
+    table["cosine"] = [r["alignment"]["cosine"] for r in records]
+    table["r"] = [r["alignment"]["r"] for r in records]
+    reasons = {r["alignment"]["why"] for r in records if r["alignment"]["why"]}
+    table["alignment_note"] = sorted(reasons)
+    table["fraction"] = records[0]["fraction"] if records else EIGEN_FRACTION
+    return table
+
+
 def sntk_track(
     record,
     epochs: Sequence[int] | None = None,
@@ -365,14 +414,12 @@ def sntk_track(
     fraction: float = EIGEN_FRACTION,
     progress=None,
 ) -> list[dict]:
-    """Per-checkpoint sNTK records of a run.
+    """Per-checkpoint sNTK records of a run (:func:`sntk_checkpoints`).
 
-    ``record``: a :class:`ghostsym.training.RunRecord` (``ghostsym.training.load_run(dir)``)
-    or any object with ``config`` (``model``, ``task``, ``seed``), ``history`` (``loss``),
-    ``checkpoint_epochs`` and ``checkpoint(epoch)``. ``epochs``: the checkpoints to
-    evaluate (default: all). The sNTK of checkpoint e uses the draws of epoch e (the epoch
-    whose loss the history records at those parameters). Each record: ``epoch``, ``loss``
-    (the history's, NaN past its end) and :func:`sntk_record`'s fields.
+    ``record``: a :class:`ghostsym.training.RunRecord` (``ghostsym.training.load_run(dir)``;
+    the analysis layer reads no run directories itself) or any object with ``config``
+    (``model``, ``task``, ``seed``), ``history`` (``loss``), ``checkpoint_epochs`` and
+    ``checkpoint(epoch)``. ``epochs``: the checkpoints to evaluate (default: all).
     """
     cfg = record.config
     available = list(record.checkpoint_epochs)
@@ -380,18 +427,11 @@ def sntk_track(
     missing = sorted(set(chosen) - set(available))
     if missing:
         raise InputError(f"the run has no checkpoint at epoch(s) {missing[:5]}")
-    loss = np.asarray(record.history.get("loss", ()), dtype=float)
-    out = []
-    for e in chosen:
-        params = record.checkpoint(e)
-        rec = sntk_record(
-            cfg.model, params, cfg.task, of=of, seed=cfg.seed, epoch=e, trials=trials,
-            fraction=fraction,
-        )  # fmt: skip
-        out.append({"epoch": int(e), "loss": float(loss[e]) if e < loss.size else math.nan, **rec})
-        if progress is not None:
-            progress.update(1)
-    return out
+    cps = {e: record.checkpoint(e) for e in chosen}
+    return sntk_checkpoints(
+        cfg.model, cfg.task, cps, seed=cfg.seed, loss=record.history.get("loss"), of=of,
+        trials=trials, fraction=fraction, progress=progress,
+    )  # fmt: skip
 
 
 # ---- figure -------------------------------------------------------------------------------
