@@ -23,6 +23,7 @@ DOCUMENTS: dict[str, str] = {
     "rnn_speed_minima": "ghostsym.symbolic.latent_speed:speed_minima",
     "rnn_rank_one_bptt": "ghostsym.symbolic.bptt:rank_one_bptt",
     "curvature_bound": "ghostsym.symbolic.curvature:curvature_bound",
+    "preconditioned_canonical": "ghostsym.symbolic.preconditioned:preconditioned",
 }
 
 
