@@ -73,5 +73,17 @@ def run(args) -> int:
         print(f"slowest ghost: speed {slowest['speed']:.3g} at epoch {slowest['epoch']}")
     if "story" in doc:
         print(doc["story"]["text"])
+    sntk = doc.get("sntk", {})
+    if sntk.get("skipped"):
+        print(f"state-space NTK: skipped ({sntk['skipped']})")
+    elif sntk.get("epoch"):
+        pr = sntk["participation_ratio"]
+        low = min(range(len(pr)), key=pr.__getitem__)
+        cos = [abs(c) for c in sntk["cosine"] if c is not None]
+        channel = f"; top direction |cos| with ∇θ r up to {max(cos):.2f}" if cos else ""
+        print(
+            f"state-space NTK: effective rank (participation ratio) {pr[0]:.3g} at epoch "
+            f"{sntk['epoch'][0]}, lowest {pr[low]:.3g} at epoch {sntk['epoch'][low]}{channel}"
+        )
     print(f"wrote {out / 'analysis.json'} and {len(doc['figures'])} figure(s)")
     return 0

@@ -45,6 +45,7 @@ from ghostsym.analysis.bifurcations import (
 from ghostsym.analysis.latent_flow import analyze_rank_two, rank_two_latent_from_factors
 from ghostsym.analysis.latent_rank_k import latent_flow_of, minima_summary, track_rank_k
 from ghostsym.analysis.points import count_kinds
+from ghostsym.analysis.sntk import SNTK_CHECKPOINTS, plot_sntk_track, sntk_checkpoints, sntk_summary
 from ghostsym.analysis.speed_minima import find_speed_minima
 from ghostsym.errors import InputError
 from ghostsym.io import claim_directory, directory_lock, json_text, write_atomic
@@ -367,8 +368,31 @@ def _analyze(record, run_dir: Path, out_dir: Path, checkpoints: dict, progress) 
             meter.update(1)
     finally:
         meter.close()
+    sntk = _analyze_sntk(record, checkpoints, history, out_dir)
+    doc["sntk"] = sntk.pop("sntk")
+    doc["figures"] = [*doc.get("figures", []), *sntk.get("figures", [])]
     write_atomic(out_dir / "analysis.json", json_text(doc))
     return doc
+
+
+def _analyze_sntk(record, checkpoints: dict, history, out_dir: Path) -> dict:
+    """The state-space NTK per checkpoint (docs/sntk.md §1, §3): effective rank
+    (participation ratio, count ≥ 1 % of λ₁), λ₁/Σλ and the channel cosine with ∇θ r
+    (rank one), at most SNTK_CHECKPOINTS evenly spaced checkpoints, and its figure."""
+    cfg = record.config
+    epochs = _select(sorted(checkpoints), SNTK_CHECKPOINTS)
+    try:
+        records = sntk_checkpoints(
+            cfg.model,
+            cfg.task,
+            {e: checkpoints[e] for e in epochs},
+            seed=cfg.seed,
+            loss=history.get("loss"),
+        )
+    except InputError as exc:  # e.g. a Jacobian above the size limit
+        return {"sntk": {"skipped": str(exc)}}
+    path = plot_sntk_track(records, out_dir / "sntk.png", title="state-space NTK")
+    return {"sntk": sntk_summary(records), "figures": [str(path)]}
 
 
 def _analyze_low_rank(model, checkpoints, history, out_dir: Path, meter) -> dict:

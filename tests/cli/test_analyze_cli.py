@@ -36,6 +36,14 @@ def test_analyze_rank_one_run(run_cli, rank_one_run, tmp_path):
     kappas = np.array(b["checkpoints"][-1]["fixed_points"])
     assert np.all(np.abs(flow(kappas)) < 1e-9)
     assert "checkpoints" in proc.stdout and "wrote" in proc.stdout
+    # The state-space NTK per checkpoint: a participation ratio between 1 and the number of
+    # trainable parameters (m, n, b: 3N), the figure, and the summary line.
+    sntk = doc["sntk"]
+    assert sntk["epoch"] == [0, 10, 20]
+    n_params = 3 * len(params["m"])
+    assert all(1.0 <= pr <= n_params for pr in sntk["participation_ratio"])
+    assert any(f.endswith("sntk.png") for f in doc["figures"])
+    assert "state-space NTK: effective rank (participation ratio)" in proc.stdout
 
 
 def test_missing_directory(run_cli, tmp_path):
