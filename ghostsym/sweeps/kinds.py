@@ -77,6 +77,25 @@ def run_canonical_group(config: dict) -> str:
     return f"T={float(cfg['T'])!r} epochs={int(cfg['epochs'])}"
 
 
+def run_canonical_epochs(config: dict) -> int:
+    return int({**CANONICAL_DEFAULTS, **config}["epochs"])
+
+
+def run_toy_epochs(config: dict) -> int:
+    return int(config.get("epochs", 100))
+
+
+def run_rnn_epochs(config: dict) -> int:
+    return int(rnn_training_config(config).epochs)
+
+
+def run_rnn_calibration(config: dict, epochs: int) -> dict:
+    """The point shortened to ``epochs`` for the cost calibration of ``--dry-run`` (its
+    checkpoints and interventions, which may lie later, dropped)."""
+    drop = {"checkpoints", "checkpoint_every", "interventions", *INTERVENTION_KEYS}
+    return {**{k: v for k, v in config.items() if k not in drop}, "epochs": epochs}
+
+
 def run_canonical_prepare(config: dict) -> None:
     """Load (or compile) the kernels of the trainer: one epoch of one point."""
     run_canonical_batch([{**config, "epochs": 1}])

@@ -80,6 +80,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ghostsym.config import VERSION
 from ghostsym.errors import DivergenceError, GhostsymError, InputError
 from ghostsym.io import (
     MARKER,
@@ -518,8 +519,6 @@ def _is_legacy_sweep_dir(root: Path) -> bool:
 def claim_results_dir(root: str | Path) -> Path:
     """Make ``root`` a sweep results directory: new, empty, or one ghostsym wrote (an older
     one without the marker is recognised by its sweep.json / index.json and marked)."""
-    from ghostsym.config import VERSION
-
     root = Path(root)
     marker = root / MARKER
     if (
@@ -664,6 +663,8 @@ class ResultStore:
             "pid": outcome.get("pid"),
             "worker": outcome.get("worker"),
             "traceback": outcome.get("traceback"),
+            "batch": outcome.get("batch", 1),
+            "ghostsym_version": VERSION,
         }
         _write_json(tmp / "config.json", point.config)
         _write_npz(tmp / "history.npz", outcome.get("history") or {})
@@ -704,6 +705,7 @@ class ResultStore:
         payload = {
             "name": spec.name,
             "kind": spec.kind,
+            "ghostsym_version": VERSION,
             "updated": datetime.now(UTC).isoformat(timespec="seconds"),
             "counts": counts,
             "runs": runs,
