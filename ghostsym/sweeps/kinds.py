@@ -32,6 +32,12 @@ CANONICAL_DEFAULTS = {
     "r0_factor": 10.0,  # initial r = r0_factor r* ...
     "r0_jitter": 0.1,  # ... + N(0, (r0_jitter r*)^2), drawn from the run's seed (Fig. 2D)
 }
+#: A kind's own "learned" level: learned = median loss over the report's window <= this
+#: (:class:`ghostsym.sweeps.data.Criteria`). Canonical kind: normalised loss L/T <= 0.1, the
+#: output switching within 10% of T of the target time (the level of docs/experiments.md
+#: §2.4); a ratio to the initial loss (0.68 at r0 = 10 r*) would ask for 0.0068, which runs
+#: oscillating about r* do not reach.
+LEARNED_LOSS = {"canonical": 0.1}
 #: Settings of the canonical kind: the swept ones plus :data:`CANONICAL_DEFAULTS`.
 CANONICAL_KEYS = ("lr", "seed", *CANONICAL_DEFAULTS)
 #: Settings of the toy kind (``sleep``, ``fail`` and ``log`` are test hooks).

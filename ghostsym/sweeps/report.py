@@ -29,7 +29,7 @@ import csv
 import json
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,168 +43,21 @@ from ghostsym.io import (
     write_atomic,
     write_json,
 )
-from ghostsym.sweeps.run import (
-    DIRECTORY_KIND,
-    RUNS_DIR,
-    StorageError,
-    SweepRun,
-    load_sweep_run,
-    read_index,
+from ghostsym.sweeps.data import (  # noqa: F401 (re-exported: the report's definitions)
+    DEFAULT_LEARNED_RATIO,
+    DEFAULT_STUCK_GRAD,
+    DEFAULT_WINDOW,
+    Criteria,
+    RunSummary,
+    SweepResults,
+    load_results,
+    summarise_run,
 )
+from ghostsym.sweeps.run import DIRECTORY_KIND, StorageError, load_sweep_run
 
-#: Default tail length K (epochs) for "learned" and "stuck" (e.g. the last 50 epochs).
-DEFAULT_WINDOW = 50
-#: Default gradient-norm threshold of a no-learning zone. Stuck rank-one DA networks sit at
-#: ≤ 5e-9, while networks on a slow plateau keep ≈ 1e-3 … 5e-2 (docs/experiments.md §11). Rank-K
-#: DA networks with a trainable readout (Fig. 6B) start at 4e-2 … 0.7; in the no-learning
-#: zone (all-zero output, loss 1) we measured 1e-12 … 4e-3, mostly ≤ 1e-4 — the few above
-#: it count as not stuck, which only makes "stuck" conservative.
-DEFAULT_STUCK_GRAD = 1e-4
-#: Default "learned" threshold on final / initial loss (docs/experiments.md §6.4).
-DEFAULT_LEARNED_RATIO = 1e-2
 #: At most this many panels / curves in the learning-curve figure.
 MAX_PANELS = 12
 MAX_POINTS_PER_CURVE = 2000
-
-
-@dataclass
-class Criteria:
-    window: int = DEFAULT_WINDOW
-    stuck_grad: float = DEFAULT_STUCK_GRAD
-    stuck_accuracy: float | None = None
-    learned_ratio: float = DEFAULT_LEARNED_RATIO
-
-    def describe(self) -> str:
-        acc = (
-            "the no-learning accuracy (score of the all-zero output)"
-            if self.stuck_accuracy is None
-            else f"{self.stuck_accuracy:g}"
-        )
-        return (
-            f"stuck = for each of the last {self.window} epochs, accuracy <= {acc} and gradient "
-            f"norm <= {self.stuck_grad:g}; learned = median loss over the last {self.window} "
-            f"epochs < {self.learned_ratio:g} x initial loss"
-        )
-
-
-@dataclass
-class RunSummary:
-    """The numbers the report uses for one point of the sweep."""
-
-    run_id: str
-    axes: dict
-    status: str  # done | failed | pending | running | lost
-    reason: str | None = None
-    failure: str | None = None  # divergence | error (failed runs)
-    initial_loss: float = math.nan
-    final_loss: float = math.nan
-    min_loss: float = math.nan
-    final_accuracy: float = math.nan
-    max_accuracy: float = math.nan
-    tail_grad: float = math.nan  # max gradient norm over the last K epochs
-    mean_grad: float = math.nan  # mean gradient norm over all stored epochs
-    epochs: int = 0
-    learned: bool = False
-    stuck: bool = False
-
-    @property
-    def trapped(self) -> bool:
-        """Stuck in a no-learning zone, or diverged: the run is past its critical rate."""
-        return self.stuck or self.failure == "divergence"
-
-
-@dataclass
-class SweepResults:
-    results_dir: Path
-    meta: dict  # sweep.json (+ "status" from index.json)
-    runs: list[RunSummary] = field(default_factory=list)
-
-    @property
-    def axes(self) -> dict:
-        return self.meta.get("axes", {})
-
-    @property
-    def seed_axis(self) -> str | None:
-        a = self.meta.get("seed_axis", "seed")
-        return a if a in self.axes else None
-
-    @property
-    def rate_axis(self) -> str | None:
-        a = self.meta.get("rate_axis", "lr")
-        return a if a in self.axes else None
-
-    def group_axes(self, *, without_rate: bool = False) -> list[str]:
-        drop = {self.seed_axis} | ({self.rate_axis} if without_rate else set())
-        return [a for a in self.axes if a not in drop]
-
-
-# -- loading and classification --------------------------------------------------------------
-def load_results(results_dir: str | Path, criteria: Criteria | None = None) -> SweepResults:
-    """Read every point of the sweep in ``results_dir`` and classify the stored runs."""
-    criteria = criteria or Criteria()
-    root = Path(results_dir)
-    meta = read_index(root)
-    results = SweepResults(root, meta)
-    for point in meta.get("points", []):
-        run_id, axes = point["run_id"], point["axes"]
-        if (root / RUNS_DIR / run_id / "result.json").exists():
-            results.runs.append(summarise_run(load_sweep_run(root, run_id), axes, criteria))
-        else:
-            status = meta["status"].get(run_id, {}).get("status", "pending")
-            status = "pending" if status in ("running", "done", "failed") else status
-            results.runs.append(RunSummary(run_id, axes, status))
-    return results
-
-
-def summarise_run(run: SweepRun, axes: dict, criteria: Criteria) -> RunSummary:
-    """The numbers of one stored run; a run whose files do not fit together is one error."""
-    try:
-        return _summarise_run(run, axes, criteria)
-    except InputError:  # already says which file
-        raise
-    except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
-        raise InputError(
-            f"run {run.run_id} in {run.path.parent.parent} is inconsistent "
-            f"({type(exc).__name__}: {exc}); delete {run.path} and run the same sweep again "
-            "to redo it"
-        ) from None
-
-
-def _summarise_run(run: SweepRun, axes: dict, criteria: Criteria) -> RunSummary:
-    res = run.result
-    s = RunSummary(run.run_id, axes, res["status"], res.get("reason"), res.get("failure"))
-    if s.status != "done":
-        return s
-    h = run.history
-    if "loss" not in h or len(h["loss"]) == 0:
-        return s
-    loss = np.asarray(h["loss"], dtype=float)
-    n = int(res.get("summary", {}).get("epochs_run", len(loss)))
-    epoch = np.asarray(h.get("epoch", np.arange(len(loss))))
-    tail = epoch >= n - criteria.window
-    if not tail.any():
-        tail = np.zeros(len(loss), bool)
-        tail[-1] = True
-    s.epochs = n
-    s.initial_loss, s.final_loss = float(loss[0]), float(loss[-1])
-    s.min_loss = float(np.nanmin(loss))
-    s.learned = bool(np.median(loss[tail]) < criteria.learned_ratio * s.initial_loss)
-    grad = np.asarray(h["grad_norm"], dtype=float) if "grad_norm" in h else None
-    if grad is not None:
-        s.tail_grad = float(np.max(grad[tail]))
-        s.mean_grad = float(np.mean(grad))
-    quiet = grad is not None and bool(np.all(grad[tail] <= criteria.stuck_grad))
-    if "accuracy" in h:
-        acc = np.asarray(h["accuracy"], dtype=float)
-        s.final_accuracy = float(acc[-1])
-        s.max_accuracy = float(np.nanmax(acc))
-        chance = criteria.stuck_accuracy
-        if chance is None:
-            chance = float(res.get("summary", {}).get("chance_accuracy", 0.5))
-        s.stuck = quiet and bool(np.all(acc[tail] <= chance + 1e-12))
-    else:
-        s.stuck = quiet and not s.learned
-    return s
 
 
 # -- aggregation ------------------------------------------------------------------------------
