@@ -160,7 +160,7 @@ def run_canonical_batch(configs: list[dict]) -> list:
                     "r": run.r[j, :epochs],
                 },
                 "params": {"r": np.array([run.r[j, epochs]])},
-                "summary": dict(summary),
+                "summary": {**summary, "final_r": float(run.r[j, epochs])},
             }
     return out
 
