@@ -18,9 +18,10 @@ values' JSON text (named in the attribute ``json_coordinates``). Histories (``lo
 dimension ``epoch``: the stored, thinned epochs (``store_every`` / ``store_tail``; the union
 over the runs). **Variables** per run: ``run_id``, ``status`` (done, failed, pending, lost),
 ``present``, the numbers of :class:`RunSummary` (final / initial / minimum loss, accuracy,
-gradient norms, epochs, ``learned``, ``stuck``, ``trapped``, ``diverged_epoch``, ``seconds``)
-and every numeric value of the runs' summaries (e.g. ``r_star`` and ``alpha_star`` of the
-canonical kind). **Attributes**: name, kind, description, ``seed_axis``, ``rate_axis``,
+gradient norms, ``learned``, ``stuck``, ``trapped``, ``diverged_epoch``, ``seconds``) and
+every numeric value of the runs' summaries (``epochs_run``; e.g. ``r_star``, ``alpha_star``
+and ``final_r`` of the canonical kind); a variable named like an axis gets the suffix
+``_run``. **Attributes**: name, kind, description, ``seed_axis``, ``rate_axis``,
 ``ghostsym_version`` (of the sweep) and ``opened_with`` (of this reader), ``overrides`` (the
 ``--set`` values, JSON), ``spec`` (the stored effective ``spec.toml``), ``storage`` and
 ``criteria`` (the definitions below), and the analytic ``alpha_star`` / ``r_star`` when every
@@ -267,7 +268,6 @@ RUN_NUMBERS = (
     "max_accuracy",
     "tail_grad",
     "mean_grad",
-    "epochs",
     "diverged_epoch",
     "seconds",
 )
@@ -363,6 +363,8 @@ def sweep_dataset(results: SweepResults, *, histories: bool = True):
         epochs, stacked = _histories(results, runs, shape, where)
         for key, arr in stacked.items():
             data[key if key not in data else f"{key}_history"] = ([*names, "epoch"], arr)
+    # a variable named like an axis (an axis "epochs", say) is suffixed "_run"
+    data = {(f"{k}_run" if k in coords or k == "epoch" else k): v for k, v in data.items()}
     all_coords = dict(coords)
     if epochs is not None:
         all_coords["epoch"] = epochs

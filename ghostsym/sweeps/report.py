@@ -608,7 +608,8 @@ def _final_r_plot(done, x_axis, series, analytic, alpha, out, plt):
 
 
 def _logistic(x, fit):
-    return 1.0 / (1.0 + np.exp(-fit["fit_slope"] * (np.log10(x) - np.log10(fit["fit_threshold"]))))
+    z = fit["fit_slope"] * (np.log10(x) - np.log10(fit["fit_threshold"]))
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -700.0, 700.0)))
 
 
 def _stuck_plot(results, finished, x_axis, series, critical, alpha, out, plt):
