@@ -256,3 +256,21 @@ def test_set_axis_dry_run_cost_and_bad_set_values(tmp_path, run_cli):
         r = run_cli("sweep", spec, "--dry-run", "--set", bad)
         assert r.returncode == 1 and message in r.stderr, (bad, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_batched_rnn_points_equal_the_per_point_runs():
+    from ghostsym.sweeps.kinds import run_rnn, run_rnn_batch, run_rnn_group
+
+    configs = [
+        {"model": "rank1", "task": "da", "neurons": 12, "epochs": 40, "lr": lr, "seed": seed}
+        for lr in (0.01, 0.05)
+        for seed in (0, 1)
+    ]
+    assert len({run_rnn_group(c) for c in configs}) == 1  # one train_many call
+    assert run_rnn_group({**configs[0], "neurons": 13}) != run_rnn_group(configs[0])
+    for config, got in zip(configs, run_rnn_batch(configs), strict=True):
+        alone = run_rnn(config)
+        for k, v in alone["history"].items():
+            np.testing.assert_array_equal(got["history"][k], v)
+        for k, v in alone["params"].items():
+            np.testing.assert_array_equal(got["params"][k], v)
