@@ -274,3 +274,38 @@ def test_batched_rnn_points_equal_the_per_point_runs():
             np.testing.assert_array_equal(got["history"][k], v)
         for k, v in alone["params"].items():
             np.testing.assert_array_equal(got["params"][k], v)
+
+
+def test_a_chunk_that_cannot_be_written_leaves_no_half_run(tmp_path, monkeypatch):
+    import errno
+
+    from ghostsym.sweeps import run as run_module
+
+    spec = parse_spec(
+        {
+            "sweep": {"kind": "canonical"},
+            "base": {"epochs": 20},
+            "grid": {"lr": [1e-10, 2e-10, 3e-10], "seed": [0]},
+        }
+    )
+    outcomes = execute_points(spec.kind_ref, [p.config for p in spec.points])
+    store = run_module.ResultStore(tmp_path / "r")
+    with store.locked():
+        calls = {"n": 0}
+        real = run_module.savez_atomic
+
+        def full_disk(path, arrays, **kw):
+            calls["n"] += 1
+            if calls["n"] == 4:  # the 2nd run's history
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+            return real(path, arrays, **kw)
+
+        monkeypatch.setattr(run_module, "savez_atomic", full_disk)
+        items = list(zip(spec.points, outcomes, strict=True))
+        with pytest.raises(run_module.StorageError, match="No space left on device"):
+            store.write_runs(items, set())
+        assert list(store.runs.iterdir()) == []  # nothing half-written, nothing renamed
+        monkeypatch.setattr(run_module, "savez_atomic", real)
+        assert store.write_runs(items, set()) == [True, True, True]
+        assert store.write_runs(items, set()) == [False, False, False]  # already stored
+        assert sorted(store.finished()) == sorted(p.run_id for p in spec.points)
