@@ -1109,7 +1109,7 @@ def _run_local(n_workers: int, todo: list[Point], spec: SweepSpec, tracker: _Tra
                     tracker.submitted(p)
             tracker.set_running(sum(len(c) for c in in_flight.values()))
             done, _ = wait(list(in_flight), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-            while ready is not None and staged.compiling and not ready.empty():
+            while ready is not None and not ready.empty():  # drained, rebuilt pools too
                 ready.get()
                 staged.worker_ready()
             if done and staged.compiling:
@@ -1319,14 +1319,16 @@ class _DaskBackend:
             )
             for i, w in enumerate(workers)
         ]
-        pending = set(futures)
-        deadline = time.time() + self.worker_timeout + 600
-        while pending and time.time() < deadline:
-            for fut in [f for f in pending if f.done()]:
-                pending.discard(fut)
+        pending = dict(zip(futures, workers, strict=True))
+        while pending and self.client.status == "running":
+            try:
+                connected = set(self.client.nthreads())
+            except Exception:  # noqa: BLE001 (checked again on the next poll)
+                connected = set(pending.values())
+            # ready, or gone (a worker that left compiles nothing for this sweep)
+            for fut in [f for f, w in pending.items() if f.done() or w not in connected]:
+                del pending[fut]
                 staged.worker_ready()
-            if self.client.status != "running":
-                break
             if pending:
                 time.sleep(POLL_SECONDS)
         for fut in futures:
