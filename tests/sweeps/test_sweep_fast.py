@@ -149,6 +149,9 @@ def test_sweep_batches_points_and_records_spec_overrides_and_version(small_canon
     assert effective["grid"]["seed"] == [0, 1, 2] and effective["base"]["epochs"] == 3000
     sweep = json.loads((out / "sweep.json").read_text())
     assert sweep["overrides"] == {"seed": [0, 1, 2]} and sweep["ghostsym_version"] == VERSION
+    # the stored spec reproduces the sweep: the same run ids, no --set needed
+    again = parse_spec(effective).points
+    assert [p.run_id for p in again] == [p["run_id"] for p in sweep["points"]]
 
 
 def r_storage(out) -> dict:
