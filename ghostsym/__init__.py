@@ -79,6 +79,7 @@ API: dict[str, str] = {
     "load_spec": "ghostsym.sweeps.spec:load_spec",
     "run_sweep": "ghostsym.sweeps.run:run_sweep",
     "load_sweep_results": "ghostsym.sweeps.report:load_results",
+    "open_sweep": "ghostsym.sweeps.data:open_sweep",
     "write_sweep_report": "ghostsym.sweeps.report:write_report",
     # -- running checks --------------------------------------------------------------------
     "verify": "ghostsym.verification:verify",

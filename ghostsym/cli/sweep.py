@@ -70,8 +70,11 @@ def register(subparsers) -> None:
         default=[],
         metavar="KEY=VALUE",
         dest="overrides",
-        help="override a [base] setting with a TOML value, e.g. --set epochs=2000 (repeatable; "
-        "default: none)",
+        help="set KEY to a TOML value everywhere (repeatable; default: none): a [base] "
+        "setting (--set epochs=2000), or an axis: a list or range table replaces or makes the "
+        "axis (--set 'seed=[0,1]', --set 'lr={logspace=[-4,-1,5]}'), a single value on an "
+        "axis makes it an axis of that one value (--set seed=0). The results' spec.toml is "
+        "the spec with these applied (docs/sweeps.md)",
     )
     p.add_argument(
         "--retry-failed",
@@ -82,8 +85,10 @@ def register(subparsers) -> None:
         "--dry-run",
         action="store_true",
         help="count the points from the axis definitions, check the values of every axis "
-        f"with the kind's validator, list the first {DRY_RUN_LIST} points and exit; writes "
-        "nothing (the real run checks every point; default: run the sweep)",
+        "with the kind's validator, print the resolved grid and the cost (network-epochs, "
+        "and the expected time from a calibration run of a few seconds, plus the one-off "
+        f"kernel compile), list the first {DRY_RUN_LIST} points and exit; writes nothing in "
+        "the results directory (the real run checks every point; default: run the sweep)",
     )
     p.add_argument(
         "--no-progress", action="store_true", help="no progress bar (default: a bar on stderr)"
@@ -112,7 +117,7 @@ def run(args) -> int:
     overrides = dict(parse_override(text) for text in args.overrides)
     plan = plan_from_file(args.spec, overrides=overrides, max_points=args.max_runs or MAX_POINTS)
     if args.dry_run:
-        return _dry_run(plan)
+        return _dry_run(plan, args.workers)
     spec = plan.materialise()
     out = Path(args.out) if args.out else Path(DEFAULT_ROOT) / spec.name
     progress = NoProgress() if args.no_progress else TqdmProgress(unit="run")
@@ -146,12 +151,26 @@ def run(args) -> int:
     return 0
 
 
-def _dry_run(plan) -> int:
+def _dry_run(plan, workers: int | None) -> int:
     """Count and summarise from the axis definitions; check the points that together take
-    every axis value; list the first points one at a time (a huge grid is never expanded)."""
+    every axis value; print the resolved grid, the cost (network-epochs, and the expected
+    time from a short calibration run) and the first points, one at a time (a huge grid is
+    never expanded)."""
+    from ghostsym.sweeps.estimate import estimate
+    from ghostsym.sweeps.run import default_workers
+
     plan.validate(plan.representative_points())
     axes = ", ".join(f"{k} ({len(v)})" for k, v in plan.axes.items())
     print(f"{plan.name}: {plan.count} runs of kind {plan.kind!r} over {axes}", flush=True)
+    if plan.overrides:
+        print("overrides: " + ", ".join(f"{k}={v!r}" for k, v in plan.overrides.items()))
+    for name, values in plan.axes.items():
+        print(f"  axis {name} = {_values(values)}")
+    settings = plan.settings()
+    if settings:
+        print("  settings: " + ", ".join(f"{k}={v!r}" for k, v in settings.items()))
+    for line in estimate(plan, workers or default_workers()).lines():
+        print(line, flush=True)
     try:
         for i, p in enumerate(plan.iter_points()):
             if i == DRY_RUN_LIST:
@@ -162,3 +181,10 @@ def _dry_run(plan) -> int:
     except BrokenPipeError:  # e.g. piped into `head`
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (silence the exit-time flush)
     return 0
+
+
+def _values(values: list) -> str:
+    shown = [repr(v) for v in values]
+    if len(shown) > 8:
+        shown = shown[:3] + [f"... ({len(values) - 5} more)"] + shown[-2:]
+    return "[" + ", ".join(shown) + "]"

@@ -50,6 +50,21 @@ def register(subparsers) -> None:
         metavar="RATIO",
         help="learned if final loss < RATIO x initial loss (default: 1e-2)",
     )
+    p.add_argument(
+        "--learned-loss",
+        type=positive_float,
+        default=None,
+        metavar="LOSS",
+        help="learned if the median loss over the window is at most LOSS (default: the kind's "
+        "own level where it has one — canonical: 0.1, normalised loss — else --learned-ratio)",
+    )
+    p.add_argument(
+        "--netcdf",
+        metavar="FILE",
+        help="also write the sweep as a labelled dataset (netCDF-4: the grid axes and epoch as "
+        "dimensions, the spec, overrides and version as attributes; open it with "
+        "xarray.open_dataset; default: none)",
+    )
     p.set_defaults(func=run)
 
 
@@ -70,10 +85,16 @@ def run(args) -> int:
         stuck_grad=args.stuck_grad or DEFAULT_STUCK_GRAD,
         stuck_accuracy=args.stuck_accuracy,
         learned_ratio=args.learned_ratio or DEFAULT_LEARNED_RATIO,
+        learned_loss=args.learned_loss,
     )
     # the report directory is claimed like any ghostsym directory (new, empty or a report)
     out = Path(args.out).expanduser() if args.out else results / "report"
     report = write_report(results, out, criteria)
     print(format_tables(report, results))
     print(f"\nreport: {report.markdown} ({len(report.figures)} figures)")
+    if args.netcdf:
+        from ghostsym.sweeps.data import open_sweep, to_netcdf
+
+        path = to_netcdf(open_sweep(results, criteria=criteria), Path(args.netcdf).expanduser())
+        print(f"dataset: {path}")
     return 0

@@ -32,6 +32,12 @@ CANONICAL_DEFAULTS = {
     "r0_factor": 10.0,  # initial r = r0_factor r* ...
     "r0_jitter": 0.1,  # ... + N(0, (r0_jitter r*)^2), drawn from the run's seed (Fig. 2D)
 }
+#: A kind's own "learned" level: learned = median loss over the report's window <= this
+#: (:class:`ghostsym.sweeps.data.Criteria`). Canonical kind: normalised loss L/T <= 0.1, the
+#: output switching within 10% of T of the target time (the level of docs/experiments.md
+#: §2.4); a ratio to the initial loss (0.68 at r0 = 10 r*) would ask for 0.0068, which runs
+#: oscillating about r* do not reach.
+LEARNED_LOSS = {"canonical": 0.1}
 #: Settings of the canonical kind: the swept ones plus :data:`CANONICAL_DEFAULTS`.
 CANONICAL_KEYS = ("lr", "seed", *CANONICAL_DEFAULTS)
 #: Settings of the toy kind (``sleep``, ``fail`` and ``log`` are test hooks).
@@ -57,37 +63,106 @@ def run_canonical_validate(config: dict) -> None:
 def run_canonical(config: dict) -> dict:
     """Gradient descent on r of ẋ = x² + r with the analytic DA loss (docs/experiments.md §2.3).
 
-    The loss, its gradient and r* come from the symbolic layer (``ghostsym.symbolic.canonical``)
-    and the descent runs in the numba trainer of :mod:`ghostsym.numerics.normal_form`. Loss is
-    recorded normalised, L̃ = L/T (1 inside the no-learning zone r < r*/4); the update uses the
-    gradient of the un-normalised loss, as in the authors' script. The step readout's accuracy
-    over [0, 2T] is 1 − L̃/2 (0.5 in the no-learning zone).
+    The loss, its gradient and r* come from the symbolic layer (``ghostsym.symbolic.canonical``,
+    cached per process and on disk by :mod:`ghostsym.sweeps.derivations`) and the descent runs
+    in the numba trainer of :mod:`ghostsym.numerics.normal_form`. Loss is recorded normalised,
+    L̃ = L/T (1 inside the no-learning zone r < r*/4); the update uses the gradient of the
+    un-normalised loss, as in the authors' script. The step readout's accuracy over [0, 2T] is
+    1 − L̃/2 (0.5 in the no-learning zone). :func:`run_canonical_batch` runs many points in one
+    call of the trainer, with bit-identical results.
     """
-    from ghostsym.analysis.normal_form_numerics import canonical_simulator
-    from ghostsym.symbolic.canonical import derive
+    outcome = run_canonical_batch([config])[0]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
 
-    run_canonical_validate(config)
+
+def run_canonical_group(config: dict) -> str:
+    """Points with the same key share one trainer call (the same T and epochs)."""
     cfg = {**CANONICAL_DEFAULTS, **config}
-    T, lr, epochs = float(cfg["T"]), float(cfg["lr"]), int(cfg["epochs"])
-    derivation = derive()
-    r_star = float(derivation.results["r_star"].subs(derivation.symbols["T"], T))
-    rng = np.random.default_rng(int(cfg["seed"]))
-    r0 = cfg["r0_factor"] * r_star + cfg["r0_jitter"] * r_star * float(rng.standard_normal())
-    run = canonical_simulator().train_r(r0, lr, epochs=epochs, gradient="analytic", T=T)
-    if run.diverged[0] >= 0:
-        epoch = int(run.diverged[0])
-        raise DivergenceError(f"r became non-finite at epoch {epoch}", epoch=epoch)
-    loss = run.loss[0, :epochs] / T
-    return {
-        "history": {
-            "loss": loss,
-            "grad_norm": np.abs(run.grad[0, :epochs]),
-            "accuracy": 1.0 - loss / 2,
-            "r": run.r[0, :epochs],
-        },
-        "params": {"r": np.array([run.r[0, epochs]])},
-        "summary": {"r_star": r_star, "chance_accuracy": 0.5},
-    }
+    return f"T={float(cfg['T'])!r} epochs={int(cfg['epochs'])}"
+
+
+def run_canonical_epochs(config: dict) -> int:
+    return int({**CANONICAL_DEFAULTS, **config}["epochs"])
+
+
+def run_toy_epochs(config: dict) -> int:
+    return int(config.get("epochs", 100))
+
+
+def run_rnn_epochs(config: dict) -> int:
+    return int(rnn_training_config(config).epochs)
+
+
+def run_rnn_calibration(config: dict, epochs: int) -> dict:
+    """The point shortened to ``epochs`` for the cost calibration of ``--dry-run`` (its
+    checkpoints and interventions, which may lie later, dropped)."""
+    drop = {"checkpoints", "checkpoint_every", "interventions", *INTERVENTION_KEYS}
+    return {**{k: v for k, v in config.items() if k not in drop}, "epochs": epochs}
+
+
+def run_canonical_prepare(config: dict) -> None:
+    """Load (or compile) the kernels of the trainer: one epoch of one point."""
+    run_canonical_batch([{**config, "epochs": 1}])
+
+
+def run_canonical_batch(configs: list[dict]) -> list:
+    """:func:`run_canonical` of every point: a result dict, or the exception of a failed one.
+
+    Points of the same delay T and number of epochs go through one call of
+    ``NormalFormSimulator.train_r`` (independent runs, so each is bit-identical to training
+    it alone)."""
+    from ghostsym.sweeps.derivations import canonical
+
+    out: list = [None] * len(configs)
+    groups: dict[str, list[int]] = {}
+    for i, config in enumerate(configs):
+        try:
+            run_canonical_validate(config)
+        except InputError as exc:
+            out[i] = exc
+            continue
+        groups.setdefault(run_canonical_group(config), []).append(i)
+    if not groups:
+        return out
+    derivation = canonical()
+    sim = derivation.simulator()
+    for idx in groups.values():
+        cfgs = [{**CANONICAL_DEFAULTS, **configs[i]} for i in idx]
+        T, epochs = float(cfgs[0]["T"]), int(cfgs[0]["epochs"])
+        numbers = derivation.numbers(T)
+        r_star = numbers["r_star"]
+        r0 = np.empty(len(idx))
+        for j, cfg in enumerate(cfgs):
+            rng = np.random.default_rng(int(cfg["seed"]))
+            jitter = cfg["r0_jitter"] * r_star * float(rng.standard_normal())
+            r0[j] = cfg["r0_factor"] * r_star + jitter
+        lrs = np.array([float(cfg["lr"]) for cfg in cfgs])
+        run = sim.train_r(r0, lrs, epochs=epochs, gradient="analytic", T=T)
+        summary = {
+            "r_star": r_star,
+            "alpha_star": numbers["alpha_star"],
+            "point_of_no_return": numbers["point_of_no_return"],
+            "chance_accuracy": 0.5,
+        }
+        for j, i in enumerate(idx):
+            if run.diverged[j] >= 0:
+                epoch = int(run.diverged[j])
+                out[i] = DivergenceError(f"r became non-finite at epoch {epoch}", epoch=epoch)
+                continue
+            loss = run.loss[j, :epochs] / T
+            out[i] = {
+                "history": {
+                    "loss": loss,
+                    "grad_norm": np.abs(run.grad[j, :epochs]),
+                    "accuracy": 1.0 - loss / 2,
+                    "r": run.r[j, :epochs],
+                },
+                "params": {"r": np.array([run.r[j, epochs]])},
+                "summary": {**summary, "final_r": float(run.r[j, epochs])},
+            }
+    return out
 
 
 def run_toy_validate(config: dict) -> None:
@@ -193,10 +268,15 @@ def run_rnn(config: dict) -> dict:
     ``params`` holds the final parameters and, for each checkpoint e, ``checkpoint_<e>.<name>``.
     ``summary["chance_accuracy"]`` is the accuracy of the all-zero output (the no-learning
     level of :mod:`ghostsym.sweeps.report`): the fraction of zero targets.
+    :func:`run_rnn_batch` trains many points through one ``train_many`` call.
     """
     training = _training_module()
     cfg = rnn_training_config(config)
     result = training.train(cfg, throw=True)  # a divergence raises, naming the epoch
+    return _rnn_result(cfg, result)
+
+
+def _rnn_result(cfg, result) -> dict:
     params = {k: np.asarray(v) for k, v in result.params_final.items()}
     for epoch, ckpt in sorted(result.checkpoints.items()):
         params.update({f"checkpoint_{epoch}.{k}": np.asarray(v) for k, v in ckpt.items()})
@@ -209,6 +289,60 @@ def run_rnn(config: dict) -> dict:
             "train_seconds": result.seconds,
         },
     }
+
+
+def run_rnn_group(config: dict) -> str:
+    """Points with the same key go through one ``train_many`` call: the same model structure
+    (constants c and κ* aside), task, epochs and gradient-norm settings. Should the engine
+    still refuse a group, its points are trained one at a time."""
+    cfg = rnn_training_config(config)
+    model = cfg.model.replace(confidence=1.0, threshold=0.0)
+    return repr((model, cfg.task, cfg.epochs, cfg.grad_norm, cfg.fixed_confidence_update))
+
+
+def run_rnn_prepare(config: dict) -> None:
+    """Load (or compile) the engine's kernels: one epoch of the point's network."""
+    import dataclasses
+
+    cfg = rnn_training_config(config)
+    cfg = dataclasses.replace(cfg, epochs=1, checkpoints=(), interventions=())
+    _training_module().train_many([cfg])
+
+
+def run_rnn_batch(configs: list[dict]) -> list:
+    """:func:`run_rnn` of every point through ``train_many`` (bit-identical histories); a
+    result dict, or the exception of a failed point, per point."""
+    training = _training_module()
+    out: list = [None] * len(configs)
+    cfgs, where = [], []
+    for i, config in enumerate(configs):
+        try:
+            cfgs.append(rnn_training_config(config))
+            where.append(i)
+        except InputError as exc:
+            out[i] = exc
+    if not cfgs:
+        return out
+    try:
+        results = training.train_many(cfgs)
+    except InputError:  # not one structure after all: one network at a time
+        results = [training.train(c, throw=False) for c in cfgs]
+    for i, cfg, result in zip(where, cfgs, results, strict=True):
+        if result.diverged_epoch is not None:
+            out[i] = DivergenceError(_divergence_text(result), epoch=result.diverged_epoch)
+        else:
+            out[i] = _rnn_result(cfg, result)
+    return out
+
+
+def _divergence_text(result) -> str:
+    """The engine's own divergence message (what ``train(throw=True)`` raises)."""
+    try:
+        from ghostsym.training.engine import _divergence_message
+    except ImportError:
+        cfg, epoch = result.config, result.diverged_epoch
+        return f"training diverged at epoch {epoch} ({cfg.optimizer}, lr {cfg.lr:g})"
+    return _divergence_message(result)
 
 
 def _training_module():

@@ -29,7 +29,7 @@ import csv
 import json
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,168 +43,21 @@ from ghostsym.io import (
     write_atomic,
     write_json,
 )
-from ghostsym.sweeps.run import (
-    DIRECTORY_KIND,
-    RUNS_DIR,
-    StorageError,
-    SweepRun,
-    load_sweep_run,
-    read_index,
+from ghostsym.sweeps.data import (  # noqa: F401 (re-exported: the report's definitions)
+    DEFAULT_LEARNED_RATIO,
+    DEFAULT_STUCK_GRAD,
+    DEFAULT_WINDOW,
+    Criteria,
+    RunSummary,
+    SweepResults,
+    load_results,
+    summarise_run,
 )
+from ghostsym.sweeps.run import DIRECTORY_KIND, StorageError, load_sweep_run
 
-#: Default tail length K (epochs) for "learned" and "stuck" (e.g. the last 50 epochs).
-DEFAULT_WINDOW = 50
-#: Default gradient-norm threshold of a no-learning zone. Stuck rank-one DA networks sit at
-#: ≤ 5e-9, while networks on a slow plateau keep ≈ 1e-3 … 5e-2 (docs/experiments.md §11). Rank-K
-#: DA networks with a trainable readout (Fig. 6B) start at 4e-2 … 0.7; in the no-learning
-#: zone (all-zero output, loss 1) we measured 1e-12 … 4e-3, mostly ≤ 1e-4 — the few above
-#: it count as not stuck, which only makes "stuck" conservative.
-DEFAULT_STUCK_GRAD = 1e-4
-#: Default "learned" threshold on final / initial loss (docs/experiments.md §6.4).
-DEFAULT_LEARNED_RATIO = 1e-2
 #: At most this many panels / curves in the learning-curve figure.
 MAX_PANELS = 12
 MAX_POINTS_PER_CURVE = 2000
-
-
-@dataclass
-class Criteria:
-    window: int = DEFAULT_WINDOW
-    stuck_grad: float = DEFAULT_STUCK_GRAD
-    stuck_accuracy: float | None = None
-    learned_ratio: float = DEFAULT_LEARNED_RATIO
-
-    def describe(self) -> str:
-        acc = (
-            "the no-learning accuracy (score of the all-zero output)"
-            if self.stuck_accuracy is None
-            else f"{self.stuck_accuracy:g}"
-        )
-        return (
-            f"stuck = for each of the last {self.window} epochs, accuracy <= {acc} and gradient "
-            f"norm <= {self.stuck_grad:g}; learned = median loss over the last {self.window} "
-            f"epochs < {self.learned_ratio:g} x initial loss"
-        )
-
-
-@dataclass
-class RunSummary:
-    """The numbers the report uses for one point of the sweep."""
-
-    run_id: str
-    axes: dict
-    status: str  # done | failed | pending | running | lost
-    reason: str | None = None
-    failure: str | None = None  # divergence | error (failed runs)
-    initial_loss: float = math.nan
-    final_loss: float = math.nan
-    min_loss: float = math.nan
-    final_accuracy: float = math.nan
-    max_accuracy: float = math.nan
-    tail_grad: float = math.nan  # max gradient norm over the last K epochs
-    mean_grad: float = math.nan  # mean gradient norm over all stored epochs
-    epochs: int = 0
-    learned: bool = False
-    stuck: bool = False
-
-    @property
-    def trapped(self) -> bool:
-        """Stuck in a no-learning zone, or diverged: the run is past its critical rate."""
-        return self.stuck or self.failure == "divergence"
-
-
-@dataclass
-class SweepResults:
-    results_dir: Path
-    meta: dict  # sweep.json (+ "status" from index.json)
-    runs: list[RunSummary] = field(default_factory=list)
-
-    @property
-    def axes(self) -> dict:
-        return self.meta.get("axes", {})
-
-    @property
-    def seed_axis(self) -> str | None:
-        a = self.meta.get("seed_axis", "seed")
-        return a if a in self.axes else None
-
-    @property
-    def rate_axis(self) -> str | None:
-        a = self.meta.get("rate_axis", "lr")
-        return a if a in self.axes else None
-
-    def group_axes(self, *, without_rate: bool = False) -> list[str]:
-        drop = {self.seed_axis} | ({self.rate_axis} if without_rate else set())
-        return [a for a in self.axes if a not in drop]
-
-
-# -- loading and classification --------------------------------------------------------------
-def load_results(results_dir: str | Path, criteria: Criteria | None = None) -> SweepResults:
-    """Read every point of the sweep in ``results_dir`` and classify the stored runs."""
-    criteria = criteria or Criteria()
-    root = Path(results_dir)
-    meta = read_index(root)
-    results = SweepResults(root, meta)
-    for point in meta.get("points", []):
-        run_id, axes = point["run_id"], point["axes"]
-        if (root / RUNS_DIR / run_id / "result.json").exists():
-            results.runs.append(summarise_run(load_sweep_run(root, run_id), axes, criteria))
-        else:
-            status = meta["status"].get(run_id, {}).get("status", "pending")
-            status = "pending" if status in ("running", "done", "failed") else status
-            results.runs.append(RunSummary(run_id, axes, status))
-    return results
-
-
-def summarise_run(run: SweepRun, axes: dict, criteria: Criteria) -> RunSummary:
-    """The numbers of one stored run; a run whose files do not fit together is one error."""
-    try:
-        return _summarise_run(run, axes, criteria)
-    except InputError:  # already says which file
-        raise
-    except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
-        raise InputError(
-            f"run {run.run_id} in {run.path.parent.parent} is inconsistent "
-            f"({type(exc).__name__}: {exc}); delete {run.path} and run the same sweep again "
-            "to redo it"
-        ) from None
-
-
-def _summarise_run(run: SweepRun, axes: dict, criteria: Criteria) -> RunSummary:
-    res = run.result
-    s = RunSummary(run.run_id, axes, res["status"], res.get("reason"), res.get("failure"))
-    if s.status != "done":
-        return s
-    h = run.history
-    if "loss" not in h or len(h["loss"]) == 0:
-        return s
-    loss = np.asarray(h["loss"], dtype=float)
-    n = int(res.get("summary", {}).get("epochs_run", len(loss)))
-    epoch = np.asarray(h.get("epoch", np.arange(len(loss))))
-    tail = epoch >= n - criteria.window
-    if not tail.any():
-        tail = np.zeros(len(loss), bool)
-        tail[-1] = True
-    s.epochs = n
-    s.initial_loss, s.final_loss = float(loss[0]), float(loss[-1])
-    s.min_loss = float(np.nanmin(loss))
-    s.learned = bool(np.median(loss[tail]) < criteria.learned_ratio * s.initial_loss)
-    grad = np.asarray(h["grad_norm"], dtype=float) if "grad_norm" in h else None
-    if grad is not None:
-        s.tail_grad = float(np.max(grad[tail]))
-        s.mean_grad = float(np.mean(grad))
-    quiet = grad is not None and bool(np.all(grad[tail] <= criteria.stuck_grad))
-    if "accuracy" in h:
-        acc = np.asarray(h["accuracy"], dtype=float)
-        s.final_accuracy = float(acc[-1])
-        s.max_accuracy = float(np.nanmax(acc))
-        chance = criteria.stuck_accuracy
-        if chance is None:
-            chance = float(res.get("summary", {}).get("chance_accuracy", 0.5))
-        s.stuck = quiet and bool(np.all(acc[tail] <= chance + 1e-12))
-    else:
-        s.stuck = quiet and not s.learned
-    return s
 
 
 # -- aggregation ------------------------------------------------------------------------------
@@ -340,10 +193,35 @@ def critical_rates(results: SweepResults) -> list[dict]:
                 "censored_above": censored["above"],
                 "censored_below": censored["below"],
                 "grid_log10_spacing": spacing,
+                **_fit(by_seed, rate),
                 "per_seed": per_seed,
             }
         )
     return rows
+
+
+def _fit(by_seed: dict, rate: str) -> dict:
+    """The fitted trapping curve of one group: P(trapped | rate) logistic in log rate over
+    every finished run (censored seeds included as what they are), its threshold (P = 1/2)
+    and profile-likelihood interval (:func:`ghostsym.analysis.statistics.fit_threshold`)."""
+    from ghostsym.analysis.statistics import fit_threshold
+
+    runs = [r for rs in by_seed.values() for r in rs]
+    x = [float(r.axes[rate]) for r in runs]
+    trapped = [bool(r.trapped) for r in runs]
+    fit = fit_threshold(x, trapped, FIT_CONFIDENCE)
+    return {
+        "fit_threshold": fit.threshold,
+        "fit_low": fit.low,
+        "fit_high": fit.high,
+        "fit_method": fit.method,
+        "fit_slope": fit.slope,
+        "fit_confidence": fit.confidence,
+        "fit_bounded_low": bool(fit.bounded[0]),
+        "fit_bounded_high": bool(fit.bounded[1]),
+        "fit_runs": fit.n,
+        "fit_trapped": fit.events,
+    }
 
 
 def _positive(v) -> bool:
@@ -528,6 +406,7 @@ def _markdown(results, groups, critical, criteria, figures, out) -> str:
                 + [
                     "critical rate",
                     "range (± u)",
+                    f"fitted threshold ({FIT_CONFIDENCE:.0%} interval)",
                     "seeds",
                     "never trapped",
                     "always trapped",
@@ -535,13 +414,14 @@ def _markdown(results, groups, critical, criteria, figures, out) -> str:
                 ]
             )
             + " |",
-            "|" + "---|" * (len(cnames) + 6),
+            "|" + "---|" * (len(cnames) + 7),
         ]
         for c in critical:
             rng = f"{c['low']:.3g} – {c['high']:.3g}" if np.isfinite(c["low"]) else "–"
             cells = [_fmt(c[n]) for n in cnames] + [
                 f"{c['critical_rate']:.3g}" if np.isfinite(c["critical_rate"]) else "–",
                 rng,
+                _fit_text(c),
                 str(c["seeds_used"]),
                 str(c["censored_above"]),
                 str(c["censored_below"]),
@@ -561,107 +441,235 @@ def _markdown(results, groups, critical, criteria, figures, out) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _fit_text(c: dict) -> str:
+    t = c.get("fit_threshold", math.nan)
+    lo = ("≤ " if not c.get("fit_bounded_low", True) else "") + f"{c.get('fit_low', math.nan):.3g}"
+    hi = f"{c.get('fit_high', math.nan):.3g}" + (
+        " or more" if not c.get("fit_bounded_high", True) else ""
+    )
+    est = f"{t:.3g}" if np.isfinite(t) else "–"
+    return f"{est} [{lo}, {hi}] ({c.get('fit_method', '?')})"
+
+
 def _frac(x: float) -> str:
     return f"{x:.2f}" if np.isfinite(x) else "–"
 
 
 # -- plots --------------------------------------------------------------------------------------
-def _plots(results: SweepResults, groups, critical, out: Path) -> list[Path]:
-    import matplotlib
+#: Confidence of the fitted trapping threshold's profile-likelihood interval.
+FIT_CONFIDENCE = 0.95
+#: Axis labels (mathtext) of the axes the built-in kinds sweep.
+AXIS_LABELS = {"lr": r"learning rate $\alpha$", "seed": "seed", "c": "confidence $c$"}
+#: Colours of the reference lines of analytic predictions (the style's black and grey).
+REFERENCE_COLOR = "0.15"
 
-    matplotlib.use("Agg")
+
+def _axis_label(name: str) -> str:
+    return AXIS_LABELS.get(name, name.replace("_", r"\_") if "$" in name else name)
+
+
+def _plots(results: SweepResults, groups, critical, out: Path) -> list[Path]:
+    """The figures, drawn from the tidy table of :func:`ghostsym.sweeps.data.open_sweep`
+    (numeric axes in numerical order), with the kind's analytic α* and r* as labelled
+    reference lines and the fitted trapping curve with its interval."""
+    from ghostsym.analysis.phase_portrait import use_style
+    from ghostsym.sweeps.data import sweep_dataset, tidy_table
+
+    use_style()
     import matplotlib.pyplot as plt
 
+    ds = sweep_dataset(results, histories=False)
+    table = tidy_table(ds)
+    analytic = {k: ds.attrs[k] for k in ("alpha_star", "r_star") if k in ds.attrs}
     figures = []
     x_axis = results.rate_axis or next(iter(results.group_axes()), None)
     series = [a for a in results.group_axes() if a != x_axis]
-    done = [r for r in results.runs if r.status == "done"]
-    if x_axis is not None and done:
+    done = table[table["status"] == "done"]
+    finished = table[table["status"].isin(["done", "failed"])]
+    if x_axis is not None and len(done):
+        alpha = analytic.get("alpha_star") if x_axis == results.rate_axis else None
         for quantity, ylabel, fname, log in (
             ("final_loss", "final loss", "final_loss.png", True),
             ("final_accuracy", "final accuracy", "final_accuracy.png", False),
-            ("mean_grad", "time-averaged gradient norm", "mean_grad_norm.png", True),
+            ("mean_grad_norm", "time-averaged gradient norm", "mean_grad_norm.png", True),
         ):
-            vals = [getattr(r, quantity) for r in done]
-            if not np.any(np.isfinite(vals)):
+            if quantity not in done or not np.any(np.isfinite(done[quantity])):
                 continue
             fig, ax = plt.subplots(figsize=(6, 4))
             _axis_plot(ax, done, x_axis, series, quantity, log)
-            ax.set_xlabel(x_axis)
+            _reference_alpha(ax, alpha)
+            ax.set_xlabel(_axis_label(x_axis))
             ax.set_ylabel(ylabel + " (mean ± SEM; dots: runs)")
+            _legend(ax)
             figures.append(_save(fig, out / fname))
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for label, runs in _series(results.runs, series):
-            xs = sorted({json.dumps(r.axes.get(x_axis)) for r in runs})
-            xv, stuck, trapped = [], [], []
-            for xk in xs:
-                sel = [
-                    r
-                    for r in runs
-                    if json.dumps(r.axes.get(x_axis)) == xk and r.status in ("done", "failed")
-                ]
-                if not sel:
-                    continue
-                xv.append(json.loads(xk))
-                stuck.append(np.mean([r.stuck for r in sel]))
-                trapped.append(np.mean([r.trapped for r in sel]))
-            if _numeric(xv):
-                line = ax.plot(xv, stuck, "o-", label=f"stuck {label}")[0]
-                ax.plot(
-                    xv, trapped, "x--", color=line.get_color(), label=f"stuck or diverged {label}"
-                )
-        _set_xscale(ax, [r.axes.get(x_axis) for r in results.runs])
-        ax.set_ylim(-0.05, 1.05)
-        ax.set_xlabel(x_axis)
-        ax.set_ylabel("fraction of runs")
-        ax.legend(fontsize=7)
-        figures.append(_save(fig, out / "stuck_fraction.png"))
+        if "final_r" in done and "r_star" in analytic:
+            figures.append(_final_r_plot(done, x_axis, series, analytic, alpha, out, plt))
+        figures.append(_stuck_plot(results, finished, x_axis, series, critical, alpha, out, plt))
         figures.append(_learning_curves(results, x_axis, series, out / "learning_curves.png", plt))
-    if critical and any(np.isfinite(c["critical_rate"]) for c in critical):
-        figures.append(_critical_plot(results, critical, out / "critical_rate.png", plt))
+    if critical and any(
+        np.isfinite(c["critical_rate"]) or np.isfinite(c.get("fit_threshold", np.nan))
+        for c in critical
+    ):
+        figures.append(
+            _critical_plot(
+                results, critical, analytic.get("alpha_star"), out / "critical_rate.png", plt
+            )
+        )
     return [f for f in figures if f is not None]
 
 
-def _series(runs, series_axes):
+def _reference_alpha(ax, alpha) -> None:
+    if alpha is not None and np.isfinite(alpha):
+        ax.axvline(
+            alpha, color=REFERENCE_COLOR, ls="--", lw=1.0, label=r"analytic $\alpha^*$ (Eq. 23)"
+        )
+
+
+def _legend(ax) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(fontsize=7)
+
+
+def _series(df, series_axes):
+    """(label, rows) per combination of ``series_axes`` (one series when there are none)."""
+    if not series_axes:
+        return [("", df)]
+    out = []
+    for key, sub in df.groupby(series_axes, sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        out.append(
+            (", ".join(f"{n}={_fmt(v)}" for n, v in zip(series_axes, key, strict=True)), sub)
+        )
+    return out
+
+
+def _positions(df, x_axis):
+    """x values to plot: the axis itself when numeric, else category positions (with the
+    tick labels)."""
+    x = df[x_axis]
+    if np.issubdtype(x.dtype, np.number):
+        return x.to_numpy(dtype=float), None
+    cats = list(dict.fromkeys(x))
+    return np.array([cats.index(v) for v in x], dtype=float), cats
+
+
+def _set_xscale(ax, values) -> None:
+    v = np.asarray([x for x in values if _numeric([x])], dtype=float)
+    if v.size and v.min() > 0 and v.max() / v.min() > 20:
+        ax.set_xscale("log")
+
+
+def _numeric(values) -> bool:
+    return bool(len(values)) and all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+        for v in values
+    )
+
+
+def _axis_plot(ax, df, x_axis, series, quantity, log) -> None:
+    cats = None
+    for label, sel in _series(df, series):
+        xs, cats = _positions(sel, x_axis)
+        ys = sel[quantity].to_numpy(dtype=float)
+        line = ax.plot([], [], "o-", ms=3, label=label or None)[0]
+        ax.scatter(xs, ys, s=6, alpha=0.35, color=line.get_color())
+        ux = np.unique(xs)  # sorted numerically
+        stats = [_mean_sem(ys[xs == x]) for x in ux]
+        m = np.array([a for a, _ in stats])
+        e = np.nan_to_num(np.array([b for _, b in stats]))
+        line.set_data(ux, m)
+        ax.errorbar(ux, m, yerr=e, fmt="none", ecolor=line.get_color(), capsize=2)
+    if cats is not None:
+        ax.set_xticks(range(len(cats)))
+        ax.set_xticklabels([str(c) for c in cats], fontsize=7)
+    else:
+        _set_xscale(ax, df[x_axis].tolist())
+    values = df[quantity].to_numpy(dtype=float)
+    if log and np.any(np.isfinite(values)) and np.nanmin(values) > 0:
+        ax.set_yscale("log")
+
+
+def _final_r_plot(done, x_axis, series, analytic, alpha, out, plt):
+    """Final r / r* against the rate: the target r* and the point of no return drawn."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    r_star = analytic["r_star"]
+    df = done.assign(final_r_ratio=done["final_r"] / r_star)
+    _axis_plot(ax, df, x_axis, series, "final_r_ratio", False)
+    ax.axhline(1.0, color=REFERENCE_COLOR, ls="-.", lw=1.0, label=r"$r^*$ (target, $t_{esc} = T$)")
+    if "point_of_no_return" in done and np.isfinite(done["point_of_no_return"]).any():
+        rn = float(np.nanmedian(done["point_of_no_return"])) / r_star
+        ax.axhline(rn, color=REFERENCE_COLOR, ls=":", lw=1.0, label=r"$r_n$ (point of no return)")
+    _reference_alpha(ax, alpha)
+    ax.set_xlabel(_axis_label(x_axis))
+    ax.set_ylabel(r"final $r\,/\,r^*$ (mean ± SEM; dots: runs)")
+    _legend(ax)
+    return _save(fig, out / "final_r.png")
+
+
+def _logistic(x, fit):
+    z = fit["fit_slope"] * (np.log10(x) - np.log10(fit["fit_threshold"]))
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -700.0, 700.0)))
+
+
+def _stuck_plot(results, finished, x_axis, series, critical, alpha, out, plt):
+    """Fraction stuck and trapped per rate (numerical order), the fitted trapping curve and
+    its threshold interval, and the analytic α*."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    by_label = {}
+    if critical:
+        cnames = results.group_axes(without_rate=True)
+        for c in critical:
+            label = ", ".join(f"{n}={_fmt(c.get(n))}" for n in cnames)
+            by_label[label] = c
+    numeric = True
+    for label, sel in _series(finished, series):
+        xs, cats = _positions(sel, x_axis)
+        numeric = numeric and cats is None
+        if cats is not None:
+            continue
+        ux = np.unique(xs)
+        stuck = [float(np.mean(sel["stuck"].to_numpy()[xs == x])) for x in ux]
+        trapped = [float(np.mean(sel["trapped"].to_numpy()[xs == x])) for x in ux]
+        suffix = f" ({label})" if label else ""
+        line = ax.plot(ux, stuck, "o-", ms=3, label="stuck" + suffix)[0]
+        color = line.get_color()
+        ax.plot(ux, trapped, "x--", ms=4, color=color, label="stuck or diverged" + suffix)
+        fit = by_label.get(label)
+        if fit and np.isfinite(fit.get("fit_threshold", np.nan)) and x_axis == results.rate_axis:
+            grid = np.geomspace(ux.min(), ux.max(), 400) if ux.min() > 0 else ux
+            if np.isfinite(fit.get("fit_slope", np.nan)):
+                ax.plot(
+                    grid,
+                    _logistic(grid, fit),
+                    "-",
+                    lw=1.5,
+                    alpha=0.6,
+                    color=color,
+                    label="fitted trapping curve" + suffix,
+                )
+            ax.axvspan(
+                fit["fit_low"],
+                fit["fit_high"],
+                color=color,
+                alpha=0.12,
+                label=rf"fitted $\alpha_c$, {FIT_CONFIDENCE:.0%} interval" + suffix,
+            )
+    if numeric:
+        _set_xscale(ax, finished[x_axis].tolist())
+    _reference_alpha(ax, alpha)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel(_axis_label(x_axis))
+    ax.set_ylabel("fraction of runs")
+    _legend(ax)
+    return _save(fig, out / "stuck_fraction.png")
+
+
+def _run_series(runs, series_axes):
     groups = defaultdict(list)
     for r in runs:
         groups[_key(r.axes, series_axes)].append(r)
     return [(_label(v[0].axes, series_axes) if series_axes else "", v) for v in groups.values()]
-
-
-def _numeric(values) -> bool:
-    return bool(values) and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
-    )
-
-
-def _set_xscale(ax, values) -> None:
-    v = [x for x in values if _numeric([x])]
-    if v and min(v) > 0 and max(v) / min(v) > 20:
-        ax.set_xscale("log")
-
-
-def _axis_plot(ax, runs, x_axis, series, quantity, log) -> None:
-    for label, sel in _series(runs, series):
-        xs = [r.axes.get(x_axis) for r in sel]
-        ys = np.array([getattr(r, quantity) for r in sel], dtype=float)
-        if not _numeric(xs):
-            cats = list(dict.fromkeys(json.dumps(x) for x in xs))
-            xs = [cats.index(json.dumps(x)) for x in xs]
-        xs = np.asarray(xs, dtype=float)
-        line = ax.plot([], [], "o-", label=label or quantity)[0]
-        ax.scatter(xs, ys, s=6, alpha=0.35, color=line.get_color())
-        ux = np.unique(xs)
-        means = [_mean_sem(ys[xs == x]) for x in ux]
-        m = np.array([a for a, _ in means])
-        s = np.nan_to_num(np.array([b for _, b in means]))
-        line.set_data(ux, m)
-        ax.errorbar(ux, m, yerr=s, fmt="none", ecolor=line.get_color(), capsize=2)
-    _set_xscale(ax, [r.axes.get(x_axis) for r in runs])
-    if log and np.nanmin([getattr(r, quantity) for r in runs]) > 0:
-        ax.set_yscale("log")
-    if series:
-        ax.legend(fontsize=7)
 
 
 def _learning_curves(results, x_axis, series, path, plt):
@@ -679,12 +687,14 @@ def _learning_curves(results, x_axis, series, path, plt):
     ncol = min(4, len(values))
     nrow = math.ceil(len(values) / ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.6 * nrow), squeeze=False)
-    labels = [lbl for lbl, _ in _series(done, series)]
-    cmap = plt.get_cmap("viridis")
-    colors = {lbl: cmap(i / max(1, len(labels) - 1)) for i, lbl in enumerate(labels)}
+    labels = [lbl for lbl, _ in _run_series(done, series)]
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = {lbl: cycle[i % len(cycle)] for i, lbl in enumerate(labels)}
     for ax, v in zip(axes.flat, values, strict=False):
         positive = True
-        for label, sel in _series([r for r in done if json.dumps(r.axes.get(x_axis)) == v], series):
+        for label, sel in _run_series(
+            [r for r in done if json.dumps(r.axes.get(x_axis)) == v], series
+        ):
             for r in sel:
                 h = load_sweep_run(results.results_dir, r.run_id).history
                 if "loss" not in h:
@@ -697,7 +707,7 @@ def _learning_curves(results, x_axis, series, path, plt):
         ax.set_xscale("log")
         if positive:
             ax.set_yscale("log")
-        ax.set_title(f"{x_axis}={_fmt(json.loads(v))}", fontsize=8)
+        ax.set_title(f"{_axis_label(x_axis)} = {_fmt(json.loads(v))}", fontsize=8)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(values) :]:
         ax.axis("off")
@@ -709,36 +719,68 @@ def _learning_curves(results, x_axis, series, path, plt):
     return _save(fig, path)
 
 
-def _critical_plot(results, critical, path, plt):
+def _critical_plot(results, critical, alpha, path, plt):
     names = results.group_axes(without_rate=True)
     fig, ax = plt.subplots(figsize=(6, 4))
     numeric_x = len(names) == 1 and _numeric([c[names[0]] for c in critical])
     for i, c in enumerate(critical):
         x = c[names[0]] if numeric_x else i
         ests = [p["estimate"] for p in c["per_seed"] if p["censored"] is None]
-        ax.scatter([x] * len(ests), ests, s=10, alpha=0.4, color="gray")
+        ax.scatter(
+            [x] * len(ests),
+            ests,
+            s=10,
+            alpha=0.4,
+            color="0.5",
+            label="per seed" if i == 0 else None,
+        )
         if np.isfinite(c["critical_rate"]):
             lo = c["critical_rate"] - (c["low"] if np.isfinite(c["low"]) else c["critical_rate"])
             hi = (c["high"] if np.isfinite(c["high"]) else c["critical_rate"]) - c["critical_rate"]
             ax.errorbar(
-                [x], [c["critical_rate"]], yerr=[[lo], [hi]], fmt="o", color="C3", capsize=3
+                [x],
+                [c["critical_rate"]],
+                yerr=[[lo], [hi]],
+                fmt="o",
+                color="C0",
+                capsize=3,
+                label="geometric mean ± u" if i == 0 else None,
             )
+        if np.isfinite(c.get("fit_threshold", np.nan)):
+            t = c["fit_threshold"]
+            ax.errorbar(
+                [x],
+                [t],
+                yerr=[[t - c["fit_low"]], [c["fit_high"] - t]],
+                fmt="s",
+                color="C3",
+                capsize=3,
+                ms=4,
+                label=f"fitted threshold, {FIT_CONFIDENCE:.0%} interval" if i == 0 else None,
+            )
+    if alpha is not None and np.isfinite(alpha):
+        ax.axhline(
+            alpha, color=REFERENCE_COLOR, ls="--", lw=1.0, label=r"analytic $\alpha^*$ (Eq. 23)"
+        )
     if numeric_x:
-        ax.set_xlabel(names[0])
+        ax.set_xlabel(_axis_label(names[0]))
         _set_xscale(ax, [c[names[0]] for c in critical])
     else:
         ax.set_xticks(range(len(critical)))
         ax.set_xticklabels([_label(c, names) for c in critical], fontsize=7, rotation=20)
     ax.set_yscale("log")
-    ax.set_ylabel(f"critical {results.rate_axis} (geometric mean ± SEM; dots: seeds)")
+    ax.set_ylabel(f"critical {_axis_label(results.rate_axis)}")
+    _legend(ax)
     return _save(fig, path)
 
 
 def _save(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
+    from ghostsym.io import save_figure
+
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -762,7 +804,8 @@ def format_tables(report: Report, results_dir) -> str:
         rng = f" ({c['low']:.3g} – {c['high']:.3g})" if np.isfinite(c["low"]) else ""
         lines.append(
             f"critical rate [{label}]: {est}{rng} from {c['seeds_used']} seeds "
-            f"(never trapped {c['censored_above']}, always trapped {c['censored_below']})"
+            f"(never trapped {c['censored_above']}, always trapped {c['censored_below']}); "
+            f"fitted threshold {_fit_text(c)}"
         )
     return "\n".join(lines)
 
@@ -796,6 +839,16 @@ _CRIT_STAT_KEYS = {
     "censored_below",
     "grid_log10_spacing",
     "per_seed",
+    "fit_threshold",
+    "fit_low",
+    "fit_high",
+    "fit_method",
+    "fit_slope",
+    "fit_confidence",
+    "fit_bounded_low",
+    "fit_bounded_high",
+    "fit_runs",
+    "fit_trapped",
 }
 
 

@@ -64,6 +64,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -79,6 +80,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ghostsym.config import VERSION
 from ghostsym.errors import DivergenceError, GhostsymError, InputError
 from ghostsym.io import (
     MARKER,
@@ -176,18 +178,9 @@ def _writing(path: Path):
         ) from None
 
 
-# -- one run (executed on a worker) ----------------------------------------------------------------
-def execute_point(kind_ref: str, config: dict, storage: dict | None = None) -> dict:
-    """Run one point and return its outcome as plain data (never raises for a failed run).
-
-    ``storage`` is :meth:`StoragePolicy.as_dict`; histories are thinned on the worker so
-    that only what is kept travels back. A failing run returns ``status="failed"`` with the
-    reason (the epoch, for a divergence) and a short traceback.
-    """
-    policy = StoragePolicy(**(storage or {}))
-    started = time.time()
-    t0 = time.perf_counter()
-    outcome = {
+# -- one run, or a chunk of runs (executed on a worker) ------------------------------------------
+def _base_outcome() -> dict:
+    return {
         "status": "done",
         "reason": None,
         "traceback": None,
@@ -198,11 +191,13 @@ def execute_point(kind_ref: str, config: dict, storage: dict | None = None) -> d
         "pid": os.getpid(),
         "worker": _dask_worker_address(),
     }
-    # Only a kind registered on this machine runs, and a kind that cannot be imported here is
-    # not a failed run (it would be stored and skipped): both raise, and the sweep stops.
-    func = import_run_function(kind_ref)
+
+
+def _fill_outcome(outcome: dict, kind_ref: str, result, policy: StoragePolicy) -> dict:
+    """Store a run function's result (a dict) or the exception it raised in ``outcome``."""
     try:
-        result = func(dict(config))
+        if isinstance(result, BaseException):
+            raise result
         if not isinstance(result, dict):
             raise TypeError(f"run function {kind_ref} returned {type(result).__name__}, not dict")
         history = {k: np.asarray(v) for k, v in (result.get("history") or {}).items()}
@@ -221,9 +216,138 @@ def execute_point(kind_ref: str, config: dict, storage: dict | None = None) -> d
             failure="error",
             traceback=traceback.format_exc(limit=-4),
         )
+    return outcome
+
+
+def execute_point(kind_ref: str, config: dict, storage: dict | None = None) -> dict:
+    """Run one point and return its outcome as plain data (never raises for a failed run).
+
+    ``storage`` is :meth:`StoragePolicy.as_dict`; histories are thinned on the worker so
+    that only what is kept travels back. A failing run returns ``status="failed"`` with the
+    reason (the epoch, for a divergence) and a short traceback.
+    """
+    policy = StoragePolicy(**(storage or {}))
+    started = time.time()
+    t0 = time.perf_counter()
+    outcome = _base_outcome()
+    # Only a kind registered on this machine runs, and a kind that cannot be imported here is
+    # not a failed run (it would be stored and skipped): both raise, and the sweep stops.
+    func = import_run_function(kind_ref)
+    try:
+        result = func(dict(config))
+    except Exception as exc:  # noqa: BLE001 (recorded by _fill_outcome)
+        result = exc
+    _fill_outcome(outcome, kind_ref, result, policy)
     outcome["seconds"] = time.perf_counter() - t0
     outcome["started"] = started
     return outcome
+
+
+def kind_hook(kind_ref: str, hook: str):
+    """The kind's optional ``<function>_<hook>`` (``batch``, ``group``, ``prepare``), or None.
+
+    ``batch(configs) -> list`` runs many points at once (a result dict or the exception of a
+    failed point, per point; bit-identical to running each alone); ``group(config) -> str``
+    says which points can share one batch; ``prepare(config)`` loads or compiles the kernels
+    a point needs (the "compiling kernels" stage)."""
+    import importlib
+
+    import_run_function(kind_ref)
+    module_name, _, func_name = kind_ref.partition(":")
+    return getattr(importlib.import_module(module_name), f"{func_name}_{hook}", None)
+
+
+def execute_points(kind_ref: str, configs: list[dict], storage: dict | None = None) -> list[dict]:
+    """Run a chunk of points (one batch of the kind when it has one) and return one outcome
+    per point, as :func:`execute_point` would (never raises for failed runs). Should the
+    batch itself raise, every point is run alone, so one bad point cannot fail the others."""
+    batch = kind_hook(kind_ref, "batch")
+    if batch is None:
+        return [execute_point(kind_ref, c, storage) for c in configs]
+    policy = StoragePolicy(**(storage or {}))
+    started = time.time()
+    t0 = time.perf_counter()
+    try:
+        results = batch([dict(c) for c in configs])
+        if not isinstance(results, list) or len(results) != len(configs):
+            raise TypeError(f"{kind_ref}_batch returned no list of {len(configs)} results")
+    except Exception:  # noqa: BLE001 (each point alone then reports its own failure)
+        return [execute_point(kind_ref, c, storage) for c in configs]
+    share = (time.perf_counter() - t0) / len(configs)
+    outcomes = []
+    for result in results:
+        outcome = _fill_outcome(_base_outcome(), kind_ref, result, policy)
+        outcome.update(seconds=share, started=started, batch=len(configs))
+        outcomes.append(outcome)
+    return outcomes
+
+
+def prepare_worker(kind_ref: str, configs: list[dict]) -> dict:
+    """Load or compile the kernels of ``configs`` (one per group of the sweep) on this
+    process; returns the pid and the seconds it took. Failures are left to the runs."""
+    t0 = time.perf_counter()
+    prepare = kind_hook(kind_ref, "prepare")
+    for config in configs if prepare is not None else ():
+        with contextlib.suppress(Exception):
+            prepare(dict(config))
+    return {"pid": os.getpid(), "host": socket.gethostname(), "seconds": time.perf_counter() - t0}
+
+
+#: A chunk of a batched kind is at most this many points ...
+MAX_CHUNK_POINTS = 512
+#: ... and holds at most this many history values (points x epochs: 32 M floats = 256 MB).
+MAX_CHUNK_VALUES = 32_000_000
+#: Chunks per worker and group: several, so that the load balances and progress moves.
+CHUNKS_PER_WORKER = 4
+#: Groups whose kernels the "compiling kernels" stage prepares (the first ones of the sweep).
+MAX_PREPARED_GROUPS = 8
+
+
+def plan_chunks(todo: list[Point], spec: SweepSpec, n_workers: int) -> list[list[Point]]:
+    """Chunks of points run together: points of one group (the kind's ``group`` key) in
+    chunks of a few per worker, bounded by :data:`MAX_CHUNK_POINTS` and
+    :data:`MAX_CHUNK_VALUES`; one point per chunk for a kind without ``batch``."""
+    if kind_hook(spec.kind_ref, "batch") is None or not todo:
+        return [[p] for p in todo]
+    group = kind_hook(spec.kind_ref, "group")
+    groups: dict[str, list[Point]] = {}
+    for p in todo:
+        try:
+            key = group(dict(p.config)) if group is not None else ""
+        except Exception:  # noqa: BLE001 (a point that cannot be grouped runs alone)
+            key = f"alone {p.run_id}"
+        groups.setdefault(key, []).append(p)
+    chunks = []
+    for points in groups.values():
+        epochs = max(_epochs_of(p.config) for p in points)
+        limit = max(1, min(MAX_CHUNK_POINTS, MAX_CHUNK_VALUES // epochs))
+        size = max(1, min(limit, math.ceil(len(points) / (n_workers * CHUNKS_PER_WORKER))))
+        chunks += [points[i : i + size] for i in range(0, len(points), size)]
+    return chunks
+
+
+def _epochs_of(config: dict) -> int:
+    e = config.get("epochs", 1)
+    return int(e) if isinstance(e, int) and not isinstance(e, bool) and e > 0 else 1
+
+
+def prepare_configs(todo: list[Point], spec: SweepSpec) -> list[dict]:
+    """One configuration per group of ``todo`` (at most :data:`MAX_PREPARED_GROUPS`), for
+    the "compiling kernels" stage; empty for a kind without ``prepare``."""
+    if kind_hook(spec.kind_ref, "prepare") is None:
+        return []
+    group = kind_hook(spec.kind_ref, "group")
+    seen: dict[str, dict] = {}
+    for p in todo:
+        try:
+            key = group(dict(p.config)) if group is not None else ""
+        except Exception:  # noqa: BLE001
+            continue
+        if key not in seen:
+            seen[key] = dict(p.config)
+            if len(seen) == MAX_PREPARED_GROUPS:
+                break
+    return list(seen.values())
 
 
 def _dask_worker_address() -> str | None:
@@ -395,8 +519,6 @@ def _is_legacy_sweep_dir(root: Path) -> bool:
 def claim_results_dir(root: str | Path) -> Path:
     """Make ``root`` a sweep results directory: new, empty, or one ghostsym wrote (an older
     one without the marker is recognised by its sweep.json / index.json and marked)."""
-    from ghostsym.config import VERSION
-
     root = Path(root)
     marker = root / MARKER
     if (
@@ -525,7 +647,45 @@ class ResultStore:
             raise
         return True
 
+    def write_runs(self, items: list[tuple[Point, dict]], replace: set[str]) -> list[bool]:
+        """Write a chunk of runs, each atomically as :meth:`write_run` does, with one
+        flush to disk for the whole chunk (``os.sync`` once, instead of six ``fsync`` calls
+        per run) before the directories are renamed into place. Returns, per run, whether
+        it was written (False: already stored). On an error the runs renamed so far stay
+        stored and no temporary directory is left."""
+        staged: list[tuple[Point, Path, Path] | None] = []
+        try:
+            for point, outcome in items:
+                final = self.runs / point.run_id
+                if final.exists() and point.run_id not in replace:
+                    staged.append(None)
+                    continue
+                tmp = self.runs / f".tmp-{point.run_id}-{uuid.uuid4().hex[:8]}"
+                staged.append((point, tmp, final))
+                with _writing(final):
+                    self._write_files(point, outcome, tmp, fsync=False)
+            with _writing(self.runs):
+                os.sync()  # every file of the chunk is on disk before any rename
+            for entry in staged:
+                if entry is not None:
+                    point, tmp, final = entry
+                    with _writing(final):
+                        self._place(point.run_id, tmp, final)
+            with _writing(self.runs):
+                _fsync_dir(self.runs)
+        except BaseException:
+            for entry in staged:
+                if entry is not None:
+                    shutil.rmtree(entry[1], ignore_errors=True)
+            raise
+        return [entry is not None for entry in staged]
+
     def _write_run(self, point: Point, outcome: dict, tmp: Path, final: Path) -> None:
+        self._write_files(point, outcome, tmp, fsync=True)
+        self._place(point.run_id, tmp, final)
+        _fsync_dir(self.runs)
+
+    def _write_files(self, point: Point, outcome: dict, tmp: Path, *, fsync: bool) -> None:
         tmp.mkdir()
         record = {
             "run_id": point.run_id,
@@ -541,20 +701,25 @@ class ResultStore:
             "pid": outcome.get("pid"),
             "worker": outcome.get("worker"),
             "traceback": outcome.get("traceback"),
+            "batch": outcome.get("batch", 1),
+            "ghostsym_version": VERSION,
         }
-        _write_json(tmp / "config.json", point.config)
-        _write_npz(tmp / "history.npz", outcome.get("history") or {})
-        _write_npz(tmp / "params_final.npz", outcome.get("params") or {})
-        _write_json(tmp / "result.json", record)  # written last: the run's completion mark
-        _fsync_dir(tmp)
+        write_json(tmp / "config.json", point.config, indent=1, fsync=fsync)
+        savez_atomic(tmp / "history.npz", outcome.get("history") or {}, fsync=fsync)
+        savez_atomic(tmp / "params_final.npz", outcome.get("params") or {}, fsync=fsync)
+        # written last: the run's completion mark
+        write_json(tmp / "result.json", record, indent=1, fsync=fsync)
+        if fsync:
+            _fsync_dir(tmp)
+
+    def _place(self, run_id: str, tmp: Path, final: Path) -> None:
         if final.exists():  # replace=True (re-running a failed run): swap, then delete
-            old = self.runs / f".old-{point.run_id}-{uuid.uuid4().hex[:8]}"
+            old = self.runs / f".old-{run_id}-{uuid.uuid4().hex[:8]}"
             os.rename(final, old)
             os.rename(tmp, final)
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(tmp, final)
-        _fsync_dir(self.runs)
 
     def write_spec(self, spec: SweepSpec) -> None:
         path = self.root / "spec.toml"
@@ -581,6 +746,7 @@ class ResultStore:
         payload = {
             "name": spec.name,
             "kind": spec.kind,
+            "ghostsym_version": VERSION,
             "updated": datetime.now(UTC).isoformat(timespec="seconds"),
             "counts": counts,
             "runs": runs,
@@ -600,14 +766,6 @@ class ResultStore:
                 with contextlib.suppress(OSError):
                     fh.truncate(start)  # no half line
                 raise
-
-
-def _write_json(path: Path, data) -> None:
-    write_json(path, data, indent=1, fsync=True)
-
-
-def _write_npz(path: Path, arrays: dict) -> None:
-    savez_atomic(path, arrays, fsync=True)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -671,6 +829,18 @@ class _Tracker:
 
     def finished(self, point: Point, outcome: dict, backend: str) -> None:
         written = self.store.write_run(point, outcome, replace=point.run_id in self.replace)
+        self._record(point, outcome, backend, written)
+
+    def finished_many(self, points: list[Point], outcomes: list[dict], backend: str) -> None:
+        """:meth:`finished` for a chunk, written with one flush (:meth:`ResultStore.write_runs`)."""
+        if len(points) == 1:
+            self.finished(points[0], outcomes[0], backend)
+            return
+        written = self.store.write_runs(list(zip(points, outcomes, strict=True)), self.replace)
+        for point, outcome, was_written in zip(points, outcomes, written, strict=True):
+            self._record(point, outcome, backend, was_written)
+
+    def _record(self, point: Point, outcome: dict, backend: str, written: bool) -> None:
         self.replace.discard(point.run_id)
         where = outcome.get("worker") or f"{outcome.get('host')}:{outcome.get('pid')}"
         self.store.log_event(
@@ -700,6 +870,57 @@ class _Tracker:
     def flush(self) -> None:
         self.store.write_index(self.spec, self.statuses)
         self._last_index = time.time()
+
+
+class _Staged:
+    """The sweep's meter with a "compiling kernels…" stage first (its own bar over the
+    workers); run updates during that stage are held and shown when the run bar starts."""
+
+    def __init__(self, meter, total: int, description: str):
+        self.meter, self.total, self.description = meter, total, description
+        self.compiling = False
+        self.ready = 0
+        self.workers = 0
+        self.held = 0
+        self.postfix: dict = {}
+
+    def start_compiling(self, workers: int) -> None:
+        self.compiling, self.workers, self.ready = True, workers, 0
+        self.meter.start(workers, "compiling kernels…")
+        self.meter.update(0, workers="0 ready")
+
+    def worker_ready(self) -> None:
+        if not self.compiling:
+            return
+        self.ready += 1
+        self.meter.update(1, workers=f"{self.ready} ready")
+        if self.ready >= self.workers:
+            self.end_compiling()
+
+    def end_compiling(self) -> None:
+        if self.compiling:
+            self.compiling = False
+            self.meter.close()
+        self.meter.start(self.total, self.description)
+        self.meter.update(self.held, **self.postfix)
+        self.held = 0
+
+    def start(self, total: int, description: str = "") -> None:
+        self.total, self.description = total, description
+        self.meter.start(total, description)
+
+    def update(self, n: int = 1, **postfix) -> None:
+        if self.compiling:
+            self.held += n
+            self.postfix = postfix or self.postfix
+        else:
+            self.meter.update(n, **postfix)
+
+    def set_description(self, description: str) -> None:
+        self.meter.set_description(description)
+
+    def close(self) -> None:
+        self.meter.close()
 
 
 def _status_entry(result: dict) -> dict:
@@ -770,8 +991,8 @@ def _run_sweep(spec, results_dir, dask, workers, retry_failed, progress) -> Swee
         backend = "dask" if dask is not None else "local"
         if todo:
             desc = f"sweep {spec.name}" + (f" ({skipped} already done)" if skipped else "")
-            progress.start(len(todo), desc)
-            progress.update(0, **tracker.postfix())
+            staged = _Staged(progress, len(todo), desc)
+            tracker.progress = staged
             try:
                 if dask is not None:
                     dask.run(todo, spec, tracker)
@@ -825,8 +1046,9 @@ def default_workers() -> int:
 
 
 # -- local backend: a process pool -----------------------------------------------------------------
-def _init_local_worker(parent_pid: int) -> None:
-    """Runs first in every local worker: single thread, ignore Ctrl-C, die with the parent."""
+def _init_local_worker(parent_pid: int, ready=None, kind_ref=None, prepare=()) -> None:
+    """Runs first in every local worker: single thread, ignore Ctrl-C, die with the parent;
+    then the "compiling kernels" stage (``prepare_worker``), reported on ``ready``."""
     import signal
     import threading
 
@@ -840,6 +1062,11 @@ def _init_local_worker(parent_pid: int) -> None:
             time.sleep(0.5)
 
     threading.Thread(target=watch, daemon=True, name="ghostsym-parent-watch").start()
+    if prepare:
+        info = prepare_worker(kind_ref, list(prepare))
+        if ready is not None:
+            with contextlib.suppress(Exception):
+                ready.put(info)
 
 
 def _run_local(n_workers: int, todo: list[Point], spec: SweepSpec, tracker: _Tracker) -> None:
@@ -849,55 +1076,80 @@ def _run_local(n_workers: int, todo: list[Point], spec: SweepSpec, tracker: _Tra
 
     storage = spec.storage.as_dict()
     n_workers = max(1, min(n_workers, len(todo)))
+    chunks = plan_chunks(todo, spec, n_workers)
+    n_workers = max(1, min(n_workers, len(chunks)))
+    prepare = prepare_configs(todo, spec)
+    context = multiprocessing.get_context("spawn")
+    ready = context.SimpleQueue() if prepare else None
+    staged = tracker.progress
+    if prepare:
+        staged.start_compiling(n_workers)
+    else:
+        staged.end_compiling()
 
     def new_pool():
         return ProcessPoolExecutor(
             max_workers=n_workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=context,
             initializer=_init_local_worker,
-            initargs=(os.getpid(),),
+            initargs=(os.getpid(), ready, spec.kind_ref, tuple(prepare)),
         )
 
-    queue = deque(todo)
+    queue = deque(chunks)
     attempts: dict[str, int] = {}
     in_flight: dict = {}
     pool = new_pool()
     try:
         while queue or in_flight:
             while queue and len(in_flight) < n_workers:
-                p = queue.popleft()
-                fut = pool.submit(execute_point, spec.kind_ref, p.config, storage)
-                in_flight[fut] = p
-                tracker.submitted(p)
-            tracker.set_running(len(in_flight))
+                chunk = queue.popleft()
+                fut = pool.submit(execute_points, spec.kind_ref, [p.config for p in chunk], storage)
+                in_flight[fut] = chunk
+                for p in chunk:
+                    tracker.submitted(p)
+            tracker.set_running(sum(len(c) for c in in_flight.values()))
             done, _ = wait(list(in_flight), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+            while ready is not None and not ready.empty():  # drained, rebuilt pools too
+                ready.get()
+                staged.worker_ready()
+            if done and staged.compiling:
+                staged.end_compiling()  # a worker is past its stage: show the runs
             broken = False
             for fut in done:
-                p = in_flight.pop(fut)
+                chunk = in_flight.pop(fut)
                 try:
-                    outcome = fut.result()
+                    outcomes = fut.result()
                 except BrokenProcessPool:
                     broken = True
-                    in_flight[fut] = p  # handled with the others below
+                    in_flight[fut] = chunk  # handled with the others below
                 except InputError:  # the kind cannot run here: stop (nothing is stored)
                     raise
                 except Exception as exc:  # e.g. a result that cannot be pickled back
-                    tracker.lost(p, f"{type(exc).__name__}: {exc}", "local")
+                    for p in chunk:
+                        tracker.lost(p, f"{type(exc).__name__}: {exc}", "local")
                 else:
-                    tracker.finished(p, outcome, "local")
+                    tracker.finished_many(chunk, outcomes, "local")
             if broken:
                 # A worker process died (killed, segfault): every run in flight is retried
                 # in a fresh pool, up to MAX_LOCAL_ATTEMPTS times.
-                for p in in_flight.values():
-                    attempts[p.run_id] = attempts.get(p.run_id, 0) + 1
-                    if attempts[p.run_id] >= MAX_LOCAL_ATTEMPTS:
-                        tracker.lost(p, "local worker process died repeatedly", "local")
-                    else:
-                        queue.appendleft(p)
+                if staged.compiling:
+                    staged.end_compiling()
+                for chunk in in_flight.values():
+                    retry = []
+                    for p in chunk:
+                        attempts[p.run_id] = attempts.get(p.run_id, 0) + 1
+                        if attempts[p.run_id] >= MAX_LOCAL_ATTEMPTS:
+                            tracker.lost(p, "local worker process died repeatedly", "local")
+                        else:
+                            retry.append(p)
+                    if retry:
+                        queue.appendleft(retry)
                 in_flight.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = new_pool()
     finally:
+        if staged.compiling:
+            staged.end_compiling()
         processes = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
         for proc in processes:  # do not leave runs computing after an interrupt
@@ -1043,20 +1295,70 @@ class _DaskBackend:
                 tracker,
             )
 
+    def _prepare(self, todo: list[Point], spec: SweepSpec, tracker: _Tracker, token: str):
+        """The "compiling kernels" stage: one task pinned to each connected worker."""
+        staged = tracker.progress
+        configs = prepare_configs(todo, spec)
+        try:
+            workers = list(self.client.nthreads()) if configs else []
+        except Exception:  # noqa: BLE001 (the runs will compile where they land)
+            workers = []
+        if not workers:
+            staged.end_compiling()
+            return
+        staged.start_compiling(len(workers))
+        futures = [
+            self.client.submit(
+                prepare_worker,
+                spec.kind_ref,
+                configs,
+                key=f"ghostsym-prepare-{i}-{token}",
+                workers=[w],
+                allow_other_workers=False,
+                pure=False,
+            )
+            for i, w in enumerate(workers)
+        ]
+        pending = dict(zip(futures, workers, strict=True))
+        while pending and self.client.status == "running":
+            try:
+                connected = set(self.client.nthreads())
+            except Exception:  # noqa: BLE001 (checked again on the next poll)
+                connected = set(pending.values())
+            # ready, or gone (a worker that left compiles nothing for this sweep)
+            for fut in [f for f, w in pending.items() if f.done() or w not in connected]:
+                del pending[fut]
+                staged.worker_ready()
+            if pending:
+                time.sleep(POLL_SECONDS)
+        for fut in futures:
+            with contextlib.suppress(Exception):
+                fut.release()
+        if staged.compiling:
+            staged.end_compiling()
+
     def run(self, todo: list[Point], spec: SweepSpec, tracker: _Tracker) -> None:
         from distributed import as_completed
 
         client = self.client
         storage = spec.storage.as_dict()
         token = uuid.uuid4().hex[:8]
-        by_key: dict[str, Point] = {}
+        self._prepare(todo, spec, tracker, token)
+        by_key: dict[str, list[Point]] = {}
         futures = []
-        for p in todo:
-            key = f"ghostsym-run-{p.run_id}-{token}"
-            fut = client.submit(execute_point, spec.kind_ref, p.config, storage, key=key)
-            by_key[key] = p
+        try:
+            n_workers = max(1, len(client.nthreads()))
+        except Exception:  # noqa: BLE001
+            n_workers = 1
+        for chunk in plan_chunks(todo, spec, n_workers):
+            first = chunk[0].run_id
+            key = f"ghostsym-run-{first}-{len(chunk)}-{token}"
+            configs = [p.config for p in chunk]
+            fut = client.submit(execute_points, spec.kind_ref, configs, storage, key=key)
+            by_key[key] = chunk
             futures.append(fut)
-            tracker.submitted(p)
+            for p in chunk:
+                tracker.submitted(p)
         remaining = len(futures)
         ac = as_completed(futures, loop=client.loop)
         last_poll = 0.0
@@ -1072,7 +1374,7 @@ class _DaskBackend:
                 continue
             waiting_again = 0
             for fut in batch:
-                p = by_key[fut.key]
+                chunk = by_key[fut.key]
                 try:
                     # bounded: a result whose worker dies while it is fetched would otherwise
                     # block here until it is recomputed, i.e. forever without workers
@@ -1095,7 +1397,7 @@ class _DaskBackend:
                     raise self._abort(f"lost the Dask scheduler at {self.address!r}", tracker)
                 remaining -= 1
                 if outcome is not None:
-                    tracker.finished(p, outcome, "dask")
+                    tracker.finished_many(chunk, outcome, "dask")
                 else:
                     exc = fut.exception()
                     if isinstance(exc, ImportError):
@@ -1105,7 +1407,8 @@ class _DaskBackend:
                         )
                     if isinstance(exc, InputError):  # e.g. the kind is not registered there
                         raise InputError(f"on a Dask worker: {exc}")
-                    tracker.lost(p, f"{type(exc).__name__}: {exc}", "dask")
+                    for p in chunk:
+                        tracker.lost(p, f"{type(exc).__name__}: {exc}", "dask")
                 fut.release()
             if waiting_again == len(batch):
                 time.sleep(POLL_SECONDS)  # nothing came back yet: do not spin
@@ -1116,4 +1419,4 @@ def _dask_running(client, by_key: dict) -> int:
         processing = client.processing()
     except Exception:
         return 0
-    return sum(1 for keys in processing.values() for k in keys if k in by_key)
+    return sum(len(by_key[k]) for keys in processing.values() for k in keys if k in by_key)

@@ -131,10 +131,14 @@ class SweepSpec:
     description: str = ""
     source: str = ""
     settings: dict = field(default_factory=dict)  # the same in every point (not axes)
+    overrides: dict = field(default_factory=dict)  # --set KEY=VALUE, as given
+    version: str = ""  # of ghostsym, which wrote the spec
 
     def as_json(self) -> dict:
         return {
             "name": self.name,
+            "ghostsym_version": self.version,
+            "overrides": self.overrides,
             "kind": self.kind,
             "kind_ref": self.kind_ref,
             "description": self.description,
@@ -177,7 +181,11 @@ def plan_from_file(
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"sweep spec {str(path)!r} is not valid TOML: {exc}") from None
     return plan_spec(
-        data, default_name=path.stem, overrides=overrides, source=text, max_points=max_points
+        data,
+        default_name=path.stem,
+        overrides=overrides,
+        source=effective_source(data, overrides, text, str(path)),
+        max_points=max_points,
     )
 
 
@@ -218,6 +226,8 @@ class SpecPlan:
     rate_axis: str
     description: str
     source: str
+    overrides: dict = field(default_factory=dict)
+    version: str = ""
 
     def iter_points(self):
         """Every point in order, one at a time (nothing is kept)."""
@@ -285,6 +295,8 @@ class SpecPlan:
             description=self.description,
             source=self.source,
             settings=self.settings(),
+            overrides=dict(self.overrides),
+            version=self.version,
         )
         self.validate(points)
         return spec
@@ -336,9 +348,11 @@ def plan_spec(
     if storage.dtype not in STORE_DTYPES:
         raise InputError(f"[sweep] store_dtype must be one of {', '.join(STORE_DTYPES)}")
 
-    # --set key=value wins everywhere: in [base], in every case, and over an axis of that name
+    # --set KEY=VALUE wins everywhere (see apply_overrides); then plan the effective spec
     overrides = dict(overrides or {})
-    base = {**_table(data, "base"), **overrides}
+    _check_plain(overrides)
+    data = apply_overrides(data, overrides)
+    base = dict(_table(data, "base"))
     _check_plain(base)
     grid = _table(data, "grid")
     cases = data.get("cases", [{}])
@@ -354,11 +368,6 @@ def plan_spec(
         if not isinstance(case_grid, dict):
             raise InputError(f"cases[{ci}].grid must be a table of axes")
         axes_def = {k: v for k, v in {**grid, **case_grid}.items()}
-        for key, value in overrides.items():
-            if key in axes_def:
-                axes_def[key] = [value]
-            if key in case:
-                case[key] = value
         clash = set(axes_def) & set(case)
         if clash:
             raise InputError(
@@ -414,7 +423,134 @@ def plan_spec(
         rate_axis=str(meta.get("rate_axis", "lr")),
         description=str(meta.get("description", "")),
         source=source,
+        overrides=overrides,
+        version=_version(),
     )
+
+
+def _version() -> str:
+    from ghostsym.config import VERSION
+
+    return VERSION
+
+
+def _is_range(value) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in _RANGES
+
+
+def apply_overrides(data: dict, overrides: dict) -> dict:
+    """The spec ``data`` with ``--set KEY=VALUE`` applied (a new dict; ``data`` is untouched).
+
+    * KEY is an axis (of ``[grid]`` or of a case's grid): a list or a range table
+      (``seed=[0,1]``, ``lr={logspace=[-4,-1,5]}``) replaces its values everywhere; a single
+      value makes it an axis of that one value (``--set seed=0``: every run has seed 0, and
+      the results still carry the ``seed`` coordinate).
+    * KEY is not an axis and VALUE is a list or a range table: it becomes a new axis of every
+      case (``--set 'seed=[0,1]'``), unless ``[base]`` holds a list or table for KEY (a
+      list-valued setting such as ``checkpoints``): that setting is then replaced. (A
+      list-valued setting absent from ``[base]`` is given as an axis of one value:
+      ``--set 'checkpoints=[[0,100]]'``.)
+    * Otherwise VALUE replaces the setting in ``[base]`` and in every case that sets KEY.
+    """
+    import copy
+
+    data = copy.deepcopy(data)
+    if not overrides:
+        return data
+    base = data.setdefault("base", {})
+    grid = data.setdefault("grid", {})
+    if not isinstance(base, dict) or not isinstance(grid, dict):
+        return data  # refused with one line by plan_spec
+    cases = data.get("cases")
+    case_list = [c for c in cases if isinstance(c, dict)] if isinstance(cases, list) else []
+    for key, value in overrides.items():
+        as_axis = isinstance(value, list) or _is_range(value)
+        case_grids = [
+            c["grid"] for c in case_list if isinstance(c.get("grid"), dict) and key in c["grid"]
+        ]
+        is_axis = key in grid or bool(case_grids)
+        listed_setting = isinstance(base.get(key), (list, dict))
+        if is_axis or (as_axis and not listed_setting):
+            values = value if as_axis else [value]
+            grid[key] = values
+            for g in case_grids:
+                g[key] = values
+            base.pop(key, None)
+            for c in case_list:
+                c.pop(key, None)
+        else:
+            base[key] = value
+            for c in case_list:
+                if key in c:
+                    c[key] = value
+    return data
+
+
+def effective_source(data: dict, overrides: dict | None, text: str, path: str = "") -> str:
+    """The TOML text stored as the results' ``spec.toml``: the spec with the ``--set``
+    overrides applied (so that it reproduces the sweep), headed by the version, the file and
+    the overrides, followed by the file as given (commented out)."""
+    overrides = dict(overrides or {})
+    lines = [f"# The sweep as run, written by ghostsym {_version()}."]
+    if path:
+        lines.append(f"# Spec file: {path}")
+    if overrides:
+        given = " ".join(f"--set {k}={_toml_value(v)}" for k, v in overrides.items())
+        lines.append(f"# Overrides (applied below): {given}")
+    else:
+        lines.append("# Overrides: none")
+    try:
+        body = toml_text(apply_overrides(data, overrides))
+    except (TypeError, ValueError):
+        return text  # not representable (refused later with one line)
+    lines += ["", body.rstrip("\n"), "", "# ---- the spec file as given ----"]
+    lines += [f"# {line}".rstrip() for line in text.splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+_BARE_KEY = __import__("re").compile(r"[A-Za-z0-9_-]+")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else json.dumps(key)
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        inner = ", ".join(f"{_toml_key(str(k))} = {_toml_value(x)}" for k, x in v.items())
+        return "{ " + inner + " }" if inner else "{}"
+    raise TypeError(f"{v!r} is not a TOML value")
+
+
+def toml_text(data: dict) -> str:
+    """TOML text of a spec (tables ``[sweep]``, ``[base]``, ``[grid]``, ``[[cases]]``;
+    ``tomllib.loads`` of it gives ``data`` back)."""
+    out = []
+    for name in ("sweep", "base", "grid"):
+        table = data.get(name)
+        if isinstance(table, dict) and (table or name != "grid"):
+            out.append(f"[{name}]")
+            out += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items()]
+            out.append("")
+    for case in data.get("cases") or []:
+        out.append("[[cases]]")
+        out += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in case.items()]
+        out.append("")
+    return "\n".join(out)
 
 
 def registered_kinds() -> dict[str, str]:
@@ -551,10 +687,16 @@ def parse_override(text: str) -> tuple[str, Any]:
     key = key.strip()
     if not sep or not key:
         raise InputError(f"--set needs key=value, got {text!r}")
+    value = value.strip()
     try:
-        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        parsed = value.strip()  # a bare word is a string: task=dcdt
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError as exc:
+        if value[:1] in "[{\"'" or not value:
+            raise InputError(
+                f"--set {key}: {value!r} is not a TOML value ({exc}); e.g. --set 'seed=[0, 1]' "
+                "or --set 'lr={ logspace = [-4, -1, 5] }'"
+            ) from None
+        parsed = value  # a bare word is a string: task=dcdt
     return key, parsed
 
 

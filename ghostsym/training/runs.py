@@ -40,11 +40,13 @@ import numpy as np
 from ghostsym.config import VERSION as __version__
 from ghostsym.errors import DivergenceError, GhostsymError, InputError
 from ghostsym.io import (
+    MARKER,
     append_bytes,
     claim_directory,
     directory_kind,
     directory_lock,
     savez_atomic,
+    to_jsonable,
     write_atomic,
     write_error,
     write_json,
@@ -99,6 +101,42 @@ class RunRecord:
 
     def checkpoint(self, epoch: int) -> dict[str, np.ndarray]:
         return load_checkpoint(self.path, epoch, self.config.model)
+
+    def to_xarray(self):
+        """The run as an ``xarray.Dataset``: the histories (``loss``, ``grad_norm``,
+        ``accuracy``) over the dimension ``epoch``; the initial and final parameters as
+        ``init_<name>`` / ``final_<name>`` over dimensions ``<name>_0``, ``<name>_1``, …;
+        attributes: the configuration and status (JSON), the run directory, the checkpoint
+        epochs and the ghostsym version that wrote it and that read it (the same layout as a
+        sweep's :func:`ghostsym.open_sweep`, without the grid axes)."""
+        try:
+            import xarray
+        except ImportError as exc:  # a core dependency; say so clearly if it is missing
+            raise InputError(f"a labelled run needs xarray: {exc}") from None
+        data = {}
+        n = max((len(v) for v in self.history.values()), default=0)
+        for key, values in self.history.items():
+            arr = np.asarray(values, dtype=float)
+            if arr.ndim == 1 and len(arr) == n:
+                data[key] = (("epoch",), arr)
+        for prefix, params in (("init", self.params_init), ("final", self.params_final or {})):
+            for name, value in params.items():
+                arr = np.asarray(value)
+                data[f"{prefix}_{name}"] = (tuple(f"{name}_{i}" for i in range(arr.ndim)), arr)
+        try:  # the version that wrote the run is in its marker
+            written = json.loads((self.path / MARKER).read_text()).get("ghostsym_version")
+        except (OSError, ValueError, AttributeError):
+            written = None
+        attrs = {
+            "run_dir": str(self.path),
+            "config": json.dumps(to_jsonable(self.config.to_dict()), sort_keys=True),
+            "status": json.dumps(to_jsonable(self.status), sort_keys=True),
+            "state": str(self.status.get("state", "")),
+            "checkpoint_epochs": json.dumps(self.checkpoint_epochs),
+            "ghostsym_version": str(written or "unknown"),
+            "opened_with": __version__,
+        }
+        return xarray.Dataset(data, coords={"epoch": np.arange(n)}, attrs=attrs)
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -210,7 +211,17 @@ def test_dry_run_of_a_999999_point_grid_is_quick(tmp_path, run_cli):
     assert time.perf_counter() - t0 < 30
     lines = r.stdout.splitlines()
     assert lines[0].startswith("toy: 999999 runs of kind 'toy' over lr (999999), seed (1)")
-    assert len(lines) == 1002 and lines[-1] == "  ... and 998999 more"
+    lr = [float(v) for v in np.linspace(0.01, 1, 999999)[[0, 1, 2, -2, -1]]]
+    shown = [repr(v) for v in lr]
+    assert (
+        lines[1]
+        == f"  axis lr = [{', '.join(shown[:3])}, ... (999994 more), {', '.join(shown[3:])}]"
+    )
+    assert any(
+        line.startswith("cost: ") and "network-epochs in 999,999 runs" in line for line in lines
+    )
+    points = [line for line in lines if re.fullmatch(r"  [0-9a-f]{16}  lr=.*", line)]
+    assert len(points) == 1000 and lines[-1] == "  ... and 998999 more"
     # over the limit: refused at once, nothing expanded
     r = run_cli("sweep", spec, "--dry-run", "--max-runs", "1000")
     one_line_error(r, contains=("more than 1,000 runs",))
@@ -309,7 +320,9 @@ def test_a_different_spec_is_refused_and_an_extension_is_accepted(tmp_path, run_
     results = load_results(out)
     assert len(results.runs) == 12 and {r.status for r in results.runs} == {"done", "failed"}
     archived = list((out / "specs").glob("spec-*.toml"))
-    assert [p.read_text() for p in archived] == [first.read_text()]
+    # the first invocation's effective spec.toml, kept when the extension replaced it
+    assert [p.read_bytes() for p in archived] == [before["spec.toml"][0]]
+    assert "# " + first.read_text().strip().splitlines()[-1] in archived[0].read_text()
 
     with pytest.raises(SpecMismatchError):  # the library refuses the same way
         run_sweep(parse_spec({"sweep": {"kind": "toy"}, "grid": {"lr": [0.3], "seed": [0]}}), out)
