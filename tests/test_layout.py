@@ -45,8 +45,8 @@ THIRD_PARTY = {
     "codegen": {"sympy", "numba", "numpy"},
     "numerics": {"numba", "numpy", "threadpoolctl"},
     "analysis": {"numba", "numpy", "scipy", "matplotlib", "threadpoolctl"},
-    "training": {"numpy", "matplotlib", "threadpoolctl"},
-    "sweeps": {"numpy", "matplotlib", "dask", "distributed"},
+    "training": {"numpy", "matplotlib", "threadpoolctl", "xarray"},
+    "sweeps": {"numpy", "matplotlib", "dask", "distributed", "xarray"},
     "verification": {"numpy", "scipy", "matplotlib", "sympy"},
     "cli": {"numpy", "sympy"},
 }
