@@ -36,7 +36,7 @@ from types import ModuleType
 
 import sympy
 
-from ghostsym import codegen
+from ghostsym import codegen, config
 from ghostsym.codegen.rewriting import RNN_REWRITES, optimize
 from ghostsym.symbolic import nonlinearities
 
@@ -45,6 +45,10 @@ TEMPLATE = "ghostsym.numerics.rnn_template"
 
 #: The batched engine's template (networks side by side in SIMD lanes).
 BATCHED_TEMPLATE = "ghostsym.numerics.rnn_batched_template"
+
+#: The generated functions are inlined into the engines' loops (numba IR inlining), so a
+#: loop over neurons or lanes that calls them can vectorise.
+NJIT_OPTIONS = {**config.NJIT_OPTIONS, "inline": "always"}
 
 #: Readout functions g available to the engine (generated as ``out_<name>``).
 OUTPUT_FUNCTIONS = ("sigmoid", "tanh")
@@ -90,12 +94,17 @@ def kernels(activation: str = nonlinearities.DEFAULT_NONLINEARITY) -> list[codeg
 @functools.cache
 def engine(activation: str = nonlinearities.DEFAULT_NONLINEARITY) -> ModuleType:
     """The compiled RNN engine for a nonlinearity (built once, cached on disk by numba)."""
-    return codegen.build_module(kernels(activation), label=f"rnn_{activation}", template=TEMPLATE)
+    return codegen.build_module(
+        kernels(activation), label=f"rnn_{activation}", template=TEMPLATE, njit_options=NJIT_OPTIONS
+    )
 
 
 @functools.cache
 def batched_engine(activation: str = nonlinearities.DEFAULT_NONLINEARITY) -> ModuleType:
     """The compiled batched RNN engine for a nonlinearity (same generated functions)."""
     return codegen.build_module(
-        kernels(activation), label=f"rnnb_{activation}", template=BATCHED_TEMPLATE
+        kernels(activation),
+        label=f"rnnb_{activation}",
+        template=BATCHED_TEMPLATE,
+        njit_options=NJIT_OPTIONS,
     )

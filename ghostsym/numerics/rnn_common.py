@@ -12,7 +12,7 @@ out in the one order defined here, which vectorises without re-association:
   :func:`dot8_lanes` computes the same, bit for bit, for every lane of [N, lanes] arrays;
 * :func:`sumsq8` / :func:`sumsq8_lanes` — Σᵢ aᵢaᵢmᵢ in that order;
 * :func:`vexp` — exp(y) from a Cody–Waite reduction, a degree-13 Taylor polynomial and a
-  table of powers of two: branch-free, so a loop of it vectorises (libm's ``exp`` is a
+  scale 2^k built from its bit pattern: branch-free, so a loop of it vectorises (libm's ``exp`` is a
   scalar call); relative error ≤ 1.1 ulp on the normal range, ``inf`` above ≈ 709.78, 0
   below ≈ −745.1, NaN for NaN. The RNN code generator prints every ``exp`` of an engine
   kernel as ``vexp`` (:mod:`ghostsym.codegen.rnn`).
@@ -32,6 +32,9 @@ import math
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 from ghostsym.numerics.spec import (
     ACCURACY_GE_HALF,
@@ -50,14 +53,30 @@ _NJIT = {"cache": True, "error_model": "numpy"}
 #: Number of partial sums of :func:`dot8`.
 PARTIALS = 8
 
-#: 2^(j − 540) for j = 0 … 1080 (both halves of a scale 2^k, k ∈ [−1080, 1080], are normal).
-_POW2 = np.array([2.0 ** (j - 540) for j in range(1081)])
 _LN2_HI = 6.93147180369123816490e-01  # fdlibm's ln 2 split: k·LN2_HI is exact for |k| < 2²⁰
 _LN2_LO = 1.90821492927058770002e-10
 _INV_LN2 = 1.44269504088896338700e00
 _ROUND = 6755399441055744.0  # 1.5·2⁵²: (x + R) − R rounds x to an integer, |x| < 2⁵¹
 _EXP_OVERFLOW = 709.782712893384
 _EXP_UNDERFLOW = -745.1332191019412
+
+
+@intrinsic
+def _bits_as_float(typingctx, bits):
+    """The float64 whose IEEE bit pattern is the int64 ``bits`` (an LLVM bitcast)."""
+    if not isinstance(bits, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+@numba.njit(inline="always", **_NJIT)
+def _pow2(k):
+    """2^k for an integer −1022 ≤ k ≤ 1023 (exact: built from its bit pattern)."""
+    return _bits_as_float((k + 1023) << 52)
 
 
 @numba.njit(inline="always", **_NJIT)
@@ -82,11 +101,11 @@ def vexp(y):
     p = p * r + 0.5
     p = p * r + 1.0
     p = p * r + 1.0
-    k = int(kf)  # NaN gives some integer: clamped below, so the table read stays inside
+    k = int(kf)  # NaN gives some integer: clamped below
     k1 = k >> 1
-    j1 = min(max(k1 + 540, 0), 1080)
-    j2 = min(max(k - k1 + 540, 0), 1080)
-    v = (p * _POW2[j1]) * _POW2[j2]
+    k1 = min(max(k1, -540), 540)
+    k2 = min(max(k - k1, -540), 540)
+    v = (p * _pow2(k1)) * _pow2(k2)
     v = math.inf if y > _EXP_OVERFLOW else v
     v = 0.0 if y < _EXP_UNDERFLOW else v
     return v
