@@ -29,7 +29,7 @@ LAYERS = (
     "cli",
 )
 #: Modules every layer may import; they import nothing of ghostsym but each other.
-FOUNDATION = ("errors", "config", "progress", "io")
+FOUNDATION = ("errors", "config", "progress", "io", "provenance")
 #: ghostsym layers a layer must not import although they come before it.
 SKIPPED = {
     # numerics is numba + NumPy: it never sees a SymPy object (templates are completed by

@@ -82,29 +82,31 @@ def plot_rank_one_flows(
     curve has), markers at fixed points in the curve's colour (filled stable, open unstable,
     squares saddle-node) and ghosts (vermilion diamonds at (κ_g, r_g)). Curves are coloured
     along viridis in the given order; the legend (beside the axes) names every curve and
-    every kind of marker drawn. Returns the Figure.
+    every kind of marker drawn. On a new figure with a ghost, a second panel below shows the
+    same curves at the ghosts' scale (|f| up to 4 × the largest r_g), where the bottleneck is
+    visible. Returns the Figure.
     """
     from matplotlib.lines import Line2D
 
-    fig, ax = _axes(ax, (8.2, 4.2))
-    kappa = np.linspace(-FLOW_PLOT_RANGE, FLOW_PLOT_RANGE, 1201)
+    results = [analyze_rank_one(None, None, None, flow=RankOneFlow(*p)) for _, p in flows]
+    ghost_rg = [abs(g.r_g) for res in results for g in res.ghosts]
+    zoom = None
+    if ax is None and ghost_rg:
+        # A ghost's speed r_g is tiny next to the flow's range: a second panel shows the
+        # bottleneck at the scale of the ghosts.
+        fig = new_figure(figsize=(8.2, 6.4))
+        ax, zoom = fig.subplots(2, 1, sharex=True, height_ratios=(2, 1.4))
+    else:
+        fig, ax = _axes(ax, (8.2, 4.2))
     drawn: set[str] = set()
-    for colour, (label, (m, n, b)) in zip(_curve_colours(len(flows)), flows, strict=True):
-        flow = RankOneFlow(m, n, b)
-        ax.plot(kappa, flow(kappa), color=colour, lw=1.3, label=str(label))
-        res = analyze_rank_one(None, None, None, flow=flow)
-        for p in res.fixed_points:
-            style = _marker(p.kind, "k", 7)
-            if p.kind == "stable":
-                style["mfc"] = colour
-            elif p.kind == "unstable":
-                style.update(mfc="w", mec=colour, mew=1.5)
-            ax.plot(p.kappa, 0.0, ls="none", zorder=5, **style)
-            drawn.add(p.kind)
-        for g in res.ghosts:
-            ax.plot(g.kappa, g.r_g, ls="none", zorder=6, **GHOST_STYLE)
-            drawn.add("ghost")
-    ax.axhline(0.0, color="0.55", ls="--", lw=0.8)
+    for target in (ax, zoom) if zoom is not None else (ax,):
+        drawn |= _draw_flows(target, flows, results, label=target is ax)
+    if zoom is not None:
+        half = 4 * max(ghost_rg)
+        zoom.set_ylim(-half, half)
+        zoom.set_ylabel(r"$f(\kappa)$, zoomed")
+        zoom.set_title(rf"near the bottleneck: $|f| \leq {half:.2g}$ (4 × the largest $r_g$)")
+        zoom.set_xlabel(r"$\kappa$")
     handles, _ = ax.get_legend_handles_labels()
     grey = "0.45"
     proxies = {
@@ -120,7 +122,8 @@ def plot_rank_one_flows(
         if key in drawn:
             handles.append(Line2D([], [], ls="none", label=text, **style))
     if threshold is not None:
-        ax.axvline(threshold, color=THRESHOLD_COLOUR, ls="--", lw=1.4)
+        for target in (ax, zoom) if zoom is not None else (ax,):
+            target.axvline(threshold, color=THRESHOLD_COLOUR, ls="--", lw=1.4)
         handles.append(
             Line2D(
                 [],
@@ -132,7 +135,8 @@ def plot_rank_one_flows(
             )
         )
     handles.append(Line2D([], [], color="0.55", ls="--", lw=0.8, label=r"$f = 0$"))
-    ax.set_xlabel(r"$\kappa$")
+    if zoom is None:
+        ax.set_xlabel(r"$\kappa$")
     ax.set_ylabel(r"$f(\kappa) = \tau\,\dot\kappa$")
     ax.legend(
         handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, borderaxespad=0.0
@@ -140,12 +144,45 @@ def plot_rank_one_flows(
     return fig
 
 
-def plot_training_track(history: Mapping[str, np.ndarray], track, title: str = "", *, axes=None):
+def _draw_flows(ax, flows, results, *, label: bool) -> set[str]:
+    """Draw the curves of :func:`plot_rank_one_flows` and their points; the kinds drawn."""
+    kappa = np.linspace(-FLOW_PLOT_RANGE, FLOW_PLOT_RANGE, 1201)
+    drawn: set[str] = set()
+    colours = _curve_colours(len(flows))
+    for colour, (name, (m, n, b)), res in zip(colours, flows, results, strict=True):
+        flow = RankOneFlow(m, n, b)
+        ax.plot(kappa, flow(kappa), color=colour, lw=1.3, label=str(name) if label else None)
+        for p in res.fixed_points:
+            style = _marker(p.kind, "k", 7)
+            if p.kind == "stable":
+                style["mfc"] = colour
+            elif p.kind == "unstable":
+                style.update(mfc="w", mec=colour, mew=1.5)
+            ax.plot(p.kappa, 0.0, ls="none", zorder=5, **style)
+            drawn.add(p.kind)
+        for g in res.ghosts:
+            ax.plot(g.kappa, g.r_g, ls="none", zorder=6, **GHOST_STYLE)
+            drawn.add("ghost")
+    ax.axhline(0.0, color="0.55", ls="--", lw=0.8)
+    return drawn
+
+
+#: Colours of the story marks on the training track (Okabe-Ito; the loss is C0, the gradient
+#: norm C3, the ghost's r C4, so none of these repeats a curve's colour).
+DROP_COLOUR, BIRTH_COLOUR, EVENT_COLOUR = "0.55", "#009E73", "#E69F00"
+
+
+def plot_training_track(
+    history: Mapping[str, np.ndarray], track, title: str = "", *, story=None, axes=None
+):
     """Loss, gradient norm, fixed-point count and ghost r on one epoch axis (Fig. 3A/3C).
 
+    ``story``: the run's story (:func:`ghostsym.training.analyze.run_story`: its
+    ``loss_drop`` and ``ghost_birth``); given, the loss drop is shaded from its onset to its
+    end and the ghost's first analysed epoch is a vertical line, in every panel, with a legend.
     ``axes``: four axes to draw on (default: a new figure). Returns the Figure."""
     if axes is None:
-        fig = new_figure(figsize=(7, 7))
+        fig = new_figure(figsize=(7, 7.4))
         axes = fig.subplots(4, 1, sharex=True, height_ratios=(2, 2, 1, 1.5))
     else:
         fig = axes[0].figure
@@ -156,25 +193,50 @@ def plot_training_track(history: Mapping[str, np.ndarray], track, title: str = "
         values = np.where(values > 0, values, np.nan)
         ax.plot(np.arange(0, values.size * stride, stride), values, color=colour, lw=0.8)
         ax.set_yscale("log")
-        ax.set_ylabel({"loss": "loss", "grad_norm": "gradient norm"}[key])
+        ax.set_ylabel({"loss": "loss", "grad_norm": r"gradient norm $\|\nabla_\theta L\|$"}[key])
     axes[2].step(track.epochs, track.counts, where="post", color="k")
-    axes[2].set_ylabel("# fixed points")
-    axes[2].set_ylim(-0.2, max(3, int(track.counts.max()) + 1) if track.checkpoints else 3)
+    axes[2].set_ylabel("fixed points")
+    top = max(3, int(track.counts.max()) + 1) if track.checkpoints else 3
+    axes[2].set_ylim(-0.2, top)
+    axes[2].set_yticks(range(0, top + 1))
     r = track.ghost_r
-    axes[3].plot(track.epochs, np.where(r > 0, r, np.nan), "D-", color="C3", ms=3, lw=0.8)
+    axes[3].plot(track.epochs, np.where(r > 0, r, np.nan), "D-", color="C4", ms=3, lw=0.8)
     if np.any(r > 0):
         axes[3].set_yscale("log")
-    axes[3].set_ylabel(r"ghost $r$")
+    axes[3].set_ylabel(r"ghost $r = a_g r_g$")
     axes[3].set_xlabel("epoch")
+    handles = _story_marks(axes, story or {})
     for i, event in enumerate(track.events()):
         for ax in axes:
-            label = "fixed-point count changes" if i == 0 and ax is axes[0] else None
-            ax.axvline(event["epoch_after"], color="C1", ls=":", lw=1, label=label)
-    if track.events():
-        axes[0].legend(loc="upper right")
+            line = ax.axvline(event["epoch_after"], color=EVENT_COLOUR, ls=":", lw=1.2)
+        if i == 0:
+            line.set_label("fixed-point count changes")
+            handles.append(line)
+    if handles:
+        axes[0].legend(handles=handles, loc="lower left")
     if title:
         axes[0].set_title(title)
     return fig
+
+
+def _story_marks(axes, story) -> list:
+    """Shade the loss drop and draw the ghost's birth in every panel; the legend handles."""
+    handles = []
+    drop = story.get("loss_drop") or {}
+    if drop.get("drop"):
+        onset, end = drop["onset"], drop["end"]
+        span = [ax.axvspan(onset, end, color=DROP_COLOUR, alpha=0.25, lw=0) for ax in axes][0]
+        span.set_label(f"loss drop: epochs {onset}–{end} (10 %–90 % of the fall)")
+        handles.append(span)
+    birth = story.get("ghost_birth")
+    if birth is not None:
+        epoch = birth["epoch"]
+        line = [ax.axvline(epoch, color=BIRTH_COLOUR, ls="--", lw=1.2) for ax in axes][0]
+        since = birth.get("previous_epoch")
+        when = f"at epoch {epoch}" if since is None else f"between epochs {since} and {epoch}"
+        line.set_label(f"ghost born {when} ($r = {birth['r']:.3g}$ at {epoch})")
+        handles.append(line)
+    return handles
 
 
 def plot_phase_portrait(flow, result, trajectories=None, title: str = "", *, ax=None):

@@ -165,7 +165,7 @@ def rank_one_bptt() -> Derivation:
         r"The output is read from the post-update latent states, $t = 1, \dots, 2T$ "
         r"(Eq. 36), and compared with the target $y_t = 0$ for $t \le T$, $1$ after (Eq. 41):"
     )
-    d.equation(Symbol(r"\hat y_t"), sigma(c * (kap[Symbol("t")] - kappa_star)), label="36")
+    d.equation(Symbol("yhat_t"), sigma(c * (kap[Symbol("t")] - kappa_star)), label="36")
     tt = Symbol("t", integer=True, positive=True)
     Lsum = Sum(step_loss(kap[tt], y[tt]) * T, (tt, 1, 2 * T)) / T
     d.equation(Symbol("L"), Lsum)
@@ -205,7 +205,7 @@ def rank_one_bptt() -> Derivation:
         - Sum(lam[t0 + 1] * (kap[t0 + 1] - sympy.Function("G")(kap[t0])), (t0, 0, 2 * T - 1))
         - lam[0] * (kap[0] - k0)
     )
-    d.equation(Symbol(r"\mathcal{L}"), lag)
+    d.equation(Symbol("Lcal"), lag)
     d.text(
         r"On trajectories of the network the constraints vanish, so $\mathcal L = L$ for any "
         r"$\lambda$; choosing $\lambda$ so that $\partial\mathcal L/\partial\kappa_s = 0$ "
@@ -214,11 +214,11 @@ def rank_one_bptt() -> Derivation:
         r"its loss, the constraint that defines it and the one that defines $\kappa_{s+1}$:"
     )
     Gf = sympy.Function("G")
-    ellf = sympy.Function(r"\ell_s")
+    ellf = sympy.Function("ell_s")
     local = (
         ellf(kap[s]) - lam[s] * (kap[s] - Gf(kap[s - 1])) - lam[s + 1] * (kap[s + 1] - Gf(kap[s]))
     )
-    d.equation(Symbol(r"\mathcal{L}_s"), local)
+    d.equation(Symbol("Lcal_s"), local)
     stationarity = sympy.diff(local, kap[s])
     d.equation(stationarity, 0)
     lam_s = sympy.solve(sympy.Eq(stationarity, 0), lam[s])[0]

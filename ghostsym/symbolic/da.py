@@ -43,7 +43,7 @@ from contextlib import contextmanager
 import sympy
 
 from ghostsym.errors import InputError
-from ghostsym.symbolic.derivation import Derivation, latex
+from ghostsym.symbolic.derivation import Derivation, LogDerivative, Partial, latex
 from ghostsym.symbolic.normal_forms import NormalForm
 
 #: Seconds one symbolic attempt (solve, integrate, limit) may take before the pipeline
@@ -433,14 +433,14 @@ class _Pipeline:
             self.result(
                 "fixed_points",
                 sympy.FiniteSet(),
-                lhs=sympy.Symbol("x_{fp}"),
+                lhs=sympy.Symbol("x_fp"),
                 prose="$f(x; r) = 0$ has no solution: the field has no fixed point.",
             )
             return
         self.result(
             "fixed_points",
             sympy.FiniteSet(*sols),
-            lhs=sympy.Symbol("x_{fp}"),
+            lhs=sympy.Symbol("x_fp"),
             prose=f"Fixed points solve $f({latex(x)}; {latex(r)}) = 0$; "
             "each exists where it is real:",
         )
@@ -493,7 +493,7 @@ class _Pipeline:
                 "A ghost is born where two fixed points merge and disappear: "
                 "$f = \\partial f/\\partial x = 0$."
             )
-            d.equation(sympy.Derivative(sympy.Symbol("f"), x), fx)
+            d.equation(Partial(sympy.Symbol("f"), x), fx)
             where = ", ".join(f"x = {sympy.sstr(xc)} (r = {sympy.sstr(rc)})" for xc, rc in real)
             reason = (
                 f"no ghost on the path: the fold point(s) {where} lie outside the path from "
@@ -584,7 +584,7 @@ class _Pipeline:
         self.result("bifurcation_value", rc, lhs=rc_s)
         if order is not None:
             d.equation(
-                sympy.Subs(sympy.Derivative(sympy.Symbol("f"), (x, order)), (x, r), (xc, rc)),
+                sympy.Subs(Partial(sympy.Symbol("f"), (x, order)), (x, r), (xc, rc)),
                 val,
                 prose="The first non-vanishing derivative in the state sets the "
                 "order of the tangency:",
@@ -601,7 +601,7 @@ class _Pipeline:
                 "but non-zero, so $x_c$ is a bottleneck without fixed points."
             )
         d.equation(
-            sympy.Subs(sympy.Derivative(sympy.Symbol("f"), r), (x, r), (xc, rc)),
+            sympy.Subs(Partial(sympy.Symbol("f"), r), (x, r), (xc, rc)),
             fr,
             prose="The parameter unfolds it with speed",
         )
@@ -647,7 +647,7 @@ class _Pipeline:
                 "A ghost is born where two fixed points merge and disappear: "
                 "$f = \\partial f/\\partial x = 0$."
             )
-        d.equation(sympy.Derivative(sympy.Symbol("f"), x), fx)
+        d.equation(Partial(sympy.Symbol("f"), x), fx)
 
     # -- 4. which side has the ghost --------------------------------------------------------
     def escape_side(self):
@@ -1133,14 +1133,9 @@ class _Pipeline:
             "on the early side approaches $r^*$ with steps that grow toward the optimum; the "
             "last step from just past $r^*$ has length $\\alpha |\\partial L/\\partial r|_{r^*}$. "
             "It lands beyond the point of no return, where the gradient is zero forever, "
-            "when"
+            "when, with $G^* = |\\partial L/\\partial r|_{r^*}$,"
         )
-        d.equation(
-            alpha * sympy.Symbol("G^*"),
-            sympy.Abs(rs - rn),
-            relation=">",
-            prose="with $G^* = |\\partial L/\\partial r|_{r^*}$:",
-        )
+        d.equation(alpha * sympy.Symbol("G^*"), sympy.Abs(rs - rn), relation=">")
         a_star = self._value((self.rho_star - self.rho_n) / -dte.subs(rho, self.rho_star))
         a_star = _simplify(a_star)
         self.result(
@@ -1165,7 +1160,9 @@ class _Pipeline:
                 prose="It is a power law in the delay $T$,",
             )
             self.result(
-                "alpha_star_exponent", k, lhs=sympy.Symbol(r"\frac{d \ln \alpha^*}{d \ln T}")
+                "alpha_star_exponent",
+                k,
+                lhs=LogDerivative(sympy.Symbol("alpha^*"), T),
             )
         d.text(
             "Rescaling the loss to a mean squared error, $L/(2T)$, divides the gradient by "
@@ -1179,7 +1176,7 @@ class _Pipeline:
             self.result(
                 "alpha_star_mse_exponent",
                 k_mse,
-                lhs=sympy.Symbol(r"\frac{d \ln \alpha^*_{\mathrm{MSE}}}{d \ln T}"),
+                lhs=LogDerivative(sympy.Symbol("alpha^*_MSE"), T),
             )
 
 

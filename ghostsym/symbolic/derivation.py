@@ -161,16 +161,63 @@ def _side_by_side(*blocks: list[str]) -> list[str]:
     return [line.rstrip() for line in out]
 
 
-#: A subscript that is a word (``t_esc``, ``x_{fp}``): set upright, as in a paper.
+#: A subscript (or superscript) that is a word (``t_esc``, ``x_fp``, ``W^in``): set upright,
+#: as in a paper. The base may carry a star (``alpha^*_MSE``).
 _WORD_SUBSCRIPT = re.compile(r"^([A-Za-z]+(?:\^\*)?)_\{?([A-Za-z]{2,})\}?$")
+_WORD_SUPERSCRIPT = re.compile(r"^([A-Za-z]+)\^([A-Za-z]{2,})$")
+#: Subscripts that are signs rather than letters (``s_pm`` prints :math:`s_\pm`).
+_SIGN_SUBSCRIPTS = {"pm": r"\pm", "mp": r"\mp"}
+
+
+def _is_word(text: str) -> bool:
+    return text.lower() not in greek_letters_set and text not in _SIGN_SUBSCRIPTS
 
 
 class Partial(sympy.Derivative):
-    """A first partial derivative by a parameter the object depends on implicitly.
+    """A partial derivative by parameters the object depends on implicitly.
 
-    Printed with the object's name only, :math:`\\partial G/\\partial m_j`, not
-    :math:`\\frac{d}{dm_j} G(\\kappa)`. Build it with ``Partial(obj, var, evaluate=False)``.
+    Printed with the object's name only, :math:`\\partial G/\\partial m_j` or
+    :math:`\\partial^2 F_i/\\partial x_k \\partial x_l`, not :math:`\\frac{d}{dm_j} G(\\kappa)`.
+    The object may be a symbol, an indexed symbol (:math:`F_i`) or an undefined function
+    (printed by its name). Build it with ``Partial(obj, var, ..., evaluate=False)``.
     """
+
+    @property
+    def free_symbols(self):
+        # ∂r/∂b_j is a quantity indexed by j: keep the variables' symbols (a Derivative drops
+        # them, and a Sum over j would then pull the partial out of the sum).
+        return super().free_symbols.union(*(v.free_symbols for v in self.variables))
+
+
+class Increment(sympy.Function):
+    """The increment :math:`\\Delta x` of a quantity (a symbol or an indexed symbol).
+
+    ``Increment(t)`` is the time step :math:`\\Delta t`; ``Increment(m[j])`` prints
+    :math:`\\Delta m_j`. It is a symbol of its own: nothing differentiates or evaluates it.
+    """
+
+    nargs = 1
+
+
+class Nabla(sympy.Function):
+    """The gradient :math:`\\nabla q` (``Nabla(q)``) or Hessian :math:`\\nabla^2 q`
+    (``Nabla(q, 2)``) of a scalar field, optionally evaluated at a point:
+    ``Nabla(q, 1, x_s)`` prints :math:`\\nabla q(x_s)`."""
+
+    nargs = (1, 2, 3)
+
+
+class LogDerivative(sympy.Function):
+    """The logarithmic derivative (elasticity) :math:`d\\ln y/d\\ln x` of ``y`` in ``x``."""
+
+    nargs = 2
+
+
+def _name_of(obj) -> sympy.Basic:
+    """The printed name of what a derivative acts on: a function by its name only."""
+    if isinstance(obj, AppliedUndef):
+        return sympy.Symbol(obj.func.__name__)
+    return obj
 
 
 class AppendixPrinter(LatexPrinter):
@@ -188,17 +235,24 @@ class AppendixPrinter(LatexPrinter):
     """
 
     def __init__(self, settings=None):
-        super().__init__({"inv_trig_style": "full", **(settings or {})})
+        super().__init__({"inv_trig_style": "full", "fold_frac_powers": True, **(settings or {})})
 
     def _print_Symbol(self, expr, style="plain"):
-        if "\\" in expr.name or "/" in expr.name:
-            # A name already written in TeX (``\\partial G/\\partial\\kappa``): SymPy would
-            # split it at its first "_" into a nonsense subscript.
-            return expr.name
+        if "\\" in expr.name or "/" in expr.name or "{" in expr.name:
+            # A name written in TeX would be split at its first "_" into a nonsense subscript
+            # (``\\ell_{t(\\kappa)}``): build the object from SymPy pieces instead.
+            raise ValueError(f"symbol name {expr.name!r} is TeX, not a SymPy name")
         match = _WORD_SUBSCRIPT.match(expr.name)
-        if match and match.group(2).lower() not in greek_letters_set:
+        if match and _is_word(match.group(2)):
             base = self._print(sympy.Symbol(match.group(1)))
             return f"{base}_{{\\mathrm{{{match.group(2)}}}}}"
+        match = _WORD_SUPERSCRIPT.match(expr.name)
+        if match and _is_word(match.group(2)):
+            base = self._print(sympy.Symbol(match.group(1)))
+            return f"{base}^{{\\mathrm{{{match.group(2)}}}}}"
+        base, _, sub = expr.name.partition("_")
+        if sub in _SIGN_SUBSCRIPTS:
+            return f"{self._print(sympy.Symbol(base))}_{{{_SIGN_SUBSCRIPTS[sub]}}}"
         return super()._print_Symbol(expr, style=style)
 
     def _print_Transpose(self, expr):
@@ -207,6 +261,22 @@ class AppendixPrinter(LatexPrinter):
     def _print_re(self, expr, exp=None):
         tex = f"\\operatorname{{Re}}{{\\left({self._print(expr.args[0])}\\right)}}"
         return f"{tex}^{{{exp}}}" if exp else tex
+
+    def _print_Mul(self, expr):
+        # A partial derivative in a numerator would stack a fraction inside a fraction
+        # (∂f'/∂θ over f''): print the other factors first, then the partials.
+        partials = [f for f in expr.args if isinstance(f, Partial)]
+        if partials:
+            rest = sympy.Mul(*[f for f in expr.args if not isinstance(f, Partial)])
+            if sympy.fraction(rest)[1] != 1:
+                sign = ""
+                if rest.could_extract_minus_sign():
+                    sign, rest = "- ", -rest
+                tex = self._print(rest)
+                if isinstance(rest, sympy.Add):
+                    tex = f"\\left({tex}\\right)"
+                return sign + tex + " " + " ".join(self._print(p) for p in partials)
+        return super()._print_Mul(expr)
 
     def _print_MatMul(self, expr):
         coeff, rest = expr.as_coeff_mmul()
@@ -229,14 +299,39 @@ class AppendixPrinter(LatexPrinter):
         ):
             name = self._print(sympy.Symbol(inner.func.__name__))
             primes = "'" * int(expr.derivative_count)
-            return f"{name}{primes}\\left({self._print(inner.args[0])}\\right)"
+            # Braced like SymPy's own function calls, so that no space opens before "(".
+            return f"{name}{primes}{{\\left({self._print(inner.args[0])} \\right)}}"
         return super()._print_Derivative(expr)
 
     def _print_Partial(self, expr):
-        inner = expr.expr
-        name = inner if isinstance(inner, sympy.Symbol) else sympy.Symbol(inner.func.__name__)
-        var = self._print(expr.variables[0])
-        return f"\\frac{{\\partial {self._print(name)}}}{{\\partial {var}}}"
+        name = self._print(_name_of(expr.expr))
+        order = int(expr.derivative_count)
+        top = "\\partial" if order == 1 else f"\\partial^{{{order}}}"
+        bottom = " ".join(
+            f"\\partial {self._print(var)}"
+            if count == 1
+            else f"\\partial {self._print(var)}^{{{count}}}"
+            for var, count in expr.variable_count
+        )
+        return f"\\frac{{{top} {name}}}{{{bottom}}}"
+
+    def _print_Increment(self, expr, exp=None):
+        tex = f"\\Delta {self._print(expr.args[0])}"
+        return f"\\left({tex}\\right)^{{{exp}}}" if exp else tex
+
+    def _print_Nabla(self, expr, exp=None):
+        field, *rest = expr.args
+        order = int(rest[0]) if rest else 1
+        tex = "\\nabla" if order == 1 else f"\\nabla^{{{order}}}"
+        tex += f" {self._print(field)}"
+        if len(rest) == 2:
+            tex += f"{{\\left({self._print(rest[1])} \\right)}}"
+        return f"\\left({tex}\\right)^{{{exp}}}" if exp else tex
+
+    def _print_LogDerivative(self, expr, exp=None):
+        y, x = (self._print(arg) for arg in expr.args)
+        tex = f"\\frac{{d \\ln {y}}}{{d \\ln {x}}}"
+        return f"\\left({tex}\\right)^{{{exp}}}" if exp else tex
 
     def _print_Add(self, expr, order=None):
         terms = self._as_ordered_terms(expr, order=order)
@@ -358,7 +453,20 @@ class Derivation:
         parts = []
         if self.abstract:
             parts.append("\\begin{abstract}\n" + self.abstract.strip() + "\n\\end{abstract}")
-        parts += [s.latex() for s in self.steps]
+        previous = None
+        for step in self.steps:
+            if (
+                previous is not None
+                and previous.kind == "equation"
+                and step.kind == "text"
+                and step.text[:1].islower()
+            ):
+                # A sentence that goes on after a display ("which exists when ...") continues
+                # the paragraph: no blank line, so no indent.
+                parts[-1] += "\n" + step.latex()
+            else:
+                parts.append(step.latex())
+            previous = step
         return "\n\n".join(parts) + "\n"
 
     def to_latex(self) -> str:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import sympy
 from sympy import IndexedBase, Piecewise, Rational, Sum, Symbol
 
-from ghostsym.symbolic.derivation import Derivation
+from ghostsym.symbolic.derivation import Derivation, Increment, Partial
 from ghostsym.symbolic.nonlinearities import DEFAULT_NONLINEARITY, generic_phi, specialize
 
 # ---- symbols shared by the RNN documents -------------------------------------------------
@@ -38,7 +38,7 @@ t = Symbol("t", integer=True, nonnegative=True)
 time = Symbol("t", real=True)
 a = Symbol("a", positive=True)
 tau = Symbol("tau", positive=True)
-dt = Symbol(r"\Delta t", positive=True)
+dt = Increment(time)  # the time step Δt
 kappa = Symbol("kappa", real=True)
 kappa_g = Symbol("kappa_g", real=True)
 r_g = Symbol("r_g", real=True)
@@ -51,7 +51,7 @@ n = IndexedBase("n")
 b = IndexedBase("b")
 x = IndexedBase("x")
 u = IndexedBase("u")
-w_in = IndexedBase(r"W^{\mathrm{in}}")
+w_in = IndexedBase("W^in")
 eta = IndexedBase("eta")
 kap = IndexedBase("kappa")
 
@@ -313,7 +313,7 @@ def latent_reduction() -> Derivation:
         (-kap[kk, t] + Sum(n[i, kk] * phi(latent_drive + b[i] + inp), (i, 1, N))).xreplace(
             continuous
         ),
-        lhs=sympy.Symbol(r"\tau\,\dot\kappa_{k'}"),
+        lhs=tau * Symbol("kappadot_k'"),
         label="37",
         prose=r"In continuous time, by the same steps as for rank one,",
     )
@@ -417,7 +417,7 @@ def latent_ghost() -> Derivation:
         r"flow crosses zero twice near $\kappa_g$, at"
     )
     roots = sympy.solve(sympy.Eq(near, 0), s)
-    d.equation(Symbol("s_{\\pm}"), sympy.Tuple(*roots))
+    d.equation(Symbol("s_pm"), sympy.Tuple(*roots))
     d.text(r"(a saddle-node pair), and $r = 0$ is the saddle-node bifurcation itself.")
 
     d.section("Passage time")
@@ -429,10 +429,11 @@ def latent_ghost() -> Derivation:
     rp = Symbol("r", positive=True)
     integral = sympy.Integral(1 / (y**2 + rp), (y, -sympy.oo, sympy.oo))
     passage = integral.doit()
-    d.equation(Symbol(r"T_{\mathrm{pass}}/\tau"), integral)
-    d.equation(Symbol(r"T_{\mathrm{pass}}/\tau"), passage)
+    t_pass = Symbol("T_pass", positive=True)
+    d.equation(t_pass / tau, integral)
+    d.equation(t_pass / tau, passage)
     passage_tau = passage.xreplace({rp: a_g * r_g})
-    d.result("passage_time", passage_tau, lhs=Symbol(r"T_{\mathrm{pass}}/\tau"))
+    d.result("passage_time", passage_tau, lhs=t_pass / tau)
     d.text(
         r"In units of the network's time steps: the leaky map $\kappa_{t+1} = \kappa_t + a f"
         r"(\kappa_t)$ is the Euler step $\Delta t = a\tau$ of $\tau\dot\kappa = f$, so a time "
@@ -441,17 +442,44 @@ def latent_ghost() -> Derivation:
         r"per step, $a|f| \ll$ the width $\sqrt{r_g/a_g}$ of the bottleneck, which holds near "
         r"a ghost with small $r$):"
     )
-    d.result("passage_steps", passage_tau / a, lhs=Symbol(r"n_{\mathrm{pass}}"))
+    d.result("passage_steps", passage_tau / a, lhs=Symbol("n_pass"))
 
     d.section(r"Specialisation to $\varphi = \tanh$")
-    d.text(r"With $\tanh' = 1 - \tanh^2$ the coefficients become")
-    d.equation(sympy.Function("f")(kappa_g).diff(kappa_g), specialize(c[1], "tanh"))
-    d.equation(a_g, specialize(Rational(1, 2) * c[2], "tanh"))
+    d.text(r"With $\tanh' = 1 - \tanh^2 = \operatorname{sech}^2$ the coefficients become")
+    d.equation(sympy.Function("f")(kappa_g).diff(kappa_g), _sech(specialize(c[1], "tanh")))
+    d.equation(a_g, _sech(specialize(Rational(1, 2) * c[2], "tanh")))
     d.text(
         r"These per-neuron terms, and those of any other named nonlinearity, are what the "
         r"generated kernels sum over neurons."
     )
     return d
+
+
+def _sech(expr):
+    """Write the factor pair (tanh z − 1)(tanh z + 1) = −sech² z as it reads in a paper."""
+
+    def is_pair(e):
+        if not e.is_Mul:
+            return False
+        pairs = [f for f in e.args if f.is_Add and len(f.args) == 2 and f.has(sympy.tanh)]
+        return len(pairs) >= 2
+
+    def rewrite(e):
+        factors = list(e.args)
+        for f in factors:
+            z = next((t.args[0] for t in f.args if isinstance(t, sympy.tanh)), None)
+            if z is not None and f == sympy.tanh(z) + 1 and f - 2 in factors:
+                factors.remove(f)
+                factors.remove(f - 2)
+                return -(sympy.sech(z) ** 2) * sympy.Mul(*factors)
+        return e
+
+    z = sympy.Symbol("z", real=True)
+    if sympy.simplify((sympy.tanh(z) - 1) * (sympy.tanh(z) + 1) + sympy.sech(z) ** 2) != 0:
+        raise AssertionError("the identity (tanh - 1)(tanh + 1) = -sech^2 failed")
+    out = expr.replace(is_pair, rewrite)
+    # Constants leave the sum: ½ Σ −2 g_i reads −Σ g_i.
+    return out.replace(lambda e: isinstance(e, Sum), sympy.factor_terms)
 
 
 # ---- document 3: gradient projection -------------------------------------------------------------
@@ -492,14 +520,26 @@ def _r_gradient_parts():
     return parts, dR_dkappa
 
 
+def _partial(obj, *variables):
+    """∂obj/∂variables, printed with the object's name (:class:`Partial`)."""
+    return Partial(obj, *variables, evaluate=False)
+
+
 def _name_partials(expr, fname: str, kg_f, dk):
-    """Name the partial derivatives SymPy's chain rule leaves as Derivative/Subs objects."""
+    """Name the partial derivatives SymPy's chain rule leaves as Derivative/Subs objects.
+
+    The chain rule of ``F(θ_j, κ_g(θ_j))`` leaves a ``Subs`` (the partial in the first slot,
+    θ_j) and a ``Derivative`` in the second slot (κ); both become :class:`Partial` of the
+    function's name.
+    """
+    theta = kg_f.args[0]
     expr = expr.replace(
-        lambda e: isinstance(e, sympy.Subs), lambda e: Symbol(rf"\partial_{{\theta_j}} {fname}")
+        lambda e: isinstance(e, sympy.Subs), lambda e: _partial(Symbol(fname), theta)
     )
-    expr = expr.xreplace({sympy.Derivative(kg_f, kg_f.args[0]): dk})
+    expr = expr.xreplace({sympy.Derivative(kg_f, theta): dk})
     return expr.replace(
-        lambda e: isinstance(e, sympy.Derivative), lambda e: Symbol(rf"\partial_\kappa {fname}")
+        lambda e: isinstance(e, sympy.Derivative) and not isinstance(e, Partial),
+        lambda e: _partial(Symbol(fname), kappa),
     )
 
 
@@ -529,7 +569,7 @@ def gradient_projection() -> Derivation:
         r"gradient-descent step.",
     )
     f, f1, f2, f3 = (e.xreplace({kappa: kappa_g}) for e in flow_derivatives(3))
-    d.section("r as a function of the parameters")
+    d.section("$r$ as a function of the parameters")
     d.text(r"At the ghost, with all sums evaluated at $\kappa = \kappa_g$ (Eqs. 27--29):")
     d.equation(f1, 0, label="27")
     R = Rational(1, 2) * f2 * f
@@ -542,9 +582,9 @@ def gradient_projection() -> Derivation:
     th = Symbol("theta_j", real=True)
     Rf = sympy.Function("R")
     kg_f = sympy.Function("kappa_g")(th)
-    dk = Symbol(r"\frac{d\kappa_g}{d\theta_j}")
+    dk = _partial(kappa_g, th)
     total = _name_partials(sympy.diff(Rf(th, kg_f), th), "R", kg_f, dk)
-    d.equation(sympy.Derivative(Symbol("r"), th), total, label="31")
+    d.equation(_partial(r_sym, th), total, label="31")
     d.section("Implicit part: the implicit-function theorem")
     d.text(
         r"$\kappa_g(\theta)$ is defined by $f'(\kappa_g(\theta);\theta) = 0$ for all $\theta$. "
@@ -553,8 +593,10 @@ def gradient_projection() -> Derivation:
     Fp = sympy.Function("f'")
     ident = _name_partials(sympy.diff(Fp(kg_f, th), th), "f'", kg_f, dk)
     d.equation(ident, 0)
-    fp_k, fp_t = Symbol("f''"), Symbol(r"\partial_{\theta_j} f'")
-    sol = sympy.solve(sympy.Eq(fp_t + fp_k * dk, 0), dk)[0]
+    fp_k, fp_t = Symbol("f''"), _partial(Symbol("f'"), th)
+    # Solve for stand-ins: SymPy would evaluate the unevaluated partials (to 0) while solving.
+    u_dk, u_ft = sympy.Dummy("dk"), sympy.Dummy("ft")
+    sol = sympy.solve(sympy.Eq(u_ft + fp_k * u_dk, 0), u_dk)[0].xreplace({u_ft: fp_t})
     d.equation(dk, sol, prose=r"The derivative of $f'$ in $\kappa$ is $f''$, hence")
     d.text(
         r"which exists when $f''(\kappa_g) \neq 0$, i.e. $a_g \neq 0$ (the non-degeneracy "
@@ -564,7 +606,7 @@ def gradient_projection() -> Derivation:
     parts, dR_dkappa = _r_gradient_parts()
     ff = sympy.Function("f")(kappa)
     generic_dR = sympy.diff(Rational(1, 2) * sympy.diff(ff, kappa, 2) * ff, kappa)
-    d.equation(Symbol(r"\partial_\kappa R"), generic_dR)
+    d.equation(_partial(Symbol("R"), kappa), generic_dR)
     if (
         sympy.expand(
             generic_dR.doit()
@@ -584,28 +626,30 @@ def gradient_projection() -> Derivation:
         r"$j$ picks the $j$-th term (a Kronecker delta). For the output weight $n_j$, the "
         r"input weight $m_j$ and the bias $b_j$:"
     )
-    labels = {"m": "m_j", "n": "n_j", "b": "b_j"}
+    params = {"m": m[j], "n": n[j], "b": b[j]}
     for p in ("n", "m", "b"):
         P = parts[p]
-        sym = Symbol(labels[p])
-        d.equation(sympy.Derivative(Symbol("f"), sym), P["df"])
-        d.equation(sympy.Derivative(Symbol("f'"), sym), P["df1"])
-        d.equation(sympy.Derivative(Symbol("f''"), sym), P["df2"])
-    d.section("The gradient of r")
+        sym = params[p]
+        d.equation(_partial(Symbol("f"), sym), P["df"])
+        d.equation(_partial(Symbol("f'"), sym), P["df1"])
+        d.equation(_partial(Symbol("f''"), sym), P["df2"])
+    d.section("The gradient of $r$")
     d.text(
         r"Putting the pieces together and writing the sums evaluated at $\kappa_g$ through the "
         r"ghost coefficients ($f = r_g$, $f'' = 2a_g$, $f''' = f'''_g$), each component of "
-        r"$\nabla_\theta r$ is the explicit part plus the implicit part:"
+        r"$\nabla_\theta r$ is the explicit part $\partial R/\partial\theta_j$ plus the "
+        r"implicit part $(\partial R/\partial\kappa)(\partial\kappa_g/\partial\theta_j)$ "
+        r"(Eq. 31):"
     )
+    R_sym = Symbol("R")
     for p in ("n", "m", "b"):
         P = parts[p]
-        sym = Symbol(labels[p])
-        d.equation(
-            sympy.Derivative(Symbol("r"), sym),
-            Symbol(r"\text{explicit}") + Symbol(r"\text{implicit}"),
-        )
-        d.equation(Symbol(r"\text{explicit}"), P["explicit_g"])
-        d.equation(Symbol(r"\text{implicit}"), P["implicit_g"])
+        sym = params[p]
+        explicit = _partial(R_sym, sym)
+        implicit = sympy.Mul(_partial(R_sym, kappa), _partial(kappa_g, sym), evaluate=False)
+        d.equation(_partial(r_sym, sym), sympy.Add(explicit, implicit, evaluate=False))
+        d.equation(explicit, P["explicit_g"])
+        d.equation(implicit, P["implicit_g"])
         d.results[f"dr_d{p}_explicit"] = P["explicit_g"]
         d.results[f"dr_d{p}_implicit"] = P["implicit_g"]
     d.text(
@@ -617,28 +661,29 @@ def gradient_projection() -> Derivation:
         r"For the sum over neurons the implicit parts share the factor "
         r"$-r_g f'''_g/(4a_g)$, which multiplies $\partial f'/\partial\theta_j$, i.e. "
         r"$\nabla_\theta r = a_g\nabla_\theta f + \tfrac12 r_g \nabla_\theta f'' - "
-        r"\frac{r_g f'''_g}{4 a_g}\nabla_\theta f'$, every gradient taken at fixed $\kappa_g$."
+        r"(r_g f'''_g/4 a_g)\,\nabla_\theta f'$, every gradient taken at fixed $\kappa_g$."
     )
 
-    d.section("First-order update of r (Eqs. 30--35)")
-    dm, dn, db = IndexedBase(r"\Delta m"), IndexedBase(r"\Delta n"), IndexedBase(r"\Delta b")
-    gm, gn, gb = (IndexedBase(rf"\partial_{{{p}}} r") for p in ("m", "n", "b"))
-    Lm, Ln, Lb = (IndexedBase(rf"\partial_{{{p}}} L") for p in ("m", "n", "b"))
+    d.section("First-order update of $r$ (Eqs. 30--35)")
+    dm, dn, db = (Increment(p[j]) for p in (m, n, b))
+    gm, gn, gb = (_partial(r_sym, p[j]) for p in (m, n, b))
+    loss = Symbol("L")
+    Lm, Ln, Lb = (_partial(loss, p[j]) for p in (m, n, b))
     alpha = Symbol("alpha", positive=True)
-    dr = Sum(gm[j] * dm[j] + gn[j] * dn[j] + gb[j] * db[j], (j, 1, N))
+    dr = Sum(gm * dm + gn * dn + gb * db, (j, 1, N))
     d.text(
         r"$r(\theta)$ is analytic in $\theta$ for finite $N$ and smooth $\varphi$, so a small "
         r"update $\Delta\theta$ changes it by the first-order Taylor term (Eqs. 30--31), "
         r"with error $O(\|\Delta\theta\|^2)$:"
     )
-    d.equation(Symbol(r"\Delta r"), dr, relation="approx", label="31")
+    d.equation(Increment(r_sym), dr, relation="approx", label="31")
     d.text(
         r"Gradient descent on the loss updates every parameter by "
         r"$\Delta\theta_j = -\alpha\,\partial L/\partial\theta_j$ (Eq. 33). Substituting:"
     )
-    gd = {dm[j]: -alpha * Lm[j], dn[j]: -alpha * Ln[j], db[j]: -alpha * Lb[j]}
+    gd = {dm: -alpha * Lm, dn: -alpha * Ln, db: -alpha * Lb}
     projected = sympy.factor_terms(dr.xreplace(gd))
-    d.equation(Symbol(r"\Delta r"), projected, relation="approx", label="34--35")
+    d.equation(Increment(r_sym), projected, relation="approx", label="34--35")
     d.text(
         r"i.e. $\Delta r \approx (\nabla_\theta r)^\top\Delta\theta = "
         r"-\alpha\,(\nabla_\theta r)^\top\nabla_\theta L$: the canonical parameter moves by the "

@@ -14,7 +14,7 @@ import sympy
 from sympy import IndexedBase, Rational, Sum, Symbol
 from sympy.simplify.simplify import sum_simplify
 
-from ghostsym.symbolic.derivation import Derivation
+from ghostsym.symbolic.derivation import Derivation, Nabla, Partial
 from ghostsym.symbolic.latent import N, i, in_range, j, k
 from ghostsym.symbolic.nonlinearities import DEFAULT_NONLINEARITY, generic_phi, specialize
 
@@ -99,44 +99,47 @@ def speed_minima() -> Derivation:
     d.section("Field and Jacobian")
     d.text(r"Neuron $i$ has pre-activation $z_i = \sum_j W_{ij} x_j + b_i$ and velocity")
     Fi = _field(i)
-    d.equation(Symbol("F_i"), Fi, label="24")
+    F_ = IndexedBase("F")
+    J_ = IndexedBase("J")
+    q_ = Symbol("q")
+    d.equation(F_[i], Fi, label="24")
     d.text(
         r"Differentiating with respect to $x_k$: the leak gives a Kronecker delta, and the sum "
         r"over $j$ keeps its $k$-th term."
     )
     Jik = _name_preactivations(in_range(sympy.diff(Fi, x[k]).doit()))
-    d.result("J", Jik, lhs=Symbol("J_{ik}"))
+    d.result("J", Jik, lhs=J_[i, k])
     d.text(r"In matrix form, with $D_1 = \mathrm{diag}(\varphi'(z))$: $J = -I + D_1 W$.")
 
     d.section("Energy and gradient")
     q = Rational(1, 2) * Sum(Fi**2, (i, 1, N))
-    d.equation(Symbol("q"), q, label="39")
+    d.equation(q_, q, label="39")
     grad = _name_preactivations(in_range(sympy.diff(q, x[k]).doit()))
-    d.result("grad_q", sum_simplify(sympy.expand(grad)), lhs=Symbol(r"\partial q/\partial x_k"))
+    d.result("grad_q", sum_simplify(sympy.expand(grad)), lhs=Partial(q_, x[k], evaluate=False))
     d.text(
         r"The first two terms are $-F_k$, the diagonal part of $J$; the sum is the "
         r"$D_1 W$ part. Together: $\partial q/\partial x_k = \sum_i F_i J_{ik}$, i.e. (Eq. 4)"
     )
     Fm, Jm, Wm = (sympy.MatrixSymbol(s, N, N) for s in ("F", "J", "W"))
     Fv = sympy.MatrixSymbol("F", N, 1)
-    d.equation(Symbol(r"\nabla q"), Jm.T * Fv, label="4")
+    d.equation(Nabla(q_), Jm.T * Fv, label="4")
 
     d.section("Hessian")
     d.text(r"The second derivatives of one component of the field are")
     d2F = _name_preactivations(in_range(in_range(sympy.diff(Fi, x[k], x[ell]).doit())))
-    d.result("hess_F", d2F, lhs=Symbol(r"\partial^2 F_i/\partial x_k \partial x_l"))
+    d.result("hess_F", d2F, lhs=Partial(F_[i], x[k], x[ell], evaluate=False))
     d.text(r"and differentiating $\sum_i F_i J_{ik}$ once more by the product rule gives")
-    hessian = Sum(Symbol("J_{ik}") * Symbol("J_{il}") + Symbol("F_i") * d2F, (i, 1, N))
-    d.equation(Symbol(r"\partial^2 q/\partial x_k \partial x_l"), hessian)
-    D2 = sympy.MatrixSymbol(r"D_2", N, N)
+    hessian = Sum(J_[i, k] * J_[i, ell] + F_[i] * d2F, (i, 1, N))
+    d.equation(Partial(q_, x[k], x[ell], evaluate=False), hessian)
+    D2 = sympy.MatrixSymbol("D_2", N, N)
     d.equation(
-        Symbol(r"\nabla^2 q"),
+        Nabla(q_, 2),
         Jm.T * Jm + Wm.T * D2 * Wm,
         prose=r"In matrix form, with $D_2 = \mathrm{diag}(F \odot \varphi''(z))$,",
     )
     v = sympy.MatrixSymbol("v", N, 1)
     d.equation(
-        Symbol(r"\nabla^2 q\, v"),
+        Nabla(q_, 2) * v,
         Jm.T * (Jm * v) + Wm.T * (D2 * (Wm * v)),
         prose=r"and a Hessian-vector product costs three matrix-vector products and no "
         r"$N\times N$ Hessian:",

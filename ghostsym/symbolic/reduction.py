@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import sympy
 
 from ghostsym.errors import InputError, NotDerivableError
-from ghostsym.symbolic.derivation import Derivation
+from ghostsym.symbolic.derivation import Derivation, Nabla, latex
 
 
 def _as_matrix(field) -> sympy.Matrix:
@@ -213,11 +213,26 @@ def classify_symbolic(reduction: SymbolicReduction, values: Mapping[sympy.Symbol
 # -- the derivation document ------------------------------------------------------------------
 
 
-class _Tex(sympy.Symbol):
-    """A symbol printed verbatim in LaTeX (for labels such as \\nabla^2 q(x_s))."""
+class SecondOrder(sympy.MatrixExpr):
+    """:math:`H[u, v]`: the second-order term of the field at the slow point applied to the
+    vectors ``u`` and ``v`` (a vector of the field's shape)."""
+
+    def __new__(cls, u, v):
+        return sympy.Basic.__new__(cls, u, v)
+
+    @property
+    def shape(self):
+        return self.args[0].shape
 
     def _latex(self, printer):
-        return self.name
+        u, v = (printer._print(arg) for arg in self.args)
+        return f"H[{u}, {v}]"
+
+
+class spec(sympy.Function):  # noqa: N801 (printed name)
+    """The spectrum of a matrix (printed :math:`\\operatorname{spec}`)."""
+
+    nargs = 1
 
 
 def _example_field():
@@ -267,7 +282,7 @@ def reduction_document() -> Derivation:
     d.equation(sympy.Derivative(X, t), Fm, label="1", prose="The system is")
     d.equation(q, sympy.Rational(1, 2) * Fm.T * Fm, label="2", prose="with kinetic energy")
     d.equation(
-        _Tex(r"\nabla q"),
+        Nabla(q),
         Jm.T * Fm,
         label="4",
         prose="Its gradient is, with $J_{ij} = \\partial F_i / \\partial x_j$ the Jacobian,",
@@ -276,9 +291,10 @@ def reduction_document() -> Derivation:
         "A slow point $x_s$ is a local minimum of $q$ at which the flow does not vanish "
         "(Eq.~3); a fixed point has $F(x_s) = 0$ instead:"
     )
-    d.equation(_Tex(r"\nabla q(x_s)"), 0, label="3")
-    d.equation(_Tex(r"\nabla^2 q(x_s)"), 0, relation=">=")
-    d.equation(sympy.Ne(_Tex("F(x_s)"), 0))
+    x_s = sympy.Symbol("x_s")
+    d.equation(Nabla(q, 1, x_s), 0, label="3")
+    d.equation(Nabla(q, 2, x_s), 0, relation=">=")
+    d.equation(sympy.Ne(sympy.Function("F")(x_s), 0))
     d.text("At a slow point Eq.~4 gives")
     d.equation(Jm.T * Fm, sympy.ZeroMatrix(n, 1), label="5")
     d.text(
@@ -293,8 +309,8 @@ def reduction_document() -> Derivation:
     d.text(
         "Write $x = x_s + s\\,v + w$ with $w$ in the transverse (stable) subspace and expand "
         "$F$ to second order, $F(x_s + \\delta) \\approx F(x_s) + J\\delta + \\tfrac12 "
-        "H[\\delta, \\delta]$. With $p = u/(u^{\top} v)$, so that $p^{\top} v = 1$ and "
-        "$p^{\top} J = 0$, the projection on $p$ removes the linear term. The transverse part "
+        "H[\\delta, \\delta]$. With $p = u/(u^{\\top} v)$, so that $p^{\\top} v = 1$ and "
+        "$p^{\\top} J = 0$, the projection on $p$ removes the linear term. The transverse part "
         "relaxes onto a slow curve $w = h(s) = O(s^2) + O(c_0)$ whose feedback is of order "
         "$s^3$ or $c_0 s$, and"
     )
@@ -303,7 +319,7 @@ def reduction_document() -> Derivation:
     d.equation(c0s, pm.T * sympy.MatrixSymbol("F_s", n, 1), label="9")
     d.equation(
         c2s,
-        sympy.Rational(1, 2) * _Tex(r"p^{\top} H[v, v]"),
+        sympy.Rational(1, 2) * pm.T * SecondOrder(vm, vm),
         label="10",
     )
     xx = sympy.Symbol("x")
@@ -319,7 +335,7 @@ def reduction_document() -> Derivation:
         "$\\lVert v\\rVert = 1$ and orient $v$ so that $c_0 \\ge 0$), but $r = c_0 c_2$ does "
         "not. For $r > 0$ a trajectory crosses the bottleneck, from far below to far above, in"
     )
-    d.equation(_Tex(r"T_{\mathrm{pass}}"), sympy.pi / sympy.sqrt(rs), relation="approx")
+    d.equation(sympy.Symbol("T_pass"), sympy.pi / sympy.sqrt(rs), relation="approx")
 
     # -- worked example 1 ----------------------------------------------------------------
     field, state, params = _example_field()
@@ -334,7 +350,7 @@ def reduction_document() -> Derivation:
     d.equation(sympy.Symbol("J"), J, prose="Jacobian:")
     grad = slow_point_condition(F, state).applyfunc(sympy.factor)
     d.equation(
-        _Tex(r"J^{\top} F"),
+        sympy.MatrixSymbol("J", 2, 2).T * sympy.MatrixSymbol("F", 2, 1),
         grad,
         prose="The slow-point condition (Eqs. 4, 5):",
     )
@@ -346,25 +362,26 @@ def reduction_document() -> Derivation:
     )
     d.equation(sympy.Matrix(state), sympy.Matrix([point[s_] for s_ in state]))
     red = reduce_symbolic(F, state, point)
-    d.result("example_F_s", red.F, lhs=_Tex("F(x_s)"))
-    d.result("example_J_s", red.J, lhs=_Tex("J(x_s)"))
+    x_s = sympy.Symbol("x_s")
+    d.result("example_F_s", red.F, lhs=sympy.Function("F")(x_s))
+    d.result("example_J_s", red.J, lhs=sympy.Function("J")(x_s))
     eig = red.J.eigenvals()
     d.equation(
-        _Tex(r"\operatorname{spec} J(x_s)"),
+        spec(sympy.Function("J")(x_s)),
         sympy.FiniteSet(*eig.keys()),
         prose="Its spectrum contains the zero eigenvalue of Eq.~5 and one transverse "
         "eigenvalue, which is negative: the slow point is a ghost (Eq.~6).",
     )
     d.equation(
-        _Tex(r"\nabla^2 q(x_s)"),
+        Nabla(sympy.Symbol("q"), 2, x_s),
         red.q_hessian,
         prose="The Hessian of $q$ there is positive semidefinite for $\\mu > 0$ small "
         "(Eq.~3; its determinant is "
-        f"${sympy.latex(sympy.factor(red.q_hessian.det()))}$):",
+        f"${latex(sympy.factor(red.q_hessian.det()))}$):",
     )
     d.text(
         "The left and right null vectors differ (the Jacobian is not normal), "
-        "so the normalisation $p = u/(u^{\top}v)$ matters:"
+        "so the normalisation $p = u/(u^{\\top}v)$ matters:"
     )
     d.result("example_u", red.u, lhs=sympy.Symbol("u"))
     d.result("example_v", red.v, lhs=sympy.Symbol("v"))
@@ -372,7 +389,7 @@ def reduction_document() -> Derivation:
     d.result("example_c0", red.c0, lhs=c0s, prose="The reduced coefficients (Eqs. 9, 10):")
     d.result("example_c2", red.c2, lhs=c2s)
     d.result("example_r", red.r, lhs=rs, prose="and the canonical parameter (Eq. 11)")
-    d.result("example_passage_time", red.passage_time, lhs=_Tex(r"T_{\mathrm{pass}}"))
+    d.result("example_passage_time", red.passage_time, lhs=sympy.Symbol("T_pass"))
     d.text(
         "This agrees with the slow-manifold picture: $y$ relaxes to $b x^2$, leaving "
         "$\\dot x \\approx \\mu + (1+b) x^2$. The numerical check \\texttt{reduction-bottleneck} "
@@ -401,7 +418,7 @@ def reduction_document() -> Derivation:
     d.results["theta_relative_error"] = exact_error
     d.results["theta_relative_error_leading"] = leading
     d.equation(
-        _Tex(r"\frac{\pi/\sqrt{r}}{\pi/\sqrt{I}} - 1"),
+        sympy.Mul(sympy.sqrt(current), 1 / sympy.sqrt(rs), evaluate=False) - 1,
         exact_error,
         prose="so $\\pi/\\sqrt{r}$ over-estimates the exact period by the relative amount",
     )

@@ -379,7 +379,8 @@ def _analyze_low_rank(model, checkpoints, history, out_dir: Path, meter) -> dict
         meter.update(1)
     track = BifurcationTrack(model.rank, flows)
     story = run_story(history, track)
-    figures = [_figure(plots.plot_training_track(history, track), out_dir / "training_track.png")]
+    track_fig = plots.plot_training_track(history, track, story=story)
+    figures = [_figure(track_fig, out_dir / "training_track.png")]
     final = checkpoints[max(checkpoints)]
     if model.rank == 1:
         shown = flow_epochs(checkpoints, story)
@@ -427,8 +428,11 @@ def _analyze_rank_k(record, checkpoints, history, out_dir: Path, meter) -> dict:
         visited.get(final_epoch),
         title=f"rank {model.rank}, epoch {final_epoch}: speed minima of the latent flow",
     )
+    story = run_story(history, track)
     figures = [
-        _figure(plots.plot_training_track(history, track), out_dir / "training_track.png"),
+        _figure(
+            plots.plot_training_track(history, track, story=story), out_dir / "training_track.png"
+        ),
         _figure(minima, out_dir / "latent_minima.png"),
     ]
     ghosts = [(p.speed, e, p) for e, a in analyses.items() for p in a.ghosts]
@@ -437,7 +441,7 @@ def _analyze_rank_k(record, checkpoints, history, out_dir: Path, meter) -> dict:
         speed, epoch, point = min(ghosts, key=lambda t: t[0])
         slowest = {"epoch": epoch, "speed": speed, "kappa": point.x.tolist()}
     return {
-        "story": run_story(history, track),
+        "story": story,
         "bifurcations": track.to_dict(),
         "speed_minima": {"epoch": final_epoch, **final.to_dict()},
         "rank_k": {"per_checkpoint": minima_summary(analyses), "slowest_ghost": slowest},

@@ -43,13 +43,33 @@ from ghostsym.io import json_text, save_figure, to_jsonable, writable_directory,
 from ghostsym.progress import NoProgress, as_meter
 
 PROFILES = ("quick", "full", "paper")
+#: The first seed of a check's population at ``--seed 0`` (see :meth:`Context.seeds`).
+SEED_BASE = 1000
+#: How far ``--seed 1`` moves every population (and the largest population a check draws).
+SEED_STRIDE = 10_000
+#: The largest ``--seed`` offset (every seed stays below 2**31).
+MAX_SEED_OFFSET = 100_000
 #: Where :func:`verify` writes its report, relative to the working directory.
 DEFAULT_OUT = "verify-report"
 
 
+#: The statuses of a report row, in the order the report shows them.
+STATUSES = ("error", "fail", "disagrees", "skipped", "pass")
+
+
 @dataclass
 class Outcome:
-    """The result of one check (or of one labelled case of a check)."""
+    """The result of one check (or of one labelled case of a check).
+
+    ``passed`` is the verdict of the check's pre-registered rule on the paper's claim.
+    ``rule`` states that rule in words and ``false_fail`` the probability that it fails when
+    the claim holds (None where the check is deterministic). ``disagrees`` is set — to the
+    finding, in one sentence — only when a documented finding's own pre-registered rule
+    holds: the measurement contradicts a sentence of the paper (the row's status is then
+    ``disagrees``, not ``fail``; see :func:`status_of`). ``skipped`` is the reason a case
+    could not be measured (e.g. a field without the quantity). ``details`` holds numbers
+    (and small tables: a dict of equal-length lists, or a list of flat dicts).
+    """
 
     analytic: Any
     measured: Any
@@ -59,6 +79,10 @@ class Outcome:
     figure: str | os.PathLike | None = None
     label: str | None = None
     details: dict = field(default_factory=dict)
+    rule: str = ""
+    false_fail: float | None = None
+    disagrees: str | None = None
+    skipped: str | None = None
 
     @classmethod
     def relative(cls, analytic: float, measured: float, rtol: float, why: str, **kwargs):
@@ -74,6 +98,16 @@ class Outcome:
             details=details,
             **kwargs,
         )
+
+
+def status_of(outcome: Outcome) -> str:
+    """``pass`` when the rule holds; else ``skipped`` (with a reason), ``disagrees`` (a
+    documented finding confirmed by its own rule) or ``fail``."""
+    if outcome.skipped:
+        return "skipped"
+    if bool(outcome.passed):
+        return "pass"
+    return "disagrees" if outcome.disagrees else "fail"
 
 
 @dataclass(frozen=True)
@@ -101,6 +135,19 @@ class Context:
     def __post_init__(self):
         # One independent, reproducible stream per check.
         self.rng = np.random.default_rng([self.seed, _stable_hash(self.check_id)])
+
+    def seeds(self, n: int) -> list[int]:
+        """``n`` network or start seeds for this run: ``SEED_BASE + SEED_STRIDE * seed`` on.
+
+        ``ghostsym verify --seed S`` shifts every population by ``S * SEED_STRIDE``, so each
+        offset draws fresh seeds; the base keeps the default populations clear of the small
+        seeds (0–99) used while the checks were designed.
+        """
+        n = int(n)
+        if not 0 < n <= SEED_STRIDE:
+            raise ValueError(f"a check asks for 1..{SEED_STRIDE} seeds, not {n}")
+        base = SEED_BASE + SEED_STRIDE * int(self.seed)
+        return list(range(base, base + n))
 
     def figure_path(self, name: str | None = None) -> Path:
         fig_dir = self.out_dir / "figures"
@@ -341,6 +388,10 @@ class Row:
     details: dict = field(default_factory=dict)
     error: str | None = None
     check: str = ""
+    rule: str = ""
+    false_fail: float | None = None
+    finding: str | None = None
+    skipped: str | None = None
 
     def __post_init__(self):
         if not self.check:
@@ -362,7 +413,7 @@ def run_check(chk: Check, ctx: Context) -> list[Row]:
             raise TypeError(f"check {chk.id} must return an Outcome or a list of Outcomes")
     except (GhostsymError, DivergenceError, FloatingPointError, ArithmeticError) as exc:
         return [_error_row(chk, exc, time.perf_counter() - start)]
-    except Exception as exc:  # a check crashing is a failed check, not a crashed command
+    except Exception as exc:  # a crashed check is an ``error`` row, not a crashed command
         tb = traceback.format_exc(limit=-3)
         return [_error_row(chk, exc, time.perf_counter() - start, tb)]
     seconds = time.perf_counter() - start
@@ -381,11 +432,15 @@ def run_check(chk: Check, ctx: Context) -> list[Row]:
                 o.measured,
                 o.tolerance,
                 o.why,
-                "pass" if bool(o.passed) else "fail",
+                status_of(o),
                 seconds,
                 fig,
                 o.details,
                 check=chk.id,
+                rule=o.rule,
+                false_fail=None if o.false_fail is None else float(o.false_fail),
+                finding=o.disagrees,
+                skipped=o.skipped,
             )
         )
     return rows
@@ -401,7 +456,7 @@ def _error_row(chk: Check, exc: BaseException, seconds: float, tb: str | None = 
         None,
         None,
         "",
-        "fail",
+        "error",
         seconds,
         None,
         {"traceback": tb} if tb else {},
@@ -462,7 +517,9 @@ def verify(
 
     ``checks`` are check ids (default: every check of ``profile``; with ``normal_forms`` and
     no ids, only the normal-form checks). ``report.md``, ``results.json`` and ``figures/`` are
-    written to ``out_dir`` (relative to the working directory). ``normal_forms`` are extra
+    written to ``out_dir`` (relative to the working directory); a report already there of
+    the same profile and seed offset is merged (re-run checks replace their old rows), one of
+    another profile or offset is refused. ``normal_forms`` are extra
     fields f(x; r) for the normal-form checks (e.g. ``["x**4 + r"]``), with the output
     threshold ``threshold`` (text as for ``ghostsym derive --threshold``; default oo);
     a field that cannot be derived is refused before any check runs; ``progress`` is
@@ -489,7 +546,18 @@ def verify(
             )
         except NotDerivableError as exc:
             raise InputError(str(exc)) from None
+    if not 0 <= int(seed) <= MAX_SEED_OFFSET:
+        raise InputError(f"the seed offset must lie in 0..{MAX_SEED_OFFSET}, got {seed}")
     out = writable_directory(out_dir)
+    previous = read_results(out)
+    if previous is not None and (
+        previous.get("profile") != profile or int(previous.get("seed_offset", 0)) != int(seed)
+    ):
+        raise InputError(
+            f"{out} holds a report of profile {previous.get('profile')} at seed offset "
+            f"{previous.get('seed_offset', 0)}; give another --out for profile {profile} at "
+            f"seed offset {seed}"
+        )
     start = time.perf_counter()
     rows = run_checks(
         selected,
@@ -500,7 +568,11 @@ def verify(
         progress=progress,
         on_row=on_row,
     )
-    write_report(rows, out, profile=profile, seconds=time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    merged = rows
+    if previous is not None:
+        merged = merge_rows([_row_from_json(r) for r in previous.get("checks", [])], rows)
+    write_report(merged, out, profile=profile, seconds=seconds, seed=seed)
     return rows
 
 
@@ -555,55 +627,273 @@ def _clip(text: str, n: int = 48) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def write_report(rows: Sequence[Row], out_dir: Path, *, profile: str, seconds: float) -> None:
-    """Write ``results.json`` and ``report.md`` (figures embedded) atomically."""
+def order_rows(rows: Sequence[Row]) -> list[Row]:
+    """Rows with errors, failures and disagreements first (stable within a status)."""
+    rank = {st: k for k, st in enumerate(STATUSES)}
+    return sorted(rows, key=lambda r: rank.get(r.status, 0))
+
+
+def counts(rows: Sequence[Row]) -> dict[str, int]:
+    """How many rows have each status (every status listed, zeros included)."""
+    return {st: sum(r.status == st for r in rows) for st in STATUSES}
+
+
+#: ``ghostsym verify``'s exit statuses (see :func:`exit_status`).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CRASHED = 0, 1, 2, 3
+
+
+def exit_status(rows: Sequence[Row], strict: bool = False) -> int:
+    """0 when every row passes, is skipped or disagrees as documented (``strict``: a
+    disagreement fails too); 3 when a check crashed; else 1 when a row failed."""
+    c = counts(rows)
+    if c["error"]:
+        return EXIT_CRASHED
+    if c["fail"] or (strict and c["disagrees"]):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def summary_line(rows: Sequence[Row]) -> str:
+    c = counts(rows)
+    parts = [f"{c['pass']}/{len(rows)} checks passed"]
+    parts += [f"{c[st]} {st}" for st in ("disagrees", "fail", "error", "skipped") if c[st]]
+    return ", ".join(parts)
+
+
+def _row_from_json(data: dict) -> Row:
+    names = set(Row.__dataclass_fields__)
+    return Row(**{k: v for k, v in data.items() if k in names})
+
+
+def read_results(out_dir: Path) -> dict | None:
+    """The ``results.json`` that :func:`write_report` wrote in ``out_dir``, or None when there
+    is none (or it is not one of ours: then it is left alone and not merged)."""
+    path = Path(out_dir) / "results.json"
+    if not path.is_file():
+        return None
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT:
+        return None
+    return data
+
+
+#: The ``format`` tag of a ``results.json`` this module writes.
+RESULTS_FORMAT = "ghostsym-verify-1"
+
+
+def merge_rows(old: Sequence[Row], new: Sequence[Row]) -> list[Row]:
+    """``old`` rows with every row of a re-run check replaced by the new rows of that check
+    (a check re-run replaces all of its old rows, so no stale case survives); the rows of
+    checks not re-run keep their place, new checks are appended."""
+    rerun = {r.check for r in new}
+    merged, placed = [], set()
+    for r in old:
+        if r.check in rerun:
+            if r.check not in placed:
+                merged += [n for n in new if n.check == r.check]
+                placed.add(r.check)
+            continue
+        merged.append(r)
+    merged += [n for n in new if n.check not in placed]
+    return merged
+
+
+def write_report(
+    rows: Sequence[Row],
+    out_dir: Path,
+    *,
+    profile: str,
+    seconds: float,
+    seed: int = 0,
+    provenance: dict | None = None,
+) -> None:
+    """Write ``results.json`` and ``report.md`` (figures embedded once) atomically.
+
+    ``results.json`` keeps numbers as numbers (``analytic``, ``measured``, ``details``) and
+    prose in its own fields (``claim``, ``rule``, ``why``, ``tolerance``, ``finding``).
+    """
+    from ghostsym.provenance import provenance as _provenance
+
     out_dir = Path(out_dir)
-    n_pass = sum(r.status == "pass" for r in rows)
+    prov = provenance or _provenance(profile=profile, seed_offset=seed)
+    c = counts(rows)
     payload = {
+        "format": RESULTS_FORMAT,
         "profile": profile,
-        "passed": n_pass,
-        "failed": len(rows) - n_pass,
+        "seed_offset": seed,
+        "counts": c,
+        "passed": c["pass"],
+        "failed": len(rows) - c["pass"] - c["disagrees"] - c["skipped"],
         "seconds": seconds,
+        "provenance": prov,
         "checks": [r.as_json() for r in rows],
     }
     write_atomic(out_dir / "results.json", json_text(payload, indent=2))
+    write_atomic(out_dir / "report.md", report_markdown(rows, payload))
+
+
+_BADGE = {
+    "pass": "✅ pass",
+    "fail": "❌ fail",
+    "disagrees": "⚠️ disagrees",
+    "error": "💥 error",
+    "skipped": "⏭ skipped",
+}
+
+
+def report_markdown(rows: Sequence[Row], payload: dict) -> str:
+    prov = payload.get("provenance", {})
+    profile, seconds = payload["profile"], payload["seconds"]
     md = [
         "# ghostsym verification report",
         "",
-        f"Profile `{profile}`: {n_pass} of {len(rows)} checks passed in {seconds:.1f} s.",
+        f"Profile `{profile}`, seed offset {payload.get('seed_offset', 0)}: "
+        f"{summary_line(rows)} ({seconds:.1f} s for the checks run last).",
         "",
-        "| check | reference | status | analytic | measured | tolerance | seconds |",
+        _provenance_line(prov),
+    ]
+    ordered = order_rows(rows)
+    notable = [r for r in ordered if r.status in ("error", "fail", "disagrees")]
+    if notable:
+        md += ["", "## Failures, errors and disagreements with the paper", ""]
+        for r in notable:
+            text = r.error or r.finding or r.why
+            md.append(f"- {_BADGE[r.status]} `{_md(r.id)}` ({r.reference}): {_md(text or '')}")
+    md += [
+        "",
+        "## All rows",
+        "",
+        "| check | reference | status | analytic | measured | rule | seconds |",
         "|---|---|---|---|---|---|---|",
     ]
-    firsts = _first_of_check(rows)
-    for r, first in zip(rows, firsts, strict=True):
+    for r, first in zip(ordered, _first_of_check(ordered), strict=True):
         measured = format_value(r.measured) if r.error is None else f"error: {r.error}"
         md.append(
-            f"| `{_md(r.id)}` | {r.reference} | {'✅ pass' if r.status == 'pass' else '❌ fail'} | "
-            f"{_md(format_value(r.analytic))} | {_md(measured)} | {_md(format_value(r.tolerance))}"
-            f" | {f'{r.seconds:.1f}' if first else ''} |"
+            f"| `{_md(r.id)}` | {r.reference} | {_BADGE.get(r.status, r.status)} | "
+            f"{_md(format_value(r.analytic))} | {_md(measured)} | "
+            f"{_md(format_value(r.tolerance))} | {f'{r.seconds:.1f}' if first else ''} |"
         )
     shown: dict[str, str] = {}  # figure -> the row id under which it is embedded
+    firsts = _first_of_check(rows)
     for r, first in zip(rows, firsts, strict=True):
         if first:
             md += ["", f"## {r.check}", "", f"**Claim** ({r.reference}): {r.claim}", ""]
             md.append(f"Time: {r.seconds:.2f} s.")
-        md += ["", f"### `{r.id}`", ""]
-        md.append(f"- analytic: {format_value(r.analytic, 8)}")
-        md.append(f"- measured: {format_value(r.measured, 8)}")
-        md.append(f"- tolerance: {format_value(r.tolerance)} — {r.why}")
-        md.append(f"- status: **{r.status}**")
+        md += ["", f"### `{r.id}` — {r.status}", ""]
         if r.error:
             md.append(f"- error: `{r.error}`")
+        if r.finding:
+            md.append(f"- **finding**: {r.finding}")
+        if r.skipped:
+            md.append(f"- skipped: {r.skipped}")
+        md.append(f"- analytic: {format_value(r.analytic, 8)}")
+        md.append(f"- measured: {format_value(r.measured, 8)}")
+        md.append(f"- rule: {format_value(r.tolerance)}" + (f" — {r.rule}" if r.rule else ""))
+        if r.false_fail is not None:
+            md.append(f"- false-fail probability of the rule: {r.false_fail:.2g}")
+        if r.why:
+            md.append(f"- why: {r.why}")
         extra = {k: v for k, v in r.details.items() if k != "traceback"}
         if extra:
-            md.append(f"- details: {_md(format_value(extra))}")
+            md += ["", *details_markdown(extra)]
         if r.figure and r.figure in shown:
-            md.append(f"- figure: `{r.figure}` (shown under `{shown[r.figure]}`)")
+            md += ["", f"- figure: `{r.figure}` (shown under `{shown[r.figure]}`)"]
         elif r.figure:
             shown[r.figure] = r.id
             md += ["", f"![{r.check}]({r.figure})"]
-    write_atomic(out_dir / "report.md", "\n".join(md) + "\n")
+    return "\n".join(md) + "\n"
+
+
+def _provenance_line(prov: dict) -> str:
+    if not prov:
+        return ""
+    commit = prov.get("commit")
+    commit_text = (
+        f"commit `{commit[:12]}`{' (modified)' if prov.get('dirty') else ''}"
+        if commit
+        else "no git checkout"
+    )
+    libs = ", ".join(f"{k} {v}" for k, v in (prov.get("libraries") or {}).items() if v)
+    return (
+        f"ghostsym {prov.get('ghostsym')}, {commit_text}; `{_md(str(prov.get('command', '')))}`; "
+        f"Python {prov.get('python')} on {prov.get('platform')}; {libs}; "
+        f"written {prov.get('written')}."
+    )
+
+
+#: The most rows a details table shows (the rest are counted, and are in results.json).
+MAX_TABLE_ROWS = 40
+
+
+def details_markdown(details: dict) -> list[str]:
+    """A row's details as small Markdown tables: scalars in one two-column table; a dict of
+    equal-length lists as a table with one column per key; a list of flat dicts as a table;
+    a dict of scalars as a two-column table; anything else as a value."""
+    scalars = {k: v for k, v in details.items() if _is_scalar(v)}
+    lines: list[str] = []
+    if scalars:
+        lines += ["| detail | value |", "|---|---|"]
+        lines += [f"| {_md(str(k))} | {_md(format_value(v, 6))} |" for k, v in scalars.items()]
+    for key, value in details.items():
+        if key in scalars:
+            continue
+        table_lines = _table_of(value)
+        lines += ["", f"**{_md(str(key))}**", ""]
+        lines += table_lines if table_lines else [_md(_clip(format_value(value, 6), 400))]
+    return lines
+
+
+def _is_scalar(v) -> bool:
+    return v is None or isinstance(v, (str, bool, int, float, np.integer, np.floating))
+
+
+def _table_of(value) -> list[str]:
+    if isinstance(value, dict) and value and all(_is_scalar(v) for v in value.values()):
+        rows = list(value.items())
+        head = ["| key | value |", "|---|---|"]
+        body = [f"| {_md(str(k))} | {_md(format_value(v, 6))} |" for k, v in rows]
+        return head + _clip_rows(body)
+    if (
+        isinstance(value, dict)
+        and value
+        and all(
+            isinstance(v, (list, tuple)) and all(_is_scalar(x) for x in v) for v in value.values()
+        )
+    ):
+        lengths = {len(v) for v in value.values()}
+        if len(lengths) == 1:
+            keys = list(value)
+            head = ["| " + " | ".join(_md(str(k)) for k in keys) + " |"]
+            head.append("|" + "---|" * len(keys))
+            body = [
+                "| " + " | ".join(_md(format_value(value[k][i], 6)) for k in keys) + " |"
+                for i in range(lengths.pop())
+            ]
+            return head + _clip_rows(body)
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and all(isinstance(v, dict) and all(_is_scalar(x) for x in v.values()) for v in value)
+    ):
+        keys = list(dict.fromkeys(k for v in value for k in v))
+        head = ["| " + " | ".join(_md(str(k)) for k in keys) + " |"]
+        head.append("|" + "---|" * len(keys))
+        body = [
+            "| " + " | ".join(_md(format_value(v.get(k), 6)) for k in keys) + " |" for v in value
+        ]
+        return head + _clip_rows(body)
+    return []
+
+
+def _clip_rows(body: list[str]) -> list[str]:
+    if len(body) <= MAX_TABLE_ROWS:
+        return body
+    return body[:MAX_TABLE_ROWS] + [f"| … {len(body) - MAX_TABLE_ROWS} more rows (results.json) |"]
 
 
 def _md(text: str) -> str:

@@ -102,3 +102,92 @@ def test_no_overfull_boxes(built, tmp_path):
         assert proc.returncode == 0, f"{name}: LaTeX error"
         too_wide = [w for w in overfull_widths(log) if w > OVERFULL_TOLERANCE_PT]
         assert not too_wide, f"{name}: overfull boxes {too_wide} pt"
+
+
+#: A partial derivative written into a subscript (``\partial_{m} r``, ``{\partial_{b} r}_{j}``).
+PARTIAL_SUBSCRIPT = re.compile(r"\\partial_")
+#: A total-derivative operator in a parameter of a function of many parameters
+#: (``\frac{d}{d n_{j}} f``): these are partials, ∂f/∂n_j.
+TOTAL_D_BY_PARAMETER = re.compile(r"\\frac\{d\}\{d \{?(?:[mnb]\}?_\{j\}|\\theta)")
+#: A fraction stacked inside a fraction's numerator or an exponent (``x^{\frac{4}{3}}``).
+STACKED = re.compile(r"\^\{\\frac|\\frac\{-?\s*\\frac")
+#: Control characters: a "\t" or "\f" in a non-raw Python string (``u^{\top}`` became a tab).
+CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
+
+
+def test_notation_patterns_catch_the_known_defects():
+    assert PARTIAL_SUBSCRIPT.search(r"{\partial_{b} r}_{j} + \partial_\kappa R")
+    assert not PARTIAL_SUBSCRIPT.search(r"\frac{\partial r}{\partial {b}_{j}}")
+    assert TOTAL_D_BY_PARAMETER.search(r"\frac{d}{d n_{j}} f = 1")
+    assert TOTAL_D_BY_PARAMETER.search(r"\frac{d}{d {m}_{j}} r")
+    assert TOTAL_D_BY_PARAMETER.search(r"\frac{d}{d \theta_{j}} r")
+    assert not TOTAL_D_BY_PARAMETER.search(r"\frac{d}{d t} x + \frac{d}{d r} L")
+    assert STACKED.search(r"T^{\frac{4}{3}}")
+    assert STACKED.search(r"- \frac{\frac{\partial f'}{\partial \theta_{j}}}{f''}")
+    assert not STACKED.search(r"T^{4/3} \frac{1}{f''} \frac{\partial f'}{\partial \theta_{j}}")
+    assert CONTROL.search("u^{\top}") and not CONTROL.search(r"u^{\top}")
+
+
+@pytest.mark.parametrize("name", documents.names())
+def test_document_notation(built, name):
+    tex = built[name].to_latex()
+    assert not PARTIAL_SUBSCRIPT.findall(tex), f"{name}: a partial derivative as a subscript"
+    assert not TOTAL_D_BY_PARAMETER.findall(tex), f"{name}: d/dθ_j where ∂/∂θ_j is meant"
+    assert not STACKED.findall(tex), f"{name}: a stacked fraction"
+    assert not CONTROL.findall(tex), f"{name}: a control character (an unescaped backslash)"
+
+
+def _names(obj) -> set[str]:
+    """The names of every symbol, indexed base, matrix symbol and undefined function in obj."""
+    import sympy
+    from sympy.core.function import AppliedUndef
+
+    if obj is None or isinstance(obj, (str, int, float)):
+        return {obj} if isinstance(obj, str) else set()
+    out = set()
+    for e in sympy.preorder_traversal(obj):
+        if isinstance(e, (sympy.Symbol, sympy.MatrixSymbol)):
+            out.add(str(e.name))
+        elif isinstance(e, sympy.IndexedBase):
+            out.add(str(e.label))
+        elif isinstance(e, AppliedUndef):
+            out.add(e.func.__name__)
+    return out
+
+
+@pytest.mark.parametrize("name", documents.names())
+def test_symbols_are_sympy_objects_not_tex(built, name):
+    """No TeX inside a symbol's name: SymPy splits such names at "_" (``\\ell_{t(\\kappa)}``)."""
+    names = set()
+    for step in built[name].steps:
+        if step.kind == "equation":
+            names |= _names(step.lhs) | _names(step.rhs)
+    tex_names = sorted(n for n in names if any(ch in n for ch in "\\{}/ "))
+    assert not tex_names, f"{name}: TeX in symbol names {tex_names}"
+
+
+def test_printer_conventions():
+    import sympy
+
+    from ghostsym.symbolic.derivation import Increment, LogDerivative, Nabla, Partial, latex
+
+    m, x = sympy.IndexedBase("m"), sympy.IndexedBase("x")
+    j, k, ell = sympy.symbols("j k l")
+    assert latex(Partial(sympy.Symbol("r"), m[j], evaluate=False)) == (
+        r"\frac{\partial r}{\partial {m}_{j}}"
+    )
+    hess = Partial(sympy.IndexedBase("F")[j], x[k], x[ell], evaluate=False)
+    assert latex(hess) == r"\frac{\partial^{2} {F}_{j}}{\partial {x}_{k} \partial {x}_{l}}"
+    assert latex(Increment(m[j])) == r"\Delta {m}_{j}"
+    assert latex(Nabla(sympy.Symbol("q"), 2, sympy.Symbol("x_s"))) == (
+        r"\nabla^{2} q{\left(x_{s} \right)}"
+    )
+    assert latex(LogDerivative(sympy.Symbol("alpha^*"), sympy.Symbol("T"))) == (
+        r"\frac{d \ln \alpha^{*}}{d \ln T}"
+    )
+    assert latex(sympy.Symbol("W^in")) == r"W^{\mathrm{in}}"
+    assert latex(sympy.Symbol("t_esc")) == r"t_{\mathrm{esc}}"
+    assert latex(sympy.Symbol("s_pm")) == r"s_{\pm}"
+    assert latex(sympy.Symbol("T") ** sympy.Rational(4, 3)) == "T^{4/3}"
+    with pytest.raises(ValueError, match="is TeX"):
+        latex(sympy.Symbol(r"\partial_\kappa R"))

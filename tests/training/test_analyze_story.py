@@ -154,3 +154,25 @@ def test_story_and_flow_epochs_without_a_track():
         (20, ""),
         (40, "before drop, after drop, last"),
     ]
+
+
+def test_training_track_marks_the_drop_and_the_birth(abrupt_run, abrupt_analysis):
+    """The track figure shades the drop (onset–end) and draws the birth, each in the legend."""
+    from ghostsym.analysis.plots import plot_training_track
+
+    doc, _ = abrupt_analysis
+    story = doc["story"]
+    history = {k: np.asarray(v) for k, v in np.load(abrupt_run / "history.npz").items()}
+    fig = plot_training_track(history, track_run(abrupt_run).track, story=story)
+    top = fig.axes[0]
+    labels = [t.get_text() for t in top.get_legend().get_texts()]
+    drop, birth = story["loss_drop"], story["ghost_birth"]
+    assert any(f"epochs {drop['onset']}–{drop['end']}" in t for t in labels), labels
+    assert any(t.startswith("ghost born") and str(birth["epoch"]) in t for t in labels), labels
+    spans = [p for p in top.patches if p.get_label().startswith("loss drop")]
+    xs = spans[0].get_path().vertices[:, 0] if not hasattr(spans[0], "get_x") else None
+    if xs is None:
+        xs = np.array([spans[0].get_x(), spans[0].get_x() + spans[0].get_width()])
+    assert (xs.min(), xs.max()) == pytest.approx((drop["onset"], drop["end"]))
+    bare = plot_training_track(history, track_run(abrupt_run).track)
+    assert bare.axes[0].get_legend() is None  # no story, no marks

@@ -40,6 +40,17 @@ DUMMY_CHECKS = {
         def run(ctx):
             raise FloatingPointError("simulation diverged at epoch 7")
     """,
+    "finding.py": """
+        from ghostsym.verification import Outcome, check
+
+        @check(id="finding", claim="The moon is cheese.", reference="Fig. 1",
+               profiles=("full",))
+        def run(ctx):
+            return Outcome(analytic=1.0, measured=0.0, tolerance="k >= 9 of 10", why="demo",
+                           passed=False, rule="at least 9 of 10", false_fail=0.004,
+                           disagrees="0 of 10 seeds are cheese (99% upper bound 0.37)",
+                           details={"per_seed": {"seed": [1, 2], "cheese": [False, False]}})
+    """,
     "cases.py": """
         from ghostsym.verification import Outcome, check
 
@@ -105,7 +116,7 @@ def test_selected_passing_check_exits_zero(run_cli, verify_dir, tmp_path):
     assert "1/1 checks passed" in res.stdout
 
 
-def test_crashing_check_is_a_failed_row_not_a_crash(run_cli, verify_dir, tmp_path):
+def test_crashing_check_is_an_error_row_and_exit_3(run_cli, verify_dir, tmp_path):
     out = tmp_path / "o"
     res = run_cli(
         "verify",
@@ -118,10 +129,10 @@ def test_crashing_check_is_a_failed_row_not_a_crash(run_cli, verify_dir, tmp_pat
         "--no-progress",
         env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)},
     )
-    assert res.returncode == 1
+    assert res.returncode == 3
     assert "Traceback" not in res.stderr
     rows = {c["id"]: c for c in json.loads((out / "results.json").read_text())["checks"]}
-    assert rows["boom"]["status"] == "fail"
+    assert rows["boom"]["status"] == "error"
     assert "diverged at epoch 7" in rows["boom"]["error"]
     assert rows["good"]["status"] == "pass"
 
@@ -148,13 +159,14 @@ def test_normal_form_option_selects_normal_form_checks(run_cli, verify_dir, tmp_
         (["no-such-check"], "unknown check id(s): no-such-check"),
         (["--profile", "huge"], "invalid choice"),
         (["--seed", "-3"], "must be >= 0"),
+        (["--seed", "100001"], "must be <= 100000"),
     ],
 )
 def test_bad_input_is_one_line(run_cli, verify_dir, tmp_path, args, message):
     res = run_cli(
         "verify", *args, "--out", tmp_path / "o", env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)}
     )
-    assert res.returncode != 0
+    assert res.returncode == 2  # usage errors exit 2, unlike a failing row (1)
     assert message in res.stderr
     assert "Traceback" not in res.stderr
 
@@ -165,7 +177,7 @@ def test_unwritable_output_directory(run_cli, verify_dir, tmp_path):
     res = run_cli(
         "verify", "good", "--out", blocker / "sub", env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)}
     )
-    assert res.returncode == 1
+    assert res.returncode == 2  # a bad --out is a usage error
     assert res.stderr.count("\n") == 1 and "cannot write to output directory" in res.stderr
 
 
@@ -365,3 +377,88 @@ def test_case_label_prints_a_field_one_way():
     assert row_id("good") == "good"
     with pytest.raises(ValueError):
         case_label()
+
+
+def test_disagreement_exits_zero_listed_first_and_strict_exits_one(run_cli, verify_dir, tmp_path):
+    env = {"GHOSTSYM_VERIFY_DIR": str(verify_dir)}
+    out = tmp_path / "o"
+    res = run_cli(
+        "verify", "good", "finding", "--profile", "full", "--out", out, "--no-progress", env=env
+    )
+    assert res.returncode == 0, res.stderr
+    assert "disagrees with the paper: finding: 0 of 10 seeds are cheese" in res.stdout
+    table_lines = [ln for ln in res.stdout.splitlines() if ln.startswith(("good", "finding"))]
+    assert table_lines[0].startswith("finding")  # disagreements before passes
+    data = json.loads((out / "results.json").read_text())
+    assert data["counts"]["disagrees"] == 1 and data["counts"]["pass"] == 1
+    row = {c["id"]: c for c in data["checks"]}["finding"]
+    assert row["status"] == "disagrees" and row["false_fail"] == 0.004
+    assert row["rule"] == "at least 9 of 10" and row["finding"].startswith("0 of 10")
+    report = (out / "report.md").read_text()
+    head = report.split("## All rows")[0]
+    assert "⚠️ disagrees `finding`" in head  # listed before the table
+    assert "| seed | cheese |" in report  # a dict of lists is a table
+    strict = run_cli(
+        "verify",
+        "good",
+        "finding",
+        "--profile",
+        "full",
+        "--out",
+        tmp_path / "s",
+        "--strict",
+        "--no-progress",
+        env=env,
+    )
+    assert strict.returncode == 1
+
+
+def test_report_records_provenance(run_cli, verify_dir, tmp_path):
+    out = tmp_path / "o"
+    res = run_cli(
+        "verify",
+        "good",
+        "--seed",
+        "3",
+        "--out",
+        out,
+        "--no-progress",
+        env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)},
+    )
+    assert res.returncode == 0, res.stderr
+    data = json.loads((out / "results.json").read_text())
+    prov = data["provenance"]
+    from ghostsym.config import VERSION
+
+    assert prov["ghostsym"] == VERSION and prov["seed_offset"] == 3 and prov["profile"] == "quick"
+    assert "verify good --seed 3" in prov["command"]
+    assert prov["libraries"]["numpy"] and prov["python"]
+    assert data["seed_offset"] == 3
+    assert f"ghostsym {VERSION}" in (out / "report.md").read_text()
+
+
+def test_running_one_check_merges_into_the_report(run_cli, verify_dir, tmp_path):
+    env = {"GHOSTSYM_VERIFY_DIR": str(verify_dir)}
+    out = tmp_path / "o"
+    run_cli("verify", "--out", out, "--no-progress", env=env)
+    before = [c["id"] for c in json.loads((out / "results.json").read_text())["checks"]]
+    assert set(before) == {"good", "bad", "cases[x**2 + r]"}
+    res = run_cli("verify", "good", "--out", out, "--no-progress", env=env)
+    assert res.returncode == 0
+    after = json.loads((out / "results.json").read_text())["checks"]
+    assert [c["id"] for c in after] == before  # merged in place, nothing discarded
+    # Another seed offset (or profile) would mix populations: refused, one line, exit 2.
+    res = run_cli("verify", "good", "--seed", "1", "--out", out, "--no-progress", env=env)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1
+    assert "seed offset 0" in res.stderr
+
+
+def test_seed_offset_moves_every_population():
+    from ghostsym.verification import SEED_STRIDE, Context
+
+    a = Context(profile="quick", out_dir=Path("."), check_id="x", seed=0).seeds(5)
+    b = Context(profile="quick", out_dir=Path("."), check_id="x", seed=1).seeds(5)
+    assert a == list(range(a[0], a[0] + 5)) and not set(a) & set(b)
+    assert b[0] - a[0] == SEED_STRIDE and min(a) >= 100
+    with pytest.raises(ValueError):
+        Context(profile="quick", out_dir=Path("."), check_id="x").seeds(SEED_STRIDE + 1)

@@ -1,0 +1,70 @@
+"""The README's predictions table is generated from committed results (and only from them)."""
+
+import json
+
+import pytest
+
+from ghostsym.verification import readme as gen
+
+
+def _results(profile, rows, seconds=12.0):
+    counts = {s: sum(r["status"] == s for r in rows) for s in gen._MARK}
+    return {
+        "format": "ghostsym-verify-1",
+        "profile": profile,
+        "seed_offset": 0,
+        "counts": counts,
+        "seconds": seconds,
+        "provenance": {"ghostsym": "9.9", "commit": "abcdef1234567890", "machine": "x86_64"},
+        "checks": rows,
+    }
+
+
+ROW = {
+    "id": "demo[a]",
+    "check": "demo",
+    "claim": "The thing holds. More words.",
+    "reference": "Eq. 1",
+    "analytic": 1.0,
+    "measured": 1.0004,
+    "status": "pass",
+}
+
+
+def test_table_lists_both_profiles_findings_and_rows(tmp_path):
+    finding = {**ROW, "id": "demo[b]", "status": "disagrees", "finding": "0 of 10 seeds (≤ 0.37)"}
+    quick = _results("quick", [ROW, finding])
+    full = _results("full", [{**ROW, "measured": 0.9999}], seconds=3600)
+    text = gen.table(quick, full)
+    assert "`--profile quick` (seed offset 0): 1 of 2 rows pass, 1 disagrees, in 12 s" in text
+    assert "commit `abcdef123456`" in text
+    assert "- `demo[b]` (Eq. 1): 0 of 10 seeds (≤ 0.37)" in text
+    line = next(ln for ln in text.splitlines() if "`demo[a]`" in ln)
+    assert line.startswith("| The thing holds. |") and "1.0004" in line and "0.9999" in line
+    row_b = next(ln for ln in text.splitlines() if ln.startswith("|") and "`demo[b]`" in ln)
+    assert row_b.startswith("|  |")  # the claim is printed once per check
+    assert row_b.endswith("| – | – |")  # no full-profile row
+
+
+def test_render_replaces_only_the_marked_section_and_check_detects_staleness(tmp_path):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "verify-quick.json").write_text(json.dumps(_results("quick", [ROW])))
+    readme = f"# T\n\nbefore\n{gen.START}\nold typed table\n{gen.END}\nafter\n"
+    (tmp_path / "README.md").write_text(readme)
+    assert gen.main(["--root", str(tmp_path), "--check"]) == 1
+    assert gen.main(["--root", str(tmp_path)]) == 0
+    text = (tmp_path / "README.md").read_text()
+    assert text.startswith("# T\n\nbefore\n") and text.endswith(f"{gen.END}\nafter\n")
+    assert "old typed table" not in text and "`demo[a]`" in text
+    assert gen.main(["--root", str(tmp_path), "--check"]) == 0
+    with pytest.raises(ValueError):
+        gen.render("no markers", "x")
+
+
+def test_import_refuses_another_profile(tmp_path):
+    rep = tmp_path / "rep"
+    rep.mkdir()
+    (rep / "results.json").write_text(json.dumps(_results("full", [ROW])))
+    with pytest.raises(SystemExit, match="not 'quick'"):
+        gen.import_results(tmp_path, "quick", rep)
+    assert gen.import_results(tmp_path, "full", rep).name == "verify-full.json"
