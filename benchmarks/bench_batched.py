@@ -2,8 +2,11 @@
 
 Network-epochs per second, all in one process on the same cores:
 
-* ``one-network``: ``train_many``'s engine before the batched one — one network per thread
-  (prange over networks), forced with ``_Batch(..., batched=False)``;
+* ``main engine``: ``train_many`` as it was before the batched engine — the one-network
+  template of the ``main`` branch (fastmath reductions, BLAS, libm exp), built from
+  ``git show main:…`` into a temporary module (skipped outside a git checkout);
+* ``one-network``: today's one-network engine (fixed operation order, vectorisable exp), one
+  network per thread (prange over networks), forced with ``_Batch(..., batched=False)``;
 * ``batched``: the batched engine (blocks of networks in SIMD lanes, prange over blocks);
 * ``jax vmap``: the same model, loss by hand, gradient by ``jax.grad``, ``vmap`` over
   networks, epochs in ``lax.fori_loop``, ``jit``, float64 (optional: skipped if JAX is not
@@ -72,6 +75,54 @@ def ghostsym_rate(options, networks, epochs, batched, repeats):
             _Batch(configs, None, batched=batched).run()
 
     return networks * epochs / _best(go, repeats), first
+
+
+# ---- the engine of the main branch ---------------------------------------------------------
+def main_engine(ref="main"):
+    """The one-network engine of git ``ref`` (template from ``git show``), or None."""
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    import sympy
+
+    from ghostsym import codegen
+    from ghostsym.codegen.rnn import OUTPUT_FUNCTIONS, value_and_slope
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        source = subprocess.run(
+            ["git", "show", f"{ref}:ghostsym/numerics/rnn_template.py"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="ghostsym-bench-"))
+    (folder / "ghostsym_bench_main_template.py").write_text(source)
+    sys.path.insert(0, str(folder))
+    h, z = sympy.Symbol("h", real=True), sympy.Symbol("z", real=True)
+    kernels = [codegen.Kernel("act", (h,), value_and_slope("tanh", h))]
+    kernels += [codegen.Kernel(f"out_{g}", (z,), value_and_slope(g, z)) for g in OUTPUT_FUNCTIONS]
+    return codegen.build_module(
+        kernels, label="bench_main", template="ghostsym_bench_main_template", cache_dir=folder
+    )
+
+
+def main_engine_rate(eng, options, networks, epochs, repeats):
+    def go(count_epochs):
+        batch = _Batch(_configs(options, networks, count_epochs), None, batched=False)
+        batch.eng = eng
+        with single_threaded_blas():
+            batch.run()
+
+    first = time.perf_counter()
+    go(2)
+    first = time.perf_counter() - first
+    return networks * epochs / _best(lambda: go(epochs), repeats), first
 
 
 # ---- JAX ----------------------------------------------------------------------------------
@@ -225,11 +276,18 @@ def main(argv=None):
     repeats = 1 if quick else 3
     peak = machine_flops(256 if quick else 1024)
     print(f"NumPy float64 matmul (all cores): {peak / 1e9:.1f} GFLOP/s")
+    old = main_engine()
+    if old is None:
+        print("main engine skipped: not a git checkout with a main branch")
     rows = []
     for name, options in WORKLOADS.items():
         full = options["model"] == "full"
         epochs = (20 if quick else 300) if full else (50 if quick else 3000)
         row = {"workload": name}
+        if old is not None:
+            row["main engine"], row["first main engine"] = main_engine_rate(
+                old, options, networks, epochs, repeats
+            )
         row["one-network"], row["first one-network"] = ghostsym_rate(
             options, networks, epochs, False, repeats
         )
@@ -253,15 +311,15 @@ def main(argv=None):
         print(_row_text(row, networks))
     print()
     print("network-epochs/s, {} networks:".format(networks))
-    header = ("workload", "one-network", "batched", "jax vmap", "torch")
-    print("  ".join(f"{h:>15}" for h in header) + "   batched/one  batched/jax")
+    header = ("workload", "main engine", "one-network", "batched", "jax vmap", "torch")
+    print("  ".join(f"{h:>15}" for h in header) + "  batched/main  batched/jax")
     for row in rows:
         cells = [f"{row['workload']:>15}"] + [
             f"{row[k]:>15,.0f}" if k in row else f"{'-':>15}" for k in header[1:]
         ]
-        ratio_one = row["batched"] / row["one-network"]
+        ratio_main = f"{row['batched'] / row['main engine']:12.1f}" if "main engine" in row else "-"
         ratio_jax = f"{row['batched'] / row['jax vmap']:11.1f}" if "jax vmap" in row else "-"
-        print("  ".join(cells) + f"   {ratio_one:11.1f}  {ratio_jax}")
+        print("  ".join(cells) + f"  {ratio_main}  {ratio_jax}")
 
 
 def _row_text(row, networks):

@@ -32,6 +32,8 @@ from ghostsym.numerics.rnn_common import (  # noqa: F401  (vexp: called by act, 
     dot8_lanes,
     is_correct,
     l1_norm,
+    matvec_seq_lanes,
+    matvec_seq_lanes_t,
     project_readout,
     readout_z,
     sumsq8_lanes,
@@ -170,13 +172,7 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, keys_x0, keys_noise, epo
                 for k in range(rank):
                     _axpy_lanes(kappa[t, tr, k], um[k], h)
             else:  # h = W x, summed in index order j
-                h[:, :] = 0.0
-                for i in range(n):
-                    hi = h[i]
-                    wi = wm[i]
-                    for j in range(n):
-                        for lane in range(lanes):
-                            hi[lane] += wi[j, lane] * x[j, lane]
+                matvec_seq_lanes_t(wm, x, h)
                 for i in range(n):
                     for lane in range(lanes):
                         h[i, lane] += bias[i, lane]
@@ -338,28 +334,17 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, keys_x0, keys_noise, epo
         if rank == 0:  # λ += Wᵀδ, summed in index order i
             for tr in range(trials):
                 h = scratch[tr]
-                dl = deltas[t, tr]
-                h[:, :] = 0.0
-                for i in range(n):
-                    wi = wm[i]
-                    for j in range(n):
-                        for lane in range(lanes):
-                            h[j, lane] += dl[i, lane] * wi[j, lane]
+                matvec_seq_lanes(wm, deltas[t, tr], h)
                 la = lam[tr]
                 for i in range(n):
                     for lane in range(lanes):
                         la[i, lane] += 1.0 * h[i, lane]
     if rank == 0:  # ∂W = Σ_{t, trial} δ xᵀ in order (t, trial)
         g_w = grad[o_w : o_w + n * n].reshape((n, n, lanes))
-        for t in range(steps):
-            for tr in range(trials):
-                dl = deltas[t, tr]
-                x = xs[t, tr]
-                for i in range(n):
-                    gw = g_w[i]
-                    for j in range(n):
-                        for lane in range(lanes):
-                            gw[j, lane] += dl[i, lane] * x[j, lane]
+        xflat = xs[:steps].reshape((steps * trials, n, lanes))
+        dflat = deltas.reshape((steps * trials, n, lanes))
+        for i in range(n):
+            matvec_seq_lanes(xflat, dflat[:, i], g_w[i])
 
 
 @numba.njit(**_NJIT)

@@ -281,3 +281,104 @@ def beyond(values, mask, bound):
         if (not masked or mask[i] != 0.0) and not abs(values[i]) <= bound:
             return True
     return False
+
+
+@numba.njit(**_NJIT)
+def matvec_seq(a, x, out):
+    """out[i] = Σ_j a[j, i]·x[j], summed in index order j from 0.0 (a: [n_j, n_i]); eight
+    columns at a time held in registers (vectorises without re-association)."""
+    nj, ni = a.shape
+    m = ni - ni % 8
+    for i0 in range(0, m, 8):
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+        for j in range(nj):
+            xj = x[j]
+            s0 += a[j, i0] * xj
+            s1 += a[j, i0 + 1] * xj
+            s2 += a[j, i0 + 2] * xj
+            s3 += a[j, i0 + 3] * xj
+            s4 += a[j, i0 + 4] * xj
+            s5 += a[j, i0 + 5] * xj
+            s6 += a[j, i0 + 6] * xj
+            s7 += a[j, i0 + 7] * xj
+        out[i0] = s0
+        out[i0 + 1] = s1
+        out[i0 + 2] = s2
+        out[i0 + 3] = s3
+        out[i0 + 4] = s4
+        out[i0 + 5] = s5
+        out[i0 + 6] = s6
+        out[i0 + 7] = s7
+    for i in range(m, ni):
+        s = 0.0
+        for j in range(nj):
+            s += a[j, i] * x[j]
+        out[i] = s
+
+
+@numba.njit(**_NJIT)
+def matvec_seq_lanes(a, x, out):
+    """out[i, l] = Σ_j a[j, i, l]·x[j, l] for every lane, the order of :func:`matvec_seq`
+    (a: [n_j, n_i, lanes], x: [n_j, lanes], out: [n_i, lanes])."""
+    nj, ni, lanes = a.shape
+    if lanes == 8:
+        for i in range(ni):
+            s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+            for j in range(nj):
+                s0 += a[j, i, 0] * x[j, 0]
+                s1 += a[j, i, 1] * x[j, 1]
+                s2 += a[j, i, 2] * x[j, 2]
+                s3 += a[j, i, 3] * x[j, 3]
+                s4 += a[j, i, 4] * x[j, 4]
+                s5 += a[j, i, 5] * x[j, 5]
+                s6 += a[j, i, 6] * x[j, 6]
+                s7 += a[j, i, 7] * x[j, 7]
+            out[i, 0] = s0
+            out[i, 1] = s1
+            out[i, 2] = s2
+            out[i, 3] = s3
+            out[i, 4] = s4
+            out[i, 5] = s5
+            out[i, 6] = s6
+            out[i, 7] = s7
+        return
+    for i in range(ni):
+        for lane in range(lanes):
+            s = 0.0
+            for j in range(nj):
+                s += a[j, i, lane] * x[j, lane]
+            out[i, lane] = s
+
+
+@numba.njit(**_NJIT)
+def matvec_seq_lanes_t(a, x, out):
+    """out[i, l] = Σ_j a[i, j, l]·x[j, l] (a: [n_i, n_j, lanes]), the order of
+    :func:`matvec_seq`."""
+    ni, nj, lanes = a.shape
+    if lanes == 8:
+        for i in range(ni):
+            s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+            for j in range(nj):
+                s0 += a[i, j, 0] * x[j, 0]
+                s1 += a[i, j, 1] * x[j, 1]
+                s2 += a[i, j, 2] * x[j, 2]
+                s3 += a[i, j, 3] * x[j, 3]
+                s4 += a[i, j, 4] * x[j, 4]
+                s5 += a[i, j, 5] * x[j, 5]
+                s6 += a[i, j, 6] * x[j, 6]
+                s7 += a[i, j, 7] * x[j, 7]
+            out[i, 0] = s0
+            out[i, 1] = s1
+            out[i, 2] = s2
+            out[i, 3] = s3
+            out[i, 4] = s4
+            out[i, 5] = s5
+            out[i, 6] = s6
+            out[i, 7] = s7
+        return
+    for i in range(ni):
+        for lane in range(lanes):
+            s = 0.0
+            for j in range(nj):
+                s += a[i, j, lane] * x[j, lane]
+            out[i, lane] = s

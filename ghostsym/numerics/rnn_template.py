@@ -59,6 +59,7 @@ from ghostsym.numerics.rnn_common import (  # noqa: F401  (vexp: called by act, 
     dot8,
     is_correct,
     l1_norm,
+    matvec_seq,
     project_readout,
     readout_z,
     sumsq8,
@@ -188,14 +189,7 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
     for t in range(steps):
         if rank == 0:  # h = W x, summed in index order j
             for tr in range(trials):
-                h = scratch[tr]
-                x = xs[t, tr]
-                h[:] = 0.0
-                for j in range(n):
-                    xj = x[j]
-                    wj = wt[j]
-                    for i in range(n):
-                        h[i] += wj[i] * xj
+                matvec_seq(wt, xs[t, tr], scratch[tr])
         for tr in range(trials):
             x = xs[t, tr]
             h = scratch[tr]
@@ -316,25 +310,14 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
         if rank == 0:  # λ += Wᵀδ, summed in index order i
             for tr in range(trials):
                 h = scratch[tr]
-                dl = deltas[t, tr]
-                h[:] = 0.0
-                for i in range(n):
-                    di = dl[i]
-                    wi = wm[i]
-                    for j in range(n):
-                        h[j] += di * wi[j]
+                matvec_seq(wm, deltas[t, tr], h)
                 _axpy(1.0, h, lam[tr])
     if rank == 0:  # ∂W = Σ_{t, trial} δ xᵀ in order (t, trial)
         g_w = grad[o_w : o_w + n * n].reshape((n, n))
-        for t in range(steps):
-            for tr in range(trials):
-                dl = deltas[t, tr]
-                x = xs[t, tr]
-                for i in range(n):
-                    di = dl[i]
-                    gw = g_w[i]
-                    for j in range(n):
-                        gw[j] += di * x[j]
+        xflat = xs[:steps].reshape((steps * trials, n))
+        dflat = deltas.reshape((steps * trials, n))
+        for i in range(n):
+            matvec_seq(xflat, dflat[:, i], g_w[i])
     return loss, accuracy
 
 

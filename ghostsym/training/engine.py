@@ -179,8 +179,10 @@ def _structure(config: TrainingConfig) -> tuple:
 class _Batch:
     """Networks trained together by an engine: state, chunking, events.
 
-    ``batched``: None picks the batched engine for ≥ :data:`BATCH_MIN` networks and the
-    one-network engine otherwise; True/False forces one (the results are the same)."""
+    ``batched``: None picks the batched engine for ≥ :data:`BATCH_MIN` low-rank networks and
+    the one-network engine otherwise (full rank: each network streams its own W, so lanes
+    gain nothing there, docs/performance.md §6); True/False forces one (the results are the
+    same)."""
 
     def __init__(
         self,
@@ -200,7 +202,9 @@ class _Batch:
                 )
         self.configs = list(configs)
         self.model = first.model
-        self.batched = len(configs) >= BATCH_MIN if batched is None else bool(batched)
+        if batched is None:
+            batched = len(configs) >= BATCH_MIN and first.model.rank is not None
+        self.batched = bool(batched)
         if self.batched:
             self.eng = _batched_engine(self.model.activation)
         else:
@@ -378,8 +382,9 @@ def train_many(
     params: Sequence[Mapping[str, np.ndarray]] | None = None,
     progress=None,
 ) -> list[TrainingResult]:
-    """Train many independent networks at once on all cores: two or more in the batched
-    engine (blocks of :data:`BATCH_LANES` networks in SIMD lanes, blocks in parallel).
+    """Train many independent networks at once on all cores: two or more low-rank networks
+    in the batched engine (blocks of :data:`BATCH_LANES` networks in SIMD lanes, blocks in
+    parallel), full-rank ones one per thread.
 
     The configurations must share model structure, task, epochs and dtype; they may differ in
     seed, optimiser and learning rate, readout constants, checkpoints and interventions.
