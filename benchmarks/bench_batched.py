@@ -310,7 +310,7 @@ def main(argv=None):
         rows.append(row)
         print(_row_text(row, networks))
     print()
-    print("network-epochs/s, {} networks:".format(networks))
+    print(f"network-epochs/s, {networks} networks:")
     header = ("workload", "main engine", "one-network", "batched", "jax vmap", "torch")
     print("  ".join(f"{h:>15}" for h in header) + "  batched/main  batched/jax")
     for row in rows:

@@ -1,4 +1,5 @@
-"""float32 against float64 at the Fig. 3B setting: does precision change how often learners collapse?
+"""float32 against float64 at the Fig. 3B setting: does precision change how often learners
+collapse?
 
 The authors trained in float32. At the Fig. 3B setting (rank-one DA, SGD, lr 0.02, 6000
 epochs) a learner — a network whose accuracy exceeds 0.5 at some epoch — may later collapse

@@ -61,7 +61,6 @@ from ghostsym.numerics.spec import (
     I_O_WIN,
     I_O_WOUT,
     I_OUTPUT,
-    I_P,
     I_POST,
     I_PROJECT,
     I_RANDOM_X0,

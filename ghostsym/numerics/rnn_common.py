@@ -31,7 +31,6 @@ numba and NumPy only.
 import math
 
 import numba
-import numpy as np
 from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic

@@ -234,7 +234,9 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
         for t in range(steps):
             s = t + post
             pdot = dot8(wout, xs[s, tr]) if population else 0.0
-            z = readout_z(readout, theta, o_bout, o_wout, o_ks, c_value, rank, kappa[s, tr], pdot, l1)
+            z = readout_z(
+                readout, theta, o_bout, o_wout, o_ks, c_value, rank, kappa[s, tr], pdot, l1
+            )
             g, gslope = _output(out_kind, z)
             err = g - y[tr, t]
             loss += err * err

@@ -155,7 +155,10 @@ def test_chunking_does_not_change_batched_results(monkeypatch):
 
 
 def test_networks_of_different_dtype_do_not_train_together():
-    configs = [build_config(neurons=5, epochs=2), build_config(neurons=5, epochs=2, dtype="float32")]
+    configs = [
+        build_config(neurons=5, epochs=2),
+        build_config(neurons=5, epochs=2, dtype="float32"),
+    ]
     with pytest.raises(InputError, match="dtype"):
         train_many(configs)
 
