@@ -31,7 +31,6 @@ numba and NumPy only.
 import math
 
 import numba
-from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
@@ -67,7 +66,7 @@ def _bits_as_float(typingctx, bits):
         return None
 
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
 
     return types.float64(types.int64), codegen
 
