@@ -49,6 +49,7 @@ _CHOICES = (
     ("--activation", "activation", "PHI", "nonlinearity φ, e.g. tanh"),
     ("--optimizer", "optimizer", "OPT", "sgd, momentum or adam"),
     ("--fc-update", "fixed_confidence_update", "MODE", "projected (authors' code) or exact"),
+    ("--dtype", "dtype", "DTYPE", "float64, or float32 (the authors' precision)"),
     ("--preset", "preset", "PRESET", "a paper setting"),
 )
 

@@ -15,6 +15,8 @@ Pass ``step`` as an integer (β^step is then a float-to-integer power, as the en
 :func:`optimizer_step` updates every entry; :func:`optimizer_step_masked` only the entries
 whose mask is non-zero (frozen parameters stay as they are; a frozen entry may hold ±∞).
 Both return 0.0 if the updated entries are finite afterwards and NaN otherwise.
+:func:`optimizer_step_lanes` is the masked update of many networks stored side by side in
+the lanes of [P, lanes] arrays (the batched RNN engine), with the same operations per entry.
 
 numba and NumPy only. Numba templates import these by absolute import
 (``from ghostsym.numerics.optim import optimizer_step``) and call them from their own
@@ -26,6 +28,7 @@ from __future__ import annotations
 import math
 
 import numba
+import numpy as np
 
 from ghostsym.errors import InputError
 
@@ -89,3 +92,43 @@ def optimizer_step_masked(code, theta, grad, mask, lr, beta1, beta2, eps, m1, m2
     their moments, are left untouched). Returns 0.0 if the updated entries stay finite,
     NaN otherwise."""
     return _update(code, theta, grad, mask, True, lr, beta1, beta2, eps, m1, m2, step)
+
+
+@numba.njit(**_NJIT)
+def optimizer_step_lanes(codes, theta, grad, mask, active, lr, hyper, m1, m2, steps, checks):
+    """:func:`optimizer_step_masked` for the networks side by side in the lanes of [P, lanes]
+    arrays (``theta``, ``grad``, ``m1``, ``m2``), bit for bit: lane l uses ``codes[l]``,
+    ``lr[l]``, ``hyper[l]`` = (β₁ or μ, β₂, ε) and the 1-based update count ``steps[l]``;
+    lanes with ``active[l] == 0`` are left untouched. ``checks[l]`` receives lane l's
+    return value (0.0 if its updated entries stay finite, NaN otherwise)."""
+    lanes = theta.shape[1]
+    step_size = np.zeros(lanes)
+    bc2_sqrt = np.ones(lanes)
+    for lane in range(lanes):
+        checks[lane] = 0.0
+        if codes[lane] == ADAM:
+            beta1, beta2 = hyper[lane, 0], hyper[lane, 1]
+            bc1 = 1.0 - beta1 ** steps[lane]
+            bc2_sqrt[lane] = math.sqrt(1.0 - beta2 ** steps[lane])
+            step_size[lane] = lr[lane] / bc1
+    for i in range(theta.shape[0]):
+        if mask[i] == 0.0:
+            continue
+        for lane in range(lanes):
+            if active[lane] == 0:
+                continue
+            code = codes[lane]
+            if code == SGD:
+                theta[i, lane] -= lr[lane] * grad[i, lane]
+            elif code == MOMENTUM:
+                m1[i, lane] = hyper[lane, 0] * m1[i, lane] + grad[i, lane]
+                theta[i, lane] -= lr[lane] * m1[i, lane]
+            else:
+                beta1, beta2, eps = hyper[lane, 0], hyper[lane, 1], hyper[lane, 2]
+                gi = grad[i, lane]
+                m1[i, lane] += (gi - m1[i, lane]) * (1.0 - beta1)
+                m2[i, lane] = beta2 * m2[i, lane] + (1.0 - beta2) * gi * gi
+                theta[i, lane] -= (
+                    step_size[lane] * m1[i, lane] / (math.sqrt(m2[i, lane]) / bc2_sqrt[lane] + eps)
+                )
+            checks[lane] += theta[i, lane] * 0.0

@@ -25,12 +25,19 @@ working-memory tasks). Gradients: adjoint λ_s = ∂L/∂x_s, δ_t = λ_{t+1} �
 The network's structure arrives as ``ispec``/``fspec``, whose slots (``I_*``, ``F_*``) and
 codes (``READOUT_*``, ``OUTPUT_*``, ``ACCURACY_*``) are defined once in
 :mod:`ghostsym.numerics.spec` (with the checklist for adding a task or a readout).
-All parameters live in one flat float64 vector θ (layout from ``ispec`` offsets, internal
-shapes: U, V as K×N (rows = the m_k, n_k vectors), W as N×N, W_in as D×N). Random initial
+All parameters live in one flat vector θ (float64, or float32 for a float32 run: θ, the
+optimiser moments, states and gradients are then float32, docs/performance.md §6) (layout
+from ``ispec`` offsets, internal shapes: U, V as K×N (rows = the m_k, n_k vectors), W as N×N,
+W_in as D×N). Random initial
 states and noise come from the counter-based generator of :mod:`ghostsym.numerics.rng`: the
 draws of epoch e depend only on (seed, e), so chunked, resumed and parallel runs are
 bit-identical to a single uninterrupted run. Parameter updates are those of
 :mod:`ghostsym.numerics.optim`.
+
+The operation order is fixed (no fastmath, no BLAS; reductions through
+:func:`ghostsym.numerics.rnn_common.dot8`): the batched engine
+(``rnn_batched_template.py``) does the same arithmetic per lane and is bit-identical to this
+one (docs/performance.md §6). A sum over j of W x is accumulated in index order j.
 """
 
 import math
@@ -47,9 +54,18 @@ from ghostsym.numerics.rng import (  # noqa: F401  (uniform, normal_quantile: en
     stream_key,
 )
 from ghostsym.numerics.rng import uniform as _unit  # noqa: F401
+from ghostsym.numerics.rnn_common import (  # noqa: F401  (vexp: called by act, out_*)
+    beyond,
+    dot8,
+    is_correct,
+    l1_norm,
+    matvec_seq,
+    project_readout,
+    readout_z,
+    sumsq8,
+    vexp,
+)
 from ghostsym.numerics.spec import (
-    ACCURACY_GE_HALF,
-    ACCURACY_GT_HALF,
     DIVERGENCE_BOUND,
     F_ALPHA,
     F_LOSS_SCALE,
@@ -87,67 +103,12 @@ from ghostsym.numerics.spec import (
 )
 
 _NJIT = {"cache": True, "error_model": "numpy"}
-#: Reductions only (dot products): re-association lets them vectorise (docs/performance.md §2.3). No
-#: "nnan"/"ninf" flags: those would let LLVM drop the divergence (isfinite) checks.
-_NJIT_FAST = {"cache": True, "error_model": "numpy", "fastmath": {"reassoc", "contract", "nsz"}}
-
-TERNARY_THRESHOLD = 0.33
-
-
-@numba.njit(**_NJIT_FAST)
-def _dot(a, b):
-    s = 0.0
-    for i in range(a.size):
-        s += a[i] * b[i]
-    return s
-
-
-@numba.njit(**_NJIT_FAST)
-def _sumsq(a, mask):
-    s = 0.0
-    for i in range(a.size):
-        s += a[i] * a[i] * mask[i]
-    return s
-
-
-@numba.njit(**_NJIT)
-def _beyond(values, mask, bound):
-    """True if an entry with ``mask != 0`` (all entries if ``mask`` is empty) is NaN or has
-    |value| > ``bound`` (divergence by magnitude; reads only, changes nothing)."""
-    masked = mask.size > 0
-    for i in range(values.size):
-        if (not masked or mask[i] != 0.0) and not abs(values[i]) <= bound:
-            return True
-    return False
 
 
 @numba.njit(**_NJIT)
 def _axpy(alpha, x, y):
     for i in range(x.size):
         y[i] += alpha * x[i]
-
-
-@numba.njit(**_NJIT_FAST)
-def _back_rank1(la, dp, dl, g_b, g_u, u, kappa, leak):
-    """Rank one, one trial, one step back: δ = λ⊙αφ', ∂b += δ, ∂m += κδ, λ ← (1−α)λ;
-    returns μ = mᵀδ (fused: one pass instead of four)."""
-    mu = 0.0
-    for i in range(la.size):
-        d = la[i] * dp[i]
-        dl[i] = d
-        g_b[i] += d
-        g_u[i] += kappa * d
-        mu += u[i] * d
-        la[i] *= leak
-    return mu
-
-
-@numba.njit(**_NJIT)
-def _adjoint_rank1(mu, x, g_v, v, la):
-    """∂n += μ x and λ += μ n in one pass."""
-    for i in range(x.size):
-        g_v[i] += mu * x[i]
-        la[i] += mu * v[i]
 
 
 @numba.njit(**_NJIT)
@@ -158,39 +119,24 @@ def _output(kind, z):
 
 
 @numba.njit(**_NJIT)
-def _is_correct(kind, yhat, target):
-    if kind == ACCURACY_GT_HALF:
-        pred = 1.0 if yhat > 0.5 else 0.0
-    elif kind == ACCURACY_GE_HALF:
-        pred = 1.0 if yhat >= 0.5 else 0.0
-    else:
-        if yhat <= -TERNARY_THRESHOLD:
-            pred = -1.0
-        elif yhat >= TERNARY_THRESHOLD:
-            pred = 1.0
-        else:
-            pred = 0.0
-    return 1 if pred == target else 0
-
-
-@numba.njit(**_NJIT)
-def make_workspace(ispec):
-    """Buffers for one network: states, α·φ'(h), latents, adjoints, δ's, outputs."""
+def make_workspace(ispec, dtype):
+    """Buffers for one network: states, α·φ'(h), latents, adjoints, δ's, outputs (``dtype``
+    that of θ; ∂L/∂z and ŷ float64; the noise block float64, as rng fills it)."""
     n = ispec[I_N]
     k = max(ispec[I_K], 1)
     s = ispec[I_S]
     b = ispec[I_B]
-    xs = np.empty((s + 1, b, n))
-    dphi = np.empty((s, b, n))
-    kappa = np.zeros((s + 1, b, k))
-    lam = np.empty((b, n))
-    deltas = np.empty((s, b, n))
+    xs = np.empty((s + 1, b, n), dtype)
+    dphi = np.empty((s, b, n), dtype)
+    kappa = np.zeros((s + 1, b, k), dtype)
+    lam = np.empty((b, n), dtype)
+    deltas = np.empty((s, b, n), dtype)
     dz = np.zeros((b, s))
     yhat = np.zeros((b, s))
-    scratch = np.empty((b, n))
+    scratch = np.empty((b, n), dtype)
     noise = np.empty(n)
-    mu = np.empty(k)
-    return xs, dphi, kappa, lam, deltas, dz, yhat, scratch, noise, mu
+    wt = np.empty((n, n) if ispec[I_K] == 0 else (0, 0), dtype)
+    return xs, dphi, kappa, lam, deltas, dz, yhat, scratch, noise, wt
 
 
 @numba.njit(**_NJIT)
@@ -200,7 +146,7 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
     ``readout`` overrides ``ispec[I_READOUT]`` (the projected fixed-confidence training
     uses the population gradient at the projected point). Returns (loss, accuracy).
     """
-    xs, dphi, kappa, lam, deltas, dz, yhat, scratch, noise, mu = ws
+    xs, dphi, kappa, lam, deltas, dz, yhat, scratch, noise, wt = ws
     n = ispec[I_N]
     rank = ispec[I_K]
     d_in = ispec[I_D]
@@ -225,6 +171,9 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
         wm = theta[o_w : o_w + n * n].reshape((n, n))
         um = theta[0:0].reshape((0, 0))
         vm = um
+        for i in range(n):
+            for j in range(n):
+                wt[j, i] = wm[i, j]
     win = theta[o_win : o_win + max(d_in, 0) * n].reshape((max(d_in, 0), n))
 
     # ---- forward ----------------------------------------------------------------------
@@ -238,23 +187,15 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
         else:
             x0[:] = fspec[F_X0]
     for t in range(steps):
-        if rank == 0:
-            np.dot(xs[t], wm.T, scratch)
+        if rank == 0:  # h = W x, summed in index order j
+            for tr in range(trials):
+                matvec_seq(wt, xs[t, tr], scratch[tr])
         for tr in range(trials):
             x = xs[t, tr]
             h = scratch[tr]
-            if rank == 1 and d_in == 0 and noise_sd == 0.0:  # the rank-one DA hot path
-                kap = _dot(vm[0], x)
-                kappa[t, tr, 0] = kap
-                u0, xn, dp = um[0], xs[t + 1, tr], dphi[t, tr]
-                for i in range(n):
-                    phi, slope = act(bias[i] + kap * u0[i])
-                    xn[i] = leak * x[i] + alpha * phi
-                    dp[i] = alpha * slope
-                continue
             if rank > 0:
                 for k in range(rank):
-                    kappa[t, tr, k] = _dot(vm[k], x)
+                    kappa[t, tr, k] = dot8(vm[k], x)
                 h[:] = bias
                 for k in range(rank):
                     _axpy(kappa[t, tr, k], um[k], h)
@@ -278,7 +219,7 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
     if rank > 0:
         for tr in range(trials):
             for k in range(rank):
-                kappa[steps, tr, k] = _dot(vm[k], xs[steps, tr])
+                kappa[steps, tr, k] = dot8(vm[k], xs[steps, tr])
 
     # ---- readout and loss -------------------------------------------------------------
     loss = 0.0
@@ -286,29 +227,22 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
     c_value = theta[o_c] if o_c >= 0 else 1.0
     if readout == READOUT_FIXED_CONFIDENCE and not math.isfinite(c_value):
         readout = READOUT_POPULATION
-    l1 = 0.0
-    if readout == READOUT_FIXED_CONFIDENCE:
-        for i in range(n):
-            l1 += abs(theta[o_wout + i])
+    population = readout == READOUT_POPULATION or readout == READOUT_FIXED_CONFIDENCE
+    l1 = l1_norm(theta, o_wout, n) if readout == READOUT_FIXED_CONFIDENCE else 0.0
+    wout = theta[o_wout : o_wout + n] if population else theta[0:0]
     for tr in range(trials):
         for t in range(steps):
             s = t + post
-            if readout == READOUT_LATENT:
-                z = c_value * (kappa[s, tr, 0] - theta[o_ks])
-            elif readout == READOUT_LATENT_LINEAR:
-                z = theta[o_bout]
-                for k in range(rank):
-                    z += theta[o_wout + k] * kappa[s, tr, k]
-            else:
-                z = theta[o_bout] + _dot(theta[o_wout : o_wout + n], xs[s, tr])
-                if readout == READOUT_FIXED_CONFIDENCE:
-                    z = c_value * z / l1
+            pdot = dot8(wout, xs[s, tr]) if population else 0.0
+            z = readout_z(
+                readout, theta, o_bout, o_wout, o_ks, c_value, rank, kappa[s, tr], pdot, l1
+            )
             g, gslope = _output(out_kind, z)
             err = g - y[tr, t]
             loss += err * err
             dz[tr, t] = 2.0 * scale * err * gslope
             yhat[tr, t] = g
-            correct += _is_correct(ispec[I_ACCURACY], g, y[tr, t])
+            correct += is_correct(ispec[I_ACCURACY], g, y[tr, t])
     loss *= scale
     accuracy = correct / (trials * steps)
 
@@ -350,19 +284,9 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
                 elif readout == READOUT_POPULATION:
                     grad[o_bout] += dzv
                     _axpy(dzv, x, grad[o_wout : o_wout + n])
-                    _axpy(dzv, theta[o_wout : o_wout + n], la)
+                    _axpy(dzv, wout, la)
                 else:
-                    a = theta[o_bout] + _dot(theta[o_wout : o_wout + n], x)
-                    f = c_value / l1
-                    grad[o_bout] += dzv * f
-                    if o_c >= 0:
-                        grad[o_c] += dzv * a / l1
-                    corr = dzv * f * a / l1
-                    for i in range(n):
-                        wi = theta[o_wout + i]
-                        sgn = 1.0 if wi > 0.0 else (-1.0 if wi < 0.0 else 0.0)
-                        grad[o_wout + i] += dzv * f * x[i] - corr * sgn
-                        la[i] += dzv * f * wi
+                    _fc_back(theta, grad, la, x, dzv, c_value, l1, o_bout, o_wout, o_c, n)
         if s == 0:
             break
         t = s - 1
@@ -370,14 +294,6 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
             la = lam[tr]
             dl = deltas[t, tr]
             dp = dphi[t, tr]
-            if rank == 1:
-                mu1 = _back_rank1(la, dp, dl, g_b, g_u[0], um[0], kappa[t, tr, 0], leak)
-                for c in range(d_in):
-                    uc = u[tr, t, c]
-                    if uc != 0.0:
-                        _axpy(uc, dl, g_win[c])
-                _adjoint_rank1(mu1, xs[t, tr], g_v[0], vm[0], la)
-                continue
             for i in range(n):
                 dl[i] = la[i] * dp[i]
                 la[i] *= leak
@@ -389,37 +305,38 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
             if rank > 0:
                 x = xs[t, tr]
                 for k in range(rank):
-                    mu[k] = _dot(um[k], dl)
+                    muk = dot8(um[k], dl)
                     _axpy(kappa[t, tr, k], dl, g_u[k])
-                    _axpy(mu[k], x, g_v[k])
-                    _axpy(mu[k], vm[k], la)
-        if rank == 0:
-            np.dot(deltas[t], wm, scratch)
+                    _axpy(muk, x, g_v[k])
+                    _axpy(muk, vm[k], la)
+        if rank == 0:  # λ += Wᵀδ, summed in index order i
             for tr in range(trials):
-                _axpy(1.0, scratch[tr], lam[tr])
-    if rank == 0:
-        sb = steps * trials
+                h = scratch[tr]
+                matvec_seq(wm, deltas[t, tr], h)
+                _axpy(1.0, h, lam[tr])
+    if rank == 0:  # ∂W = Σ_{t, trial} δ xᵀ in order (t, trial)
         g_w = grad[o_w : o_w + n * n].reshape((n, n))
-        g_w[:, :] = np.dot(deltas.reshape((sb, n)).T, xs[:steps].reshape((sb, n)))
+        xflat = xs[:steps].reshape((steps * trials, n))
+        dflat = deltas.reshape((steps * trials, n))
+        for i in range(n):
+            matvec_seq(xflat, dflat[:, i], g_w[i])
     return loss, accuracy
 
 
 @numba.njit(**_NJIT)
-def project_readout(theta, ispec):
-    """The authors' fixed-confidence projection (docs/experiments.md §8.4), in place:
-    w_out ← c w_out/‖w_out‖₁, b_out ← c b_out/‖w_out‖₁; nothing when c = ∞."""
-    c_value = theta[ispec[I_O_C]]
-    if not math.isfinite(c_value):
-        return
-    n = ispec[I_N]
-    o_wout = ispec[I_O_WOUT]
-    l1 = 0.0
-    for i in range(n):
-        l1 += abs(theta[o_wout + i])
+def _fc_back(theta, grad, la, x, dzv, c_value, l1, o_bout, o_wout, o_c, n):
+    """The fixed-confidence readout's term of the adjoint and of ∂L/∂θ at one output."""
+    a = theta[o_bout] + dot8(theta[o_wout : o_wout + n], x)
     f = c_value / l1
+    grad[o_bout] += dzv * f
+    if o_c >= 0:
+        grad[o_c] += dzv * a / l1
+    corr = dzv * f * a / l1
     for i in range(n):
-        theta[o_wout + i] *= f
-    theta[ispec[I_O_BOUT]] *= f
+        wi = theta[o_wout + i]
+        sgn = 1.0 if wi > 0.0 else (-1.0 if wi < 0.0 else 0.0)
+        grad[o_wout + i] += dzv * f * x[i] - corr * sgn
+        la[i] += dzv * f * wi
 
 
 @numba.njit(**_NJIT)
@@ -452,7 +369,7 @@ def train_one(
     |x| > DIVERGENCE_BOUND; the update of epoch e diverges (reported as epoch e + 1, whose
     evaluation would be the first bad one) when a trainable parameter leaves that bound.
     """
-    ws = make_workspace(ispec)
+    ws = make_workspace(ispec, theta.dtype)
     final_states = ws[0][ispec[I_S]].reshape(-1)
     no_mask = np.empty(0)
     grad = np.zeros_like(theta)
@@ -468,13 +385,13 @@ def train_one(
         loss, acc = loss_grad(
             theta, grad, ispec, fspec, readout_now, u, y, key_x0, key_noise, e, ws
         )
-        gnorm = math.sqrt(_sumsq(grad, norm_mask))
+        gnorm = math.sqrt(sumsq8(grad, norm_mask))
         loss_hist[e] = loss
         norm_hist[e] = gnorm
         acc_hist[e] = acc
         if not (math.isfinite(loss) and math.isfinite(gnorm)):
             return steps_done, e
-        if _beyond(final_states, no_mask, DIVERGENCE_BOUND):
+        if beyond(final_states, no_mask, DIVERGENCE_BOUND):
             return steps_done, e
         steps_done += 1
         check = optimizer_step_masked(
@@ -490,7 +407,7 @@ def train_one(
             m2,
             steps_done,
         )
-        if not math.isfinite(check) or _beyond(theta, train_mask, DIVERGENCE_BOUND):
+        if not math.isfinite(check) or beyond(theta, train_mask, DIVERGENCE_BOUND):
             return steps_done, e + 1  # the next epoch's evaluation would be the first bad one
     return steps_done, -1
 
@@ -556,7 +473,7 @@ def train_chunk(
 @numba.njit(**_NJIT)
 def evaluate(theta, ispec, fspec, readout, u, y, seed, epoch):
     """(loss, accuracy, ∂L/∂θ, outputs ŷ (B×S), states x (S+1×B×N)) of one epoch at θ."""
-    ws = make_workspace(ispec)
+    ws = make_workspace(ispec, theta.dtype)
     grad = np.zeros_like(theta)
     loss, acc = loss_grad(
         theta,

@@ -1,6 +1,7 @@
 """The RNN engine's table of models, tasks and readouts: one definition, read by both sides.
 
-The numba engine (:mod:`ghostsym.numerics.rnn_template`) receives a network's structure as
+The numba engines (:mod:`ghostsym.numerics.rnn_template`, and the batched
+:mod:`ghostsym.numerics.rnn_batched_template`) receive a network's structure as
 two small arrays, ``ispec`` (integers) and ``fspec`` (floats), and its parameters as one flat
 θ. The slots of those arrays are defined once, here, by :data:`ISPEC_SLOTS` and
 :data:`FSPEC_SLOTS`; from them this module generates
@@ -23,7 +24,8 @@ How to add a task
    readout timing and initial state. Nothing else changes if it reuses an accuracy rule.
 2. Only for a new accuracy rule: append its name to
    :data:`~ghostsym.numerics.tasks.ACCURACY_RULES` (``ACCURACY_<RULE>`` is generated here)
-   and add its branch to ``_is_correct`` in ``rnn_template.py`` — the one place in the kernel.
+   and add its branch to ``is_correct`` in ``rnn_common.py`` — the one place in the kernels
+   (both engines call it).
 3. Optionally: a timing preset in :data:`~ghostsym.numerics.tasks.TASK_PRESETS`, and the
    task's forward pass in ``tests/reference.py`` so the engine is tested against it.
 
@@ -33,8 +35,10 @@ How to add a readout
    :data:`~ghostsym.numerics.rnn.READOUT_TABLE`: its weights (none, over κ or over x), the
    readout constants it keeps in θ and which of them may be trained (parameter names,
    shapes, θ layout and initialisation follow from it; ``READOUT_<NAME>`` is generated here).
-2. Add its branch to ``loss_grad`` in ``rnn_template.py`` — z in the readout loop and ∂L/∂z
-   pushed back in the BPTT readout term — the one place in the kernel.
+2. Add its z to ``readout_z`` in ``rnn_common.py`` (shared by both engines) and its BPTT
+   readout term (∂L/∂z pushed back) to ``loss_grad`` in ``rnn_template.py`` and, with the same
+   operations per lane, in ``rnn_batched_template.py``; ``tests/training/test_batched_engine.py``
+   checks that the two agree bit for bit.
 3. Optionally: make it a default in :func:`ghostsym.training.build_config`, and add it to
    ``tests/reference.py``.
 

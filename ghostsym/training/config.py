@@ -30,6 +30,8 @@ from ghostsym.numerics.tasks import Task, task_preset
 from ghostsym.training.presets import PRESETS
 
 MODEL_KINDS = ("rank1", "lowrank", "full")
+#: Floating-point types of a run (``TrainingConfig.dtype``).
+DTYPES = ("float64", "float32")
 
 #: Size limits of one training run (see the module docstring; ``allow_large`` lifts them).
 MAX_EPOCHS = 10_000_000
@@ -174,6 +176,7 @@ class TrainingConfig:
     interventions: tuple[Intervention, ...] = ()
     grad_norm: tuple[str, ...] | None = None
     fixed_confidence_update: str = "projected"
+    dtype: str = "float64"
     allow_large: bool = field(default=False, compare=False)
 
     def __post_init__(self):
@@ -225,6 +228,8 @@ class TrainingConfig:
             masks(self.model, self.grad_norm)  # validates the names
         if self.fixed_confidence_update not in ("projected", "exact"):
             raise InputError("fixed_confidence_update must be 'projected' or 'exact'")
+        if self.dtype not in DTYPES:
+            raise InputError(f"unknown dtype {self.dtype!r}; known: {', '.join(DTYPES)}")
 
     def replace(self, **changes) -> TrainingConfig:
         return dataclasses.replace(self, **changes)
@@ -244,6 +249,7 @@ class TrainingConfig:
             "interventions": [iv.to_dict() for iv in self.interventions],
             "grad_norm": None if self.grad_norm is None else list(self.grad_norm),
             "fixed_confidence_update": self.fixed_confidence_update,
+            "dtype": self.dtype,
         }
 
     @classmethod
@@ -296,6 +302,7 @@ _TRAIN_OPTIONS = (
     "seed",
     "grad_norm",
     "fixed_confidence_update",
+    "dtype",
 )
 #: Every option :func:`build_config` accepts.
 OPTIONS = (

@@ -1,8 +1,13 @@
 """Training on the compiled engine: one epoch (:func:`loss_and_gradients`, :func:`simulate`)
 and whole runs of one or many networks (:func:`train`, :func:`train_many`).
 
-The numba engine (:mod:`ghostsym.numerics.rnn_template`, compiled per nonlinearity by
-:func:`ghostsym.codegen.rnn.engine`) trains a batch of networks in chunks of epochs; this
+The numba engines train a batch of networks in chunks of epochs: the one-network engine
+(:mod:`ghostsym.numerics.rnn_template`, compiled per nonlinearity by
+:func:`ghostsym.codegen.rnn.engine`, one network per thread) for a single network, and the
+batched engine (:mod:`ghostsym.numerics.rnn_batched_template`,
+:func:`ghostsym.codegen.rnn.batched_engine`: blocks of :data:`BATCH_LANES` networks side by
+side in SIMD lanes, blocks in parallel) whenever two or more networks train together. The two
+are bit-identical (docs/performance.md §6), so which one ran never changes a result. This
 module packs configurations into its arrays (:func:`ghostsym.numerics.spec.engine_spec`),
 sizes the chunks for progress updates, applies interventions and checkpoints at chunk
 boundaries, and unpacks the results.
@@ -34,11 +39,24 @@ FIRST_CHUNK_EPOCHS = 16
 
 HISTORY_KEYS = ("loss", "grad_norm", "accuracy")
 
+#: Networks per block of the batched engine (docs/performance.md §6).
+BATCH_LANES = 8
+#: Fewest networks for which :func:`train_many` uses the batched engine.
+BATCH_MIN = 2
+
+DTYPES = {"float64": np.float64, "float32": np.float32}
+
 
 def _engine(activation: str):
     from ghostsym.codegen.rnn import engine
 
     return engine(activation)
+
+
+def _batched_engine(activation: str):
+    from ghostsym.codegen.rnn import batched_engine
+
+    return batched_engine(activation)
 
 
 def _specs(model: RNNModel, task: Task, fc_update: str = "exact"):
@@ -148,26 +166,50 @@ class TrainingResult:
 
 def _structure(config: TrainingConfig) -> tuple:
     model = config.model.replace(confidence=1.0, threshold=0.0)
-    return (model, config.task, config.epochs, config.grad_norm, config.fixed_confidence_update)
+    return (
+        model,
+        config.task,
+        config.epochs,
+        config.grad_norm,
+        config.fixed_confidence_update,
+        config.dtype,
+    )
 
 
 class _Batch:
-    """Networks trained together by the engine (one per thread): state, chunking, events."""
+    """Networks trained together by an engine: state, chunking, events.
 
-    def __init__(self, configs: Sequence[TrainingConfig], params: Sequence[Mapping] | None):
+    ``batched``: None picks the batched engine for ≥ :data:`BATCH_MIN` low-rank networks and
+    the one-network engine otherwise (full rank: each network streams its own W, so lanes
+    gain nothing there, docs/performance.md §6); True/False forces one (the results are the
+    same)."""
+
+    def __init__(
+        self,
+        configs: Sequence[TrainingConfig],
+        params: Sequence[Mapping] | None,
+        batched: bool | None = None,
+    ):
         if not configs:
             raise InputError("no networks to train")
         first = configs[0]
         for cfg in configs[1:]:
             if _structure(cfg) != _structure(first):
                 raise InputError(
-                    "networks trained together must share model structure, task, epochs and "
-                    "gradient-norm settings (they may differ in seed, optimiser, lr, "
+                    "networks trained together must share model structure, task, epochs, dtype "
+                    "and gradient-norm settings (they may differ in seed, optimiser, lr, "
                     "constants, checkpoints and interventions)"
                 )
         self.configs = list(configs)
         self.model = first.model
-        self.eng = _engine(self.model.activation)
+        if batched is None:
+            batched = len(configs) >= BATCH_MIN and first.model.rank is not None
+        self.batched = bool(batched)
+        if self.batched:
+            self.eng = _batched_engine(self.model.activation)
+        else:
+            self.eng = _engine(self.model.activation)
+        self.dtype = DTYPES[first.dtype]
         self.ispec, self.fspec, self.u, self.y = _specs(
             self.model, first.task, first.fixed_confidence_update
         )
@@ -176,10 +218,12 @@ class _Batch:
         if len(params) != len(configs):
             raise InputError("need one parameter dict per network")
         self.params_init = [{k: np.array(v, dtype=float) for k, v in p.items()} for p in params]
-        self.theta = np.stack([pack(c.model, p) for c, p in zip(configs, params, strict=True)])
+        self.theta = np.stack(
+            [pack(c.model, p) for c, p in zip(configs, params, strict=True)]
+        ).astype(self.dtype)
         count, size = self.theta.shape
-        self.m1 = np.zeros((count, size))
-        self.m2 = np.zeros((count, size))
+        self.m1 = np.zeros((count, size), self.dtype)
+        self.m2 = np.zeros((count, size), self.dtype)
         self.steps = np.zeros(count, dtype=np.int64)
         self.status = np.full(count, -1, dtype=np.int64)
         self.seeds = np.array([c.seed for c in configs], dtype=np.int64)
@@ -225,7 +269,7 @@ class _Batch:
 
     # -- parameters ------------------------------------------------------------------------
     def params(self, j: int) -> dict[str, np.ndarray]:
-        return unpack(self.configs[j].model, self.theta[j])
+        return unpack(self.configs[j].model, self.theta[j].astype(np.float64))
 
     def constants(self, j: int) -> dict[str, float]:
         return {
@@ -256,6 +300,7 @@ class _Batch:
             boundary = next(b for b in self.boundaries if b > self.epoch)
             n = min(chunk, boundary - self.epoch)
             start = time.perf_counter()
+            extra = (BATCH_LANES,) if self.batched else ()
             self.eng.train_chunk(
                 self.theta,
                 self.m1,
@@ -277,6 +322,7 @@ class _Batch:
                 self.history["grad_norm"],
                 self.history["accuracy"],
                 self.status,
+                *extra,
             )
             elapsed = time.perf_counter() - start
             first = self.epoch
@@ -336,9 +382,11 @@ def train_many(
     params: Sequence[Mapping[str, np.ndarray]] | None = None,
     progress=None,
 ) -> list[TrainingResult]:
-    """Train many independent networks at once, one per thread on all cores (prange).
+    """Train many independent networks at once on all cores: two or more low-rank networks
+    in the batched engine (blocks of :data:`BATCH_LANES` networks in SIMD lanes, blocks in
+    parallel), full-rank ones one per thread.
 
-    The configurations must share model structure, task and epochs; they may differ in
+    The configurations must share model structure, task, epochs and dtype; they may differ in
     seed, optimiser and learning rate, readout constants, checkpoints and interventions.
     Each network's history is bit-identical to training it alone with :func:`train`.
     Diverged networks stop and report ``diverged_epoch``; nothing is raised.
