@@ -91,6 +91,15 @@ def register(subparsers) -> None:
         "the results directory (the real run checks every point; default: run the sweep)",
     )
     p.add_argument(
+        "--backend",
+        choices=("cpu", "cuda", "auto"),
+        default=None,
+        help="where the rnn kind trains: cpu, cuda (an NVIDIA GPU, docs/gpu.md) or auto; "
+        "local workers inherit it, Dask workers read $GHOSTSYM_BACKEND on their machine "
+        "(default: $GHOSTSYM_BACKEND, else cpu). Results agree with the CPU's to the "
+        "tolerance of docs/gpu.md §2, not bit for bit",
+    )
+    p.add_argument(
         "--no-progress", action="store_true", help="no progress bar (default: a bar on stderr)"
     )
     p.set_defaults(func=run)
@@ -114,6 +123,12 @@ def run(args) -> int:
         raise InputError("--connect-timeout and --worker-timeout need --scheduler")
     if args.scheduler is not None:
         check_scheduler_address(args.scheduler)
+    if args.backend is not None:
+        import os
+
+        from ghostsym.training.cuda_engine import BACKEND_ENV, resolve_backend
+
+        os.environ[BACKEND_ENV] = resolve_backend(args.backend)  # InputError: one line
     overrides = dict(parse_override(text) for text in args.overrides)
     plan = plan_from_file(args.spec, overrides=overrides, max_points=args.max_runs or MAX_POINTS)
     if args.dry_run:

@@ -202,6 +202,13 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress bar (default: a bar on stderr)"
     )
+    parser.add_argument(
+        "--backend",
+        choices=("cpu", "cuda", "auto"),
+        default="cpu",
+        help="engine: cpu (default), cuda (an NVIDIA GPU, docs/gpu.md) or auto (cuda when a "
+        "device is present)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -267,7 +274,12 @@ def run(args) -> int:
             )
         out = Path(args.out)
         result = training.run_training(
-            None, out, resume=True, progress=progress, allow_large=args.allow_large
+            None,
+            out,
+            resume=True,
+            progress=progress,
+            allow_large=args.allow_large,
+            backend=args.backend,
         )
     else:
         preset = training.PRESETS.get(options.get("preset"), {})
@@ -287,7 +299,7 @@ def run(args) -> int:
             out = Path("runs") / f"train-{kind}-{config.task.name}-seed{config.seed}-{stamp}"
         else:
             out = Path(args.out)
-        result = training.run_training(config, out, progress=progress)
+        result = training.run_training(config, out, progress=progress, backend=args.backend)
     history = result.history
     print(
         f"trained {result.config.epochs} epochs in {result.seconds:.1f} s: "

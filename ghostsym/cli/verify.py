@@ -60,6 +60,13 @@ def register(subparsers) -> None:
         f"row's stated false-fail probability (0..{MAX_SEED_OFFSET}; default: 0)",
     )
     p.add_argument(
+        "--backend",
+        choices=("cpu", "cuda", "auto"),
+        default=None,
+        help="where the checks train networks: cpu, cuda (an NVIDIA GPU, docs/gpu.md) or auto "
+        "(default: $GHOSTSYM_BACKEND, else cpu)",
+    )
+    p.add_argument(
         "--strict",
         action="store_true",
         help="exit 1 when a row disagrees with the paper too (default: a documented "
@@ -111,6 +118,16 @@ def run(args) -> int:
 
     from ghostsym.errors import InputError
 
+    if args.backend is not None:
+        import os
+
+        from ghostsym.training.cuda_engine import BACKEND_ENV, resolve_backend
+
+        try:
+            os.environ[BACKEND_ENV] = resolve_backend(args.backend)
+        except InputError as exc:
+            print(f"ghostsym verify: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     start = time.perf_counter()
     try:
         rows = verification.verify(

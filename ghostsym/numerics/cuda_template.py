@@ -33,6 +33,7 @@ from numba import cuda
 
 from ghostsym.numerics import optim as _optim
 from ghostsym.numerics import rng as _rng
+from ghostsym.numerics import rnn_common as _common
 from ghostsym.numerics.spec import (
     ACCURACY_GE_HALF,
     ACCURACY_GT_HALF,
@@ -97,9 +98,20 @@ _central = _device(_rng._central)
 _uniform = _device(_rng.uniform, mix64=_mix64)
 _normal_quantile = _device(_rng.normal_quantile, _central=_central)
 _update = _device(_optim._update)
-_act = _device(act)
-_out_sigmoid = _device(out_sigmoid)
-_out_tanh = _device(out_tanh)
+
+
+@cuda.jit(device=True)
+def _pow2(k):
+    """2^k, exact (the CPU builds it from its bit pattern; ldexp is exact too)."""
+    return math.ldexp(1.0, k)
+
+
+# The generated φ and readouts print exp as the CPU engine's branch-free ``vexp``
+# (docs/performance.md §2.1); the device runs the same polynomial, with 2^k from ldexp.
+_vexp = _device(_common.vexp, _pow2=_pow2)
+_act = _device(act, vexp=_vexp)
+_out_sigmoid = _device(out_sigmoid, vexp=_vexp)
+_out_tanh = _device(out_tanh, vexp=_vexp)
 
 
 @cuda.jit(device=True)

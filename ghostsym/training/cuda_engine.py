@@ -19,6 +19,8 @@ NumPy only here: numba.cuda lives in the generated module.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ghostsym.errors import InputError
@@ -46,12 +48,18 @@ def cuda_available() -> bool:
     return available()
 
 
+#: Environment variable holding the backend of trainings that do not name one
+#: (``ghostsym verify --backend`` and ``ghostsym sweep --backend`` set it, so that their
+#: checks and local worker processes train there; set it on Dask workers yourself).
+BACKEND_ENV = "GHOSTSYM_BACKEND"
+
+
 def resolve_backend(backend: str | None = "cpu") -> str:
-    """``"cpu"`` or ``"cuda"``: the engine a training uses. ``None`` means ``"cpu"``;
-    ``"auto"`` picks cuda when a device is present. InputError (one line) for an unknown
-    name, or for ``"cuda"`` without a device."""
+    """``"cpu"`` or ``"cuda"``: the engine a training uses. ``None`` means the value of
+    ``$GHOSTSYM_BACKEND`` (default ``"cpu"``); ``"auto"`` picks cuda when a device is present.
+    InputError (one line) for an unknown name, or for ``"cuda"`` without a device."""
     if backend is None:
-        return "cpu"
+        backend = os.environ.get(BACKEND_ENV) or "cpu"
     if backend not in BACKENDS:
         raise InputError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
     if backend == "cpu":

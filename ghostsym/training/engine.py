@@ -30,7 +30,9 @@ from ghostsym.numerics.rnn import RNNModel, init_params, layout, masks, pack, un
 from ghostsym.numerics.spec import DIVERGENCE_BOUND, engine_spec
 from ghostsym.numerics.tasks import Task
 from ghostsym.progress import as_meter
+from ghostsym.training import cuda_engine
 from ghostsym.training.config import TrainingConfig
+from ghostsym.training.cuda_engine import resolve_backend
 
 #: Target wall time of one numba chunk between progress updates (seconds).
 PROGRESS_INTERVAL = 0.25
@@ -182,13 +184,15 @@ class _Batch:
     ``batched``: None picks the batched engine for ≥ :data:`BATCH_MIN` low-rank networks and
     the one-network engine otherwise (full rank: each network streams its own W, so lanes
     gain nothing there, docs/performance.md §6); True/False forces one (the results are the
-    same)."""
+    same). ``backend``: "cpu", "cuda" (one network per GPU thread, docs/gpu.md §1) or
+    "auto"."""
 
     def __init__(
         self,
         configs: Sequence[TrainingConfig],
         params: Sequence[Mapping] | None,
         batched: bool | None = None,
+        backend: str | None = None,
     ):
         if not configs:
             raise InputError("no networks to train")
@@ -202,14 +206,21 @@ class _Batch:
                 )
         self.configs = list(configs)
         self.model = first.model
-        if batched is None:
-            batched = len(configs) >= BATCH_MIN and first.model.rank is not None
-        self.batched = bool(batched)
-        if self.batched:
-            self.eng = _batched_engine(self.model.activation)
-        else:
-            self.eng = _engine(self.model.activation)
+        self.backend = resolve_backend(backend)
         self.dtype = DTYPES[first.dtype]
+        if self.backend == "cuda":  # same train_chunk arguments, run on the GPU (docs/gpu.md §1)
+            if first.dtype != "float64":
+                raise InputError("the cuda backend trains in float64 only; use --dtype float64")
+            self.batched = False
+            self.eng = cuda_engine.engine(self.model.activation)
+        else:
+            if batched is None:
+                batched = len(configs) >= BATCH_MIN and first.model.rank is not None
+            self.batched = bool(batched)
+            if self.batched:
+                self.eng = _batched_engine(self.model.activation)
+            else:
+                self.eng = _engine(self.model.activation)
         self.ispec, self.fspec, self.u, self.y = _specs(
             self.model, first.task, first.fixed_confidence_update
         )
@@ -381,10 +392,16 @@ def train_many(
     *,
     params: Sequence[Mapping[str, np.ndarray]] | None = None,
     progress=None,
+    backend: str | None = None,
 ) -> list[TrainingResult]:
     """Train many independent networks at once on all cores: two or more low-rank networks
     in the batched engine (blocks of :data:`BATCH_LANES` networks in SIMD lanes, blocks in
     parallel), full-rank ones one per thread.
+
+    ``backend``: "cpu", "cuda" (one network per GPU thread, docs/gpu.md; agrees
+    with the CPU to the tolerance of docs/gpu.md §2) or "auto" (cuda when a device is
+    present); None (default) reads ``$GHOSTSYM_BACKEND`` (default cpu); "cuda" without a
+    device is an InputError ``no CUDA device: …``.
 
     The configurations must share model structure, task, epochs and dtype; they may differ in
     seed, optimiser and learning rate, readout constants, checkpoints and interventions.
@@ -392,7 +409,7 @@ def train_many(
     Diverged networks stop and report ``diverged_epoch``; nothing is raised.
     """
     start = time.perf_counter()
-    batch = _Batch(configs, params)
+    batch = _Batch(configs, params, backend=backend)
     kept: list[dict[int, dict]] = [{} for _ in configs]
 
     def save_checkpoints(b: _Batch, at_boundary: bool):
@@ -422,6 +439,7 @@ def train(
     params: Mapping[str, np.ndarray] | None = None,
     progress=None,
     throw: bool = True,
+    backend: str | None = None,
 ) -> TrainingResult:
     """Train one network (see the module docstring for epochs, checkpoints, interventions).
 
@@ -429,7 +447,9 @@ def train(
     :class:`~ghostsym.errors.DivergenceError` naming the epoch, or, with ``throw=False``,
     returns the result with ``diverged_epoch`` set.
     """
-    result = train_many([config], params=None if params is None else [params], progress=progress)[0]
+    result = train_many(
+        [config], params=None if params is None else [params], progress=progress, backend=backend
+    )[0]
     if throw and result.diverged_epoch is not None:
         raise DivergenceError(_divergence_message(result), epoch=result.diverged_epoch)
     return result

@@ -54,6 +54,7 @@ from ghostsym.io import (
 from ghostsym.numerics.rnn import RNNModel
 from ghostsym.progress import as_meter
 from ghostsym.training.config import TrainingConfig
+from ghostsym.training.cuda_engine import resolve_backend
 from ghostsym.training.engine import HISTORY_KEYS, TrainingResult, _Batch, _divergence_message
 from ghostsym.training.plots import plot_history
 
@@ -310,8 +311,10 @@ def run_training(
     params: Mapping[str, np.ndarray] | None = None,
     progress=None,
     allow_large: bool = False,
+    backend: str | None = None,
 ) -> TrainingResult:
-    """Train one network into a run directory that survives a kill.
+    """Train one network into a run directory that survives a kill (``backend``: "cpu",
+    "cuda" or "auto", as :func:`ghostsym.training.train_many`).
 
     Layout of ``out_dir``::
 
@@ -336,6 +339,7 @@ def run_training(
     the size limits when resuming (a new run takes them from ``config.allow_large``). A
     diverging run writes everything, then raises :class:`~ghostsym.errors.DivergenceError`.
     """
+    backend = resolve_backend(backend)  # no device: one line, before --out is created
     out = Path(out_dir)
     if resume:
         if not out.is_dir():
@@ -356,7 +360,7 @@ def run_training(
     claim_directory(out, RUN_KIND, legacy=is_legacy_run)
     with directory_lock(out, "training"):
         try:
-            return _run_locked(config, out, resume, params, progress, allow_large)
+            return _run_locked(config, out, resume, params, progress, allow_large, backend)
         except GhostsymError:
             raise
         except OSError as exc:
@@ -371,7 +375,9 @@ def _refuse_existing_run(out: Path) -> None:
         )
 
 
-def _run_locked(config, out: Path, resume: bool, params, progress, allow_large: bool):
+def _run_locked(
+    config, out: Path, resume: bool, params, progress, allow_large: bool, backend: str | None
+):
     start = time.perf_counter()
     if resume:
         record = load_run(out, allow_large=allow_large)
@@ -392,14 +398,14 @@ def _run_locked(config, out: Path, resume: bool, params, progress, allow_large: 
                 raise DivergenceError(_divergence_message(result), epoch=result.diverged_epoch)
             return result
         progress = as_meter(progress, unit="epoch")
-        batch = _Batch([config], [record.params_init])
+        batch = _Batch([config], [record.params_init], backend=backend)
         state_path = out / "resume" / "state.npz"
         if state_path.exists():
             _load_resume_state(batch, out, state_path, config)
     else:
         _refuse_existing_run(out)  # again, now that this process holds the lock
         progress = as_meter(progress, unit="epoch")
-        batch = _Batch([config], None if params is None else [params])
+        batch = _Batch([config], None if params is None else [params], backend=backend)
         shutil.rmtree(out / "resume", ignore_errors=True)
         savez_atomic(out / "params_init.npz", batch.params_init[0])
         write_json(out / "status.json", {"state": "running", "epoch": 0})

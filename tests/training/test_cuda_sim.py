@@ -266,3 +266,29 @@ def test_resolve_backend():
 
 if __name__ == "__main__":
     _worker(sys.argv[1])
+
+
+@pytest.mark.parametrize("command", [["verify", "escape-time"], ["sweep", "SPEC"]])
+def test_backend_cuda_without_a_device_is_one_line(run_cli, tmp_path, command):
+    """verify and sweep take --backend too; cuda without a device: one line, nothing run."""
+    if command[0] == "sweep":
+        spec = tmp_path / "s.toml"
+        spec.write_text('[sweep]\nkind = "toy"\n[grid]\nseed = [0]\n')
+        command = ["sweep", str(spec), "--out", str(tmp_path / "o")]
+    else:
+        command = [*command, "--out", str(tmp_path / "v")]
+    proc = run_cli(*command, "--backend", "cuda", "--no-progress")
+    assert proc.returncode in (1, 2)
+    assert proc.stderr.strip().count("\n") == 0 and "no CUDA device" in proc.stderr
+    assert not (tmp_path / "o").exists() and not (tmp_path / "v" / "results.json").exists()
+
+
+def test_backend_environment_default(monkeypatch):
+    from ghostsym.errors import InputError
+    from ghostsym.training.cuda_engine import BACKEND_ENV, resolve_backend
+
+    monkeypatch.setenv(BACKEND_ENV, "cpu")
+    assert resolve_backend(None) == "cpu"
+    monkeypatch.setenv(BACKEND_ENV, "tpu")
+    with pytest.raises(InputError, match="unknown backend 'tpu'"):
+        resolve_backend(None)
