@@ -314,7 +314,7 @@ def _figure(ctx, analyses, history, info, lr, tpc, seed):
         history=history,
         marker_epochs=[analyses[i]["epoch"] for i in sorted(shown)],
         title=rf"rank two, DMTS, Adam $\eta = {lr:g}$, {tpc} trials per condition, seed {seed} "
-        "(first of the population)",
+        "(the population's first that learns, else its first)",
     )
     return ctx.save_figure(fig, name="portraits")
 
@@ -346,7 +346,7 @@ def run(ctx):
     task = build_config(preset="fig4-dmts", trials_per_condition=ANALYSIS_TRIALS, noise_sd=0.0).task
     baseline = 2 * task.response / (4 * task.steps)  # always-0 output: MSE 20/152
     ctx.progress.set_description("fig4 DMTS: latent flows")
-    infos, figure = [], None
+    infos, figure, first = [], None, None
     for j, (cfg, res) in enumerate(zip(cfgs, results, strict=True)):
         history = {k: np.asarray(v) for k, v in res.history.items()}
         if res.diverged_epoch is not None or not res.checkpoints:
@@ -357,8 +357,13 @@ def run(ctx):
             analyses.append(analyse_checkpoint(model, task, res.checkpoints[e], e, cfg.seed))
         info = evaluate_network(analyses, history, baseline, model.alpha)
         infos.append(info)
+        # the figure shows the first network of the population that learns (else the first)
         if j == 0:
+            first = (analyses, history, info, cfg.seed)
+        if figure is None and info["learns"]:
             figure = _figure(ctx, analyses, history, info, lr, tpc, cfg.seed)
+    if figure is None and first is not None:
+        figure = _figure(ctx, first[0], first[1], first[2], lr, tpc, first[3])
 
     def col(key, default=None):
         return [default if i is None else i[key] for i in infos]
