@@ -204,6 +204,12 @@ def analyse_epoch(cfg, params, epoch: int) -> dict:
                     if t["nearest_minimum"] == j
                     and t["slowest_speed"] <= BOTTLENECK_SPEED_FACTOR * p.speed
                 ],
+                # slowest-state speed / ghost speed of the trials nearest to this ghost
+                # (<= BOTTLENECK_SPEED_FACTOR: inside its bottleneck; NaN: no trial nearest)
+                "nearest_speed_ratio": min(
+                    (t["slowest_speed"] / p.speed for t in trials if t["nearest_minimum"] == j),
+                    default=math.nan,
+                ),
                 "closest_approach": [
                     _closest_approach(traj[i], idx, speeds, p.x)
                     for i, (idx, speeds) in enumerate(trial_speeds)
@@ -323,6 +329,7 @@ def _ghost_table(runs) -> list[dict]:
                         "zero_eigenvalue": g["zero_eigenvalue"],
                         "spectral_gap": g["spectral_gap"],
                         "trials_slowed": ",".join(map(str, g["trials_slowed"])) or "-",
+                        "nearest_speed_ratio": g["nearest_speed_ratio"],
                     }
                 )
     return rows
