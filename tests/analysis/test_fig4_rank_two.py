@@ -314,3 +314,48 @@ def test_population_rule_of_the_fig4_check():
     out = mod.population_outcome("t", flags, list(range(9)), "claim", "why", findings=False)
     assert not out.passed and out.disagrees is None
     assert mod.population_outcome("t", [None] * 3, [1, 2, 3], "c", "w").skipped
+
+
+def _dmts_module():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "ghostsym_verify_fig4_rank_two_dmts"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).resolve().parents[2] / "verify" / "fig4_rank_two_dmts.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def test_persistent_orbit_finds_a_limit_cycle_not_a_fixed_point():
+    """κ' = −κ + tanh(Wκ), W = 2·[[1, −1], [1, 1]]: the origin is an unstable focus (λ = 1 ± 2i)
+    and tanh bounds the flow, so orbits end on a limit cycle; with W = 0.5·I they converge."""
+    mod = _dmts_module()
+    cycle = RankTwoFlow(2.0 * np.array([[1.0, -1.0], [1.0, 1.0]]), np.eye(2), np.zeros(2))
+    orbit = mod.persistent_orbit(cycle, np.array([[0.1, 0.0], [0.5, 0.5]]), [])
+    assert orbit is not None and orbit.shape == (mod.CYCLE_TAIL, 2)
+    radius = np.linalg.norm(orbit, axis=1)
+    assert radius.min() > 0.2  # away from the unstable focus
+    settle = RankTwoFlow(0.5 * np.eye(2), np.eye(2), np.zeros(2))
+    assert mod.persistent_orbit(settle, np.array([[0.8, -0.3]]), [np.zeros(2)]) is None
+    # a stable fixed point the orbit reaches is not a cycle even when not listed: it stops
+    assert mod.persistent_orbit(settle, np.array([[0.8, -0.3]]), []) is None
+
+
+def test_cue_blind_phase_and_learned():
+    mod = _dmts_module()
+    base = {"accuracy": 0.87, "rise": 0.4, "blindness": 0.02, "ghost_fraction": 0.9}
+    assert mod.cue_blind(base)
+    assert not mod.cue_blind({**base, "blindness": 0.3})  # the output tells the cues apart
+    assert not mod.cue_blind({**base, "rise": 0.1})  # no delayed activation
+    assert not mod.cue_blind({**base, "ghost_fraction": 0.5})  # no common ghost
+    assert not mod.cue_blind({**base, "accuracy": 0.99})  # already learned
+    hist = {"loss": np.full(200, 0.01), "accuracy": np.full(200, 0.99)}
+    assert mod.learned(hist, 20 / 152) == (True, pytest.approx(0.99))
+    hist = {"loss": np.full(200, 20 / 152), "accuracy": np.full(200, 0.868)}
+    assert not mod.learned(hist, 20 / 152)[0]
