@@ -426,7 +426,7 @@ def evaluate_network(analyses, history, baseline, epochs, every, alpha) -> dict:
     }
 
 
-def _figure(ctx, analyses, history, info, lr, tpc, seed):
+def _figure(ctx, analyses, history, info, lr, tpc, seed, which="the first that learns"):
     """Loss and phase portraits of one network (the population's first) at its events."""
     shown = [0]
     for idx in (info["first_bistable"], info["first_ghosts"]):
@@ -452,7 +452,7 @@ def _figure(ctx, analyses, history, info, lr, tpc, seed):
         history=history,
         marker_epochs=[analyses[i]["epoch"] for i in shown],
         title=rf"rank two, DCD, SGD $\eta = {lr:g}$, {tpc} trials per cue, seed {seed} "
-        "(the population's first that learns, else its first)",
+        f"({which})",
     )
     return ctx.save_figure(fig, name="portraits")
 
@@ -504,7 +504,9 @@ def run(ctx):
             for e in sorted(res.checkpoints)
         ]
         info = evaluate_network(analyses, history, baseline, epochs, every, model.alpha)
-        figure = _figure(ctx, analyses, history, info, lr, tpc, cfgs[0].seed)
+        figure = _figure(
+            ctx, analyses, history, info, lr, tpc, cfgs[0].seed, "none learns: the first"
+        )
 
     def col(key, default=None):
         """Per network; None (not counted) for networks that did not learn."""

@@ -291,7 +291,7 @@ def evaluate_network(analyses, history, baseline, alpha) -> dict:
     }
 
 
-def _figure(ctx, analyses, history, info, lr, tpc, seed):
+def _figure(ctx, analyses, history, info, lr, tpc, seed, which="the first that learns"):
     """Loss and phase portraits (one trial per condition, outputs by condition) of the
     population's first network: start, its cue-blind checkpoint, when it learns, final."""
     shown = {0, len(analyses) - 1}
@@ -322,7 +322,7 @@ def _figure(ctx, analyses, history, info, lr, tpc, seed):
         history=history,
         marker_epochs=[analyses[i]["epoch"] for i in sorted(shown)],
         title=rf"rank two, DMTS, Adam $\eta = {lr:g}$, {tpc} trials per condition, seed {seed} "
-        "(the population's first that learns, else its first)",
+        f"({which})",
     )
     return ctx.save_figure(fig, name="portraits")
 
@@ -376,7 +376,9 @@ def run(ctx):
             for e in sorted(res.checkpoints)
         ]
         info = evaluate_network(analyses, history, baseline, model.alpha)
-        figure = _figure(ctx, analyses, history, info, lr, tpc, cfgs[0].seed)
+        figure = _figure(
+            ctx, analyses, history, info, lr, tpc, cfgs[0].seed, "none learns: the first"
+        )
 
     def col(key, default=None):
         """Per network; None (not counted) for networks that did not learn."""
