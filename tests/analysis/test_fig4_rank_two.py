@@ -314,6 +314,9 @@ def test_population_rule_of_the_fig4_check():
     out = mod.population_outcome("t", flags, list(range(9)), "claim", "why", findings=False)
     assert not out.passed and out.disagrees is None
     assert mod.population_outcome("t", [None] * 3, [1, 2, 3], "c", "w").skipped
+    # three networks counted: no 1% rule exists, the row is skipped with its counts
+    few = mod.population_outcome("t", [True, False, True], [1, 2, 3], "c", "w")
+    assert few.skipped and few.measured["networks"] == 2 and not few.passed
 
 
 def _dmts_module():
