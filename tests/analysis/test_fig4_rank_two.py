@@ -272,3 +272,93 @@ def test_loss_drops_ignore_spikes_and_the_initial_transient():
     assert abs(drops[0] - 1000) < 60 and abs(drops[1] - 2500) < 60
     # without the plateau rule the transient is the sharpest "drop"
     assert mod._loss_drops(loss, 61)[0][0] < 200
+
+
+def test_normal_form_map_steps_matches_the_passage_time():
+    """u ← u + ε(1 + u²) from −1 to 1 takes ≈ π/(2ε) steps (the continuous passage: the
+    Euler errors of the two halves cancel); from 0 to 1 the map lags the flow (its slope
+    grows along the step) by O(1) steps."""
+    mod = _verify_module()
+    for eps in (0.02, 0.05, 0.1):
+        full = mod.normal_form_map_steps(-1.0, 1.0, eps)
+        assert abs(full - math.pi / (2 * eps)) <= 1
+        half = mod.normal_form_map_steps(0.0, 1.0, eps)
+        assert math.pi / (4 * eps) <= half <= math.pi / (4 * eps) + 1.5
+    assert mod.normal_form_map_steps(0.5, 0.2, 0.1) == 0
+    with pytest.raises(ValueError):
+        mod.normal_form_map_steps(-1.0, 1.0, 0.0)
+
+
+def test_visit_timing_of_a_trajectory_through_its_ghost(constructed):
+    """On the network's own latent map a complete bottleneck visit takes the normal-form
+    map's steps to within the one-step precision; a visit cut by the trial's end is not
+    timed."""
+    mod = _verify_module()
+    flow, kstar, ks, ghost1d, _, res = constructed
+    ghosts = [p for p in res.points if p.kind == "ghost"]
+    traj = flow.latent_map(np.array([1.0, ghost1d.kappa + 1.5]), 160, alpha=0.5)
+    p = ghost_passages(flow, traj, ghosts, alpha=0.5)[0]
+    n, n_nf = mod.visit_timing(traj, ghosts[p["ghost"]], p["t"], 0.5)
+    assert n_nf >= mod.RESOLVABLE_STEPS and abs(n - n_nf) <= mod.TIMING_PRECISION_STEPS
+    assert mod.visit_timing(traj[: p["t"] + 1], ghosts[p["ghost"]], p["t"], 0.5) is None
+
+
+def test_population_rule_of_the_fig4_check():
+    mod = _verify_module()
+    assert mod.population_rule(8)[0] == 1 and mod.population_rule(20)[0] == 5
+    # too few networks for a 1% rule: k_min stays 1 and the false-fail probability says so
+    assert mod.population_rule(3) == (1, pytest.approx(0.125))
+    flags = [None, False, False, False, False, False, False, False, False]
+    out = mod.population_outcome("t", flags, list(range(9)), "claim", "why")
+    assert out.measured["of"] == 8 and out.disagrees
+    out = mod.population_outcome("t", flags, list(range(9)), "claim", "why", findings=False)
+    assert not out.passed and out.disagrees is None
+    assert mod.population_outcome("t", [None] * 3, [1, 2, 3], "c", "w").skipped
+    # three networks counted: no 1% rule exists, the row is skipped with its counts
+    few = mod.population_outcome("t", [True, False, True], [1, 2, 3], "c", "w")
+    assert few.skipped and few.measured["networks"] == 2 and not few.passed
+
+
+def _dmts_module():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "ghostsym_verify_fig4_rank_two_dmts"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).resolve().parents[2] / "verify" / "fig4_rank_two_dmts.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def test_persistent_orbit_finds_a_limit_cycle_not_a_fixed_point():
+    """κ' = −κ + tanh(Wκ), W = 2·[[1, −1], [1, 1]]: the origin is an unstable focus (λ = 1 ± 2i)
+    and tanh bounds the flow, so orbits end on a limit cycle; with W = 0.5·I they converge."""
+    mod = _dmts_module()
+    cycle = RankTwoFlow(2.0 * np.array([[1.0, -1.0], [1.0, 1.0]]), np.eye(2), np.zeros(2))
+    orbit = mod.persistent_orbit(cycle, np.array([[0.1, 0.0], [0.5, 0.5]]), [])
+    assert orbit is not None and orbit.shape == (mod.CYCLE_TAIL, 2)
+    radius = np.linalg.norm(orbit, axis=1)
+    assert radius.min() > 0.2  # away from the unstable focus
+    settle = RankTwoFlow(0.5 * np.eye(2), np.eye(2), np.zeros(2))
+    assert mod.persistent_orbit(settle, np.array([[0.8, -0.3]]), [np.zeros(2)]) is None
+    # a stable fixed point the orbit reaches is not a cycle even when not listed: it stops
+    assert mod.persistent_orbit(settle, np.array([[0.8, -0.3]]), []) is None
+
+
+def test_cue_blind_phase_and_learned():
+    mod = _dmts_module()
+    base = {"accuracy": 0.87, "rise": 0.4, "blindness": 0.02, "ghost_fraction": 0.9}
+    assert mod.cue_blind(base)
+    assert not mod.cue_blind({**base, "blindness": 0.3})  # the output tells the cues apart
+    assert not mod.cue_blind({**base, "rise": 0.1})  # no delayed activation
+    assert not mod.cue_blind({**base, "ghost_fraction": 0.5})  # no common ghost
+    assert not mod.cue_blind({**base, "accuracy": 0.99})  # already learned
+    hist = {"loss": np.full(200, 0.01), "accuracy": np.full(200, 0.99)}
+    assert mod.learned(hist, 20 / 152) == (True, pytest.approx(0.99))
+    hist = {"loss": np.full(200, 20 / 152), "accuracy": np.full(200, 0.868)}
+    assert not mod.learned(hist, 20 / 152)[0]
