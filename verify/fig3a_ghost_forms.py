@@ -67,7 +67,7 @@ from ghostsym.analysis.bifurcations import analyze_checkpoint
 from ghostsym.analysis.latent_flow import RankOneFlow
 from ghostsym.analysis.phase_portrait import use_style
 from ghostsym.analysis.plots import plot_rank_one_flows, save_figure
-from ghostsym.analysis.statistics import clopper_pearson, false_fail_at_least
+from ghostsym.analysis.statistics import clopper_pearson, false_fail_at_least, strictest_count
 from ghostsym.training import PRESETS, build_config, train, train_many
 from ghostsym.verification import Outcome, check
 
@@ -129,15 +129,6 @@ def measured_population(ctx) -> list[dict]:
         ctx.progress.set_description("fig3a population: latent flows")
         _MEASURED[key] = [measure_network(r) for r in results]
     return _MEASURED[key]
-
-
-def k_min(n: int, p: float = P_CLAIM, max_false_fail: float = MAX_FALSE_FAIL) -> int:
-    """The largest k with P(fewer than k of n | p) ≤ max_false_fail (0 when none)."""
-    best = 0
-    for k in range(0, n + 1):
-        if false_fail_at_least(k, n, p) <= max_false_fail:
-            best = k
-    return best
 
 
 def latent_trajectory(params, cfg) -> np.ndarray:
@@ -281,7 +272,7 @@ def fraction_outcome(
     """A row deciding "at least k_min of n networks show ``effect``" (module docstring)."""
     n = len(rows)
     k = sum(bool(effect(r)) for r in rows)
-    need = k_min(n) if n else 0
+    need = strictest_count(n, P_CLAIM, MAX_FALSE_FAIL) if n else 0
     ff = false_fail_at_least(need, n, P_CLAIM) if n else None
     upper = clopper_pearson(k, n, CONFIDENCE, side="upper")[1] if n else None
     disagrees = None

@@ -37,7 +37,7 @@ import numpy as np
 from ghostsym.analysis.bifurcations import analyze_checkpoint, track_checkpoints
 from ghostsym.analysis.phase_portrait import use_style
 from ghostsym.analysis.plots import plot_rank_one_flows, plot_training_track, save_figure
-from ghostsym.analysis.statistics import false_fail_at_least
+from ghostsym.analysis.statistics import false_fail_at_least, strictest_count
 from ghostsym.training import build_config, simulate, train_many
 from ghostsym.verification import Outcome, check
 
@@ -51,15 +51,6 @@ CONFIDENT_ZERO = 0.01
 P_COMMON = 0.5
 P_STUCK = 0.9
 MAX_FALSE_FAIL = 0.01
-
-
-def k_min(n: int, p: float, max_false_fail: float = MAX_FALSE_FAIL) -> int:
-    """The largest k with P(fewer than k of n | p) ≤ max_false_fail (0 when none)."""
-    best = 0
-    for k in range(n + 1):
-        if false_fail_at_least(k, n, p) <= max_false_fail:
-            best = k
-    return best
 
 
 def first_with(epochs, predicate):
@@ -121,7 +112,7 @@ def measure_network(result) -> dict:
 def _fraction(label, rows, effect, p, why, figure, extra):
     n = len(rows)
     k = sum(bool(effect(r)) for r in rows)
-    need = k_min(n, p) if n else 0
+    need = strictest_count(n, p, MAX_FALSE_FAIL) if n else 0
     return Outcome(
         analytic=f"≥ {need}/{n} networks (p ≥ {p:g})",
         measured=k / n if n else None,

@@ -64,9 +64,8 @@ from ghostsym.analysis.latent_flow import (
     rank_two_latent_from_factors,
 )
 from ghostsym.analysis.phase_portrait import Portrait, auto_half_width, plot_portraits, roman
-from ghostsym.analysis.statistics import clopper_pearson, false_fail_at_least
 from ghostsym.training import build_config, simulate, train_many
-from ghostsym.verification import Outcome, check
+from ghostsym.verification import check, population_outcome
 
 #: (networks, trials per condition, Adam learning rate, epochs, checkpoint spacing). About 3
 #: in 8 networks learn in this budget (quick, seeds 1000-1007); full trains 32 so that the
@@ -105,75 +104,11 @@ CYCLE_STEPS = 4000
 CYCLE_TAIL = 1000
 CYCLE_FIXED_TOL = 1e-2
 CYCLE_MIN_EXTENT = 0.05
-#: The claimed fraction of networks and the confidence of the rules (module docstring).
-CLAIM_FRACTION = 0.5
-CONFIDENCE = 0.99
-#: The fewest networks for which a rule on p >= 1/2 reaches a 1% false-fail probability
-#: (P(Bin(7, 1/2) = 0) = 0.78%); a row counted over fewer is skipped, not a coin flip.
-MIN_DECISIVE = 7
+#: The rows' rule: ghostsym.verification.population_outcome at its defaults (a claimed
+#: fraction of 1/2, 99 % confidence; rows counted over fewer than 7 networks are skipped).
 #: Condition labels (trial i has condition i mod 4, docs/experiments.md §1.7); match first.
 CONDITIONS = ("(+,+)", "(−,−)", "(−,+)", "(+,−)")
 MATCH = np.array([True, True, False, False])
-
-
-def population_rule(n: int, p: float = CLAIM_FRACTION, confidence: float = CONFIDENCE):
-    """(k_min, false-fail probability): the largest k_min ≥ 1 with P(Bin(n, p) < k_min) ≤
-    1 − confidence (1 when no k_min meets it), and P(Bin(n, p) < k_min)."""
-    k_min = 0
-    while k_min < n and false_fail_at_least(k_min + 1, n, p) <= 1 - confidence:
-        k_min += 1
-    k_min = max(1, k_min)
-    return k_min, false_fail_at_least(k_min, n, p)
-
-
-def population_outcome(
-    label, flags, seeds, claim, why, figure=None, details=None, finding=None, findings=True
-):
-    """An Outcome for "at least half the networks show ``claim``" (module docstring, Rule);
-    ``flags`` None for networks not counted; ``findings`` False where a shortfall cannot be
-    a finding (a budget shorter than the paper's: then it is a plain fail)."""
-    counted = [(s, bool(f)) for s, f in zip(seeds, flags, strict=True) if f is not None]
-    n, k = len(counted), sum(f for _, f in counted)
-    table = {"seed": list(seeds), "shows": [None if f is None else int(f) for f in flags]}
-    table.update(details or {})
-    k_min, ff = population_rule(n) if n else (1, 1.0)
-    if ff > 1 - CONFIDENCE:  # too few networks counted for a rule at the stated level
-        return Outcome(
-            analytic={"claimed_fraction": CLAIM_FRACTION},
-            measured={"networks": k, "of": n, "fraction": k / n if n else None},
-            tolerance=f">= {MIN_DECISIVE} networks counted",
-            why=why,
-            passed=False,
-            figure=figure,
-            label=label,
-            details={"networks": table},
-            rule=claim,
-            skipped=f"{n} networks counted ({k} show it): below {MIN_DECISIVE} no rule on "
-            "p >= 1/2 reaches a 1% false-fail probability; a larger population (full "
-            "profile) decides",
-        )
-    lo, hi = clopper_pearson(k, n, CONFIDENCE, "two")
-    upper = clopper_pearson(k, n, CONFIDENCE, "upper")[1]
-    passed = k >= k_min
-    disagrees = None
-    if findings and not passed and upper < CLAIM_FRACTION:
-        disagrees = (finding or f"fewer than half of the networks show: {claim}") + (
-            f" ({k} of {n}; 99% upper bound {upper:.2f} < {CLAIM_FRACTION})"
-        )
-    return Outcome(
-        analytic={"claimed_fraction": CLAIM_FRACTION},
-        measured={"networks": k, "of": n, "fraction": k / n, "ci99_low": lo, "ci99_high": hi},
-        tolerance=f">= {k_min} of {n} networks",
-        why=why,
-        passed=bool(passed),
-        figure=figure,
-        label=label,
-        details={"networks": table},
-        rule=f"{claim}: pass when >= {k_min} of {n} networks show it (P(Bin({n}, 1/2) < "
-        f"{k_min}) = {ff:.2%}); disagrees when the 99% Clopper-Pearson upper bound is < 1/2",
-        false_fail=ff,
-        disagrees=disagrees,
-    )
 
 
 def _windows(task):

@@ -62,9 +62,8 @@ from ghostsym.analysis.speed_minima import (
     find_speed_minima,
     pca_basis,
 )
-from ghostsym.analysis.statistics import clopper_pearson, false_fail_at_least
 from ghostsym.training import build_config, simulate, train_many
-from ghostsym.verification import Outcome, check
+from ghostsym.verification import Outcome, check, population_outcome
 
 #: The paper's saved epochs (docs/experiments.md §5.1).
 SAVED = {"dcd": (10, 200, 1000, 3000), "dmts": (100, 1000, 50_000, 100_000)}
@@ -80,9 +79,8 @@ PRESET = {"dcd": "fig5-dcd", "dmts": "fig5-dmts"}
 #: leaves a margin); 20 gives k_min = 5 (a rule that rejects fractions well below 1/2).
 POPULATION = {"quick": 8, "full": 20, "paper": 20}
 DMTS_POPULATION = {"full": 8, "paper": 8}
-#: The claimed fraction (see the Rule paragraph) and the confidence of the rules.
-CLAIM_FRACTION = 0.5
-CONFIDENCE = 0.99
+#: The rows' rule: ghostsym.verification.population_outcome at its defaults (a claimed
+#: fraction of 1/2, 99 % confidence; rows counted over fewer than 7 networks are skipped).
 #: "Learned": final/initial loss below this and final accuracy at least LEARNED_ACCURACY.
 #: The tanh/sigmoid outputs need a step or two to cross the accuracy thresholds (±0.33, 0.5)
 #: at the start of the response window, so 2 of 22 (DCD) steps per trial can stay wrong
@@ -98,46 +96,6 @@ LOG_SPEED_RANGE = (-6.0, 0.0)
 #: Trial labels (trial i has condition i mod 2 or 4, docs/experiments.md §1.7).
 CONDITIONS = {"dcd": ("cue +1", "cue −1"), "dmts": ("(+,+)", "(−,−)", "(−,+)", "(+,−)")}
 _MARKERS = {"stable": "o", "saddle": "X", "unstable": "P", "ghost": "D", "slow-point": "^"}
-
-
-def population_rule(n: int, p: float = CLAIM_FRACTION, confidence: float = CONFIDENCE):
-    """(k_min, false-fail probability): the largest k_min with P(Bin(n, p) < k_min) ≤ 1 −
-    confidence, and that probability."""
-    k_min = 0
-    while k_min < n and false_fail_at_least(k_min + 1, n, p) <= 1 - confidence:
-        k_min += 1
-    return k_min, false_fail_at_least(k_min, n, p)
-
-
-def population_outcome(label, flags, seeds, claim, why, figure=None, details=None, finding=None):
-    """An Outcome for "at least half the networks show ``claim``" (module docstring, Rule)."""
-    flags = [bool(f) for f in flags]
-    n, k = len(flags), int(sum(flags))
-    k_min, ff = population_rule(n)
-    lo, hi = clopper_pearson(k, n, CONFIDENCE, "two")
-    upper = clopper_pearson(k, n, CONFIDENCE, "upper")[1]
-    passed = k >= k_min
-    disagrees = None
-    if not passed and upper < CLAIM_FRACTION:
-        disagrees = (finding or f"fewer than half of the networks show: {claim}") + (
-            f" ({k} of {n}; 99% upper bound {upper:.2f} < {CLAIM_FRACTION})"
-        )
-    table = {"seed": list(seeds), "shows": [int(f) for f in flags]}
-    table.update(details or {})
-    return Outcome(
-        analytic={"claimed_fraction": CLAIM_FRACTION},
-        measured={"networks": k, "of": n, "fraction": k / n, "ci99_low": lo, "ci99_high": hi},
-        tolerance=f">= {k_min} of {n} networks",
-        why=why,
-        passed=bool(passed),
-        figure=figure,
-        label=label,
-        details={"networks": table},
-        rule=f"{claim}: pass when >= {k_min} of {n} networks show it (P(Bin({n}, 1/2) < "
-        f"{k_min}) <= 1%); disagrees when the 99% Clopper-Pearson upper bound is < 1/2",
-        false_fail=ff,
-        disagrees=disagrees,
-    )
 
 
 def _key(point) -> str:

@@ -9,14 +9,16 @@ are trained twice, in float64 and in float32 (parameters, optimiser moments, sta
 gradients stored in float32, docs/performance.md §6), and the fraction of learners that
 collapse is compared between the two precisions.
 
-Rule, fixed before measuring: Fisher's exact two-sided test of (collapsed learners /
+Rule: fixed before measuring: Fisher's exact two-sided test of (collapsed learners /
 learners) in float32 against float64; the check passes — "the collapse fraction does not
-depend on the precision" — when p ≥ 0.01. False-fail probability: if the two fractions are
-equal, Fisher's exact test rejects with probability at most 0.01 (it is conservative), so the
-check fails by chance with probability ≤ 1 %. A failure is a finding: precision changes the
+depend on the precision" — when p ≥ 0.01. A failure is a finding: precision changes the
 population's collapse rate (the measured fractions and their 99 % Clopper–Pearson intervals
 are in the details). With few learners the test has little power; the learner counts are
 reported with the verdict.
+
+False-fail probability: if the two fractions are equal, Fisher's exact test rejects with
+probability at most 0.01 (it is conservative), so the check fails by chance with probability
+≤ 1 %.
 """
 
 import numpy as np

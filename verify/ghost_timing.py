@@ -48,7 +48,7 @@ import numpy as np
 from ghostsym.analysis.latent_flow import RankOneFlow, analyze_rank_one
 from ghostsym.analysis.phase_portrait import use_style
 from ghostsym.analysis.plots import save_figure
-from ghostsym.analysis.statistics import bootstrap_interval, false_fail_at_least
+from ghostsym.analysis.statistics import bootstrap_interval, false_fail_at_least, strictest_count
 from ghostsym.training import simulate
 from ghostsym.verification import Outcome, check
 
@@ -218,7 +218,7 @@ def run(ctx):
             details={"skipped_seeds": skipped},
         )
     m = len(cases)
-    need = fig3a.k_min(m, P_CLAIM)
+    need = strictest_count(m, P_CLAIM, fig3a.MAX_FALSE_FAIL)
     k = sum(c["within"] for c in cases)
     rel = np.array([c["relative_error"] for c in cases])
     lo, hi = bootstrap_interval(rel, np.median, 0.99, ctx.rng) if m >= 2 else (math.nan, math.nan)

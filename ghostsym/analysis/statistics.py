@@ -58,6 +58,26 @@ def false_fail_at_least(k: int, n: int, p: float) -> float:
     return float(stats.binom.cdf(int(k) - 1, int(n), float(p)))
 
 
+def strictest_count(n: int, p: float, max_false_fail: float = 0.01) -> int:
+    """The largest k with :func:`false_fail_at_least` (k, n, p) ≤ ``max_false_fail``: the
+    strictest "at least k of n" rule whose false-fail probability at fraction ``p`` stays
+    within the bound (0 when even k = 1 exceeds it, i.e. n is too small to decide)."""
+    best = 0
+    for k in range(int(n) + 1):
+        if false_fail_at_least(k, n, p) <= max_false_fail:
+            best = k
+    return best
+
+
+def fewest_decisive(p: float, max_false_fail: float = 0.01, limit: int = 10_000) -> int:
+    """The smallest n for which "at least 1 of n" has a false-fail probability ≤
+    ``max_false_fail`` at fraction ``p``: below it no count rule can decide."""
+    n = 1
+    while n < limit and false_fail_at_least(1, n, p) > max_false_fail:
+        n += 1
+    return n
+
+
 def false_fail_at_most(k: int, n: int, p: float) -> float:
     """P(more than ``k`` of ``n`` seeds show an effect of probability ``p``): the false-fail
     probability of the rule "at most ``k`` of ``n``"."""

@@ -190,6 +190,86 @@ def row_id(check_id: str, label: str | None = None) -> str:
     return check_id if label is None else f"{check_id}[{label}]"
 
 
+def population_outcome(
+    label,
+    flags,
+    seeds,
+    claim: str,
+    why: str,
+    figure=None,
+    details: dict | None = None,
+    *,
+    fraction: float = 0.5,
+    confidence: float = 0.99,
+    finding: str | None = None,
+    findings: bool = True,
+) -> Outcome:
+    """The Outcome of "at least a ``fraction`` of the networks show ``claim``".
+
+    Rule (docs/verification.md §1): pass when at least k_min of the n counted networks show
+    it, k_min the strictest count whose false-fail probability at ``fraction`` is
+    ≤ 1 − ``confidence`` (:func:`~ghostsym.analysis.statistics.strictest_count`); the finding
+    (``disagrees``, text ``finding``) when the ``confidence`` Clopper–Pearson upper bound of
+    the fraction is below ``fraction`` (only where ``findings``: a budget shorter than the
+    paper's makes a shortfall a plain fail). ``flags``: per network True/False, or None for a
+    network not counted (e.g. one that never learned). Too few counted networks for any rule
+    at that level: ``skipped``, with the counts, never a coin flip.
+    """
+    from ghostsym.analysis.statistics import (
+        clopper_pearson,
+        false_fail_at_least,
+        fewest_decisive,
+        strictest_count,
+    )
+
+    counted = [bool(f) for f in flags if f is not None]
+    n, k = len(counted), int(sum(counted))
+    level = 1.0 - confidence
+    table = {"seed": list(seeds), "shows": [None if f is None else int(bool(f)) for f in flags]}
+    table.update(details or {})
+    k_min = strictest_count(n, fraction, level) if n else 0
+    if k_min == 0:
+        need = fewest_decisive(fraction, level)
+        return Outcome(
+            analytic={"claimed_fraction": fraction},
+            measured={"networks": k, "of": n, "fraction": k / n if n else None},
+            tolerance=f">= {need} networks counted",
+            why=why,
+            passed=False,
+            figure=figure,
+            label=label,
+            details={"networks": table},
+            rule=claim,
+            skipped=f"{n} networks counted ({k} show it): below {need} no count rule on "
+            f"p >= {fraction:g} reaches a {level:.0%} false-fail probability; a larger "
+            "population (full profile) decides",
+        )
+    ff = false_fail_at_least(k_min, n, fraction)
+    lo, hi = clopper_pearson(k, n, confidence, "two")
+    upper = clopper_pearson(k, n, confidence, "upper")[1]
+    passed = k >= k_min
+    disagrees = None
+    if findings and not passed and upper < fraction:
+        disagrees = (finding or f"fewer than {fraction:g} of the networks show: {claim}") + (
+            f" ({k} of {n}; {confidence:.0%} upper bound {upper:.2f} < {fraction:g})"
+        )
+    return Outcome(
+        analytic={"claimed_fraction": fraction},
+        measured={"networks": k, "of": n, "fraction": k / n, "ci_low": lo, "ci_high": hi},
+        tolerance=f">= {k_min} of {n} networks",
+        why=why,
+        passed=bool(passed),
+        figure=figure,
+        label=label,
+        details={"networks": table},
+        rule=f"{claim}: pass when >= {k_min} of {n} networks show it (P(Bin({n}, {fraction:g})"
+        f" < {k_min}) = {ff:.2%}); disagrees when the {confidence:.0%} Clopper-Pearson upper "
+        f"bound is < {fraction:g}",
+        false_fail=ff,
+        disagrees=disagrees,
+    )
+
+
 def _stable_hash(text: str) -> int:
     h = 0
     for ch in text.encode():

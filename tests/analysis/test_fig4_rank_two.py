@@ -303,22 +303,6 @@ def test_visit_timing_of_a_trajectory_through_its_ghost(constructed):
     assert mod.visit_timing(traj[: p["t"] + 1], ghosts[p["ghost"]], p["t"], 0.5) is None
 
 
-def test_population_rule_of_the_fig4_check():
-    mod = _verify_module()
-    assert mod.population_rule(8)[0] == 1 and mod.population_rule(20)[0] == 5
-    # too few networks for a 1% rule: k_min stays 1 and the false-fail probability says so
-    assert mod.population_rule(3) == (1, pytest.approx(0.125))
-    flags = [None, False, False, False, False, False, False, False, False]
-    out = mod.population_outcome("t", flags, list(range(9)), "claim", "why")
-    assert out.measured["of"] == 8 and out.disagrees
-    out = mod.population_outcome("t", flags, list(range(9)), "claim", "why", findings=False)
-    assert not out.passed and out.disagrees is None
-    assert mod.population_outcome("t", [None] * 3, [1, 2, 3], "c", "w").skipped
-    # three networks counted: no 1% rule exists, the row is skipped with its counts
-    few = mod.population_outcome("t", [True, False, True], [1, 2, 3], "c", "w")
-    assert few.skipped and few.measured["networks"] == 2 and not few.passed
-
-
 def _dmts_module():
     import importlib.util
     import sys

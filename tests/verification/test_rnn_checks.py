@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from ghostsym.analysis.points import Ghost
-from ghostsym.analysis.statistics import false_fail_at_least
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,20 +23,6 @@ def _module(stem):
         sys.modules[name] = module
         spec.loader.exec_module(module)
     return sys.modules[name]
-
-
-@pytest.mark.parametrize("stem", ["fig3a_ghost_forms", "fig3b_saddle_node"])
-@pytest.mark.parametrize("n", [1, 5, 8, 12, 24])
-@pytest.mark.parametrize("p", [0.5, 0.9])
-def test_k_min_is_the_strictest_count_within_the_false_fail_budget(stem, n, p):
-    k = _module(stem).k_min(n, p)
-    assert false_fail_at_least(k, n, p) <= 0.01
-    if k < n:
-        assert false_fail_at_least(k + 1, n, p) > 0.01
-    assert (
-        _module("fig3a_ghost_forms").k_min(8, 0.9),
-        _module("fig3b_saddle_node").k_min(12, 0.5),
-    ) == (5, 2)
 
 
 def test_latent_trajectory_is_the_networks_own():
