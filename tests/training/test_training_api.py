@@ -27,7 +27,8 @@ def test_plot_history_draws_into_given_axes_and_returns_the_figure(tmp_path):
     axes = fig.subplots(1, 2)
     assert plot_history(history, title="t", axes=axes) is fig
     assert len(axes[0].lines) == 2 and len(axes[1].lines) == 1
-    np.testing.assert_array_equal(axes[0].lines[0].get_ydata(), history["loss"])
+    (loss_line,) = [ln for ln in axes[0].lines if ln.get_label() == "loss $L$"]
+    np.testing.assert_array_equal(loss_line.get_ydata(), history["loss"])
     own = plot_history(history, tmp_path / "training.png")
     assert isinstance(own, Figure) and own is not fig
     assert (tmp_path / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
