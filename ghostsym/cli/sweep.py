@@ -128,7 +128,17 @@ def run(args) -> int:
 
         from ghostsym.training.cuda_engine import BACKEND_ENV, resolve_backend
 
-        os.environ[BACKEND_ENV] = resolve_backend(args.backend)  # InputError: one line
+        backend = resolve_backend(args.backend)  # InputError: one line
+        saved = os.environ.get(BACKEND_ENV)
+        os.environ[BACKEND_ENV] = backend  # inherited by the local workers
+        try:
+            args.backend = None
+            return run(args)
+        finally:
+            if saved is None:
+                os.environ.pop(BACKEND_ENV, None)
+            else:
+                os.environ[BACKEND_ENV] = saved
     overrides = dict(parse_override(text) for text in args.overrides)
     plan = plan_from_file(args.spec, overrides=overrides, max_points=args.max_runs or MAX_POINTS)
     if args.dry_run:

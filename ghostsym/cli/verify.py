@@ -31,9 +31,9 @@ def register(subparsers) -> None:
         description="Run verification checks (one file per check in verify/); print a table, "
         f"write report.md, results.json and figures to --out (default ./{DEFAULT_OUT} in the "
         "working directory; a report there of the same profile and seed is merged). Exit "
-        "status: 0 when every row passes or disagrees with the paper as documented, 1 when a "
-        "row fails (or, with --strict, disagrees), 2 on a usage error, 3 when a check "
-        "crashed.",
+        "status, over the rows this command ran: 0 when every row passes or disagrees with "
+        "the paper as documented, 1 when a row fails (or, with --strict, disagrees), 2 on a "
+        "usage error, 3 when a check crashed.",
     )
     p.add_argument("checks", nargs="*", metavar="CHECK", help="check ids (default: all)")
     p.add_argument(
@@ -116,20 +116,18 @@ def run(args) -> int:
         line = f"[{mark}] {row.id}{time_text}" + (f": {row.error}" if row.error else "")
         (progress_write or (lambda s: print(s, file=sys.stderr)))(line)
 
+    import os
+
     from ghostsym.errors import InputError
+    from ghostsym.training.cuda_engine import BACKEND_ENV
 
-    if args.backend is not None:
-        import os
-
-        from ghostsym.training.cuda_engine import BACKEND_ENV, resolve_backend
-
-        try:
-            os.environ[BACKEND_ENV] = resolve_backend(args.backend)
-        except InputError as exc:
-            print(f"ghostsym verify: error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+    saved = os.environ.get(BACKEND_ENV)
     start = time.perf_counter()
     try:
+        if args.backend is not None:
+            from ghostsym.training.cuda_engine import resolve_backend
+
+            os.environ[BACKEND_ENV] = resolve_backend(args.backend)  # for this command only
         rows = verification.verify(
             args.checks,
             profile=args.profile,
@@ -144,6 +142,11 @@ def run(args) -> int:
         progress.close()
         print(f"ghostsym verify: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        if saved is None:
+            os.environ.pop(BACKEND_ENV, None)
+        else:
+            os.environ[BACKEND_ENV] = saved
     seconds = time.perf_counter() - start
     ordered = verification.order_rows(rows)
     print(verification.table(ordered))

@@ -39,7 +39,15 @@ import numpy as np
 
 from ghostsym import config
 from ghostsym.errors import DivergenceError, GhostsymError, InputError
-from ghostsym.io import json_text, save_figure, to_jsonable, writable_directory, write_atomic
+from ghostsym.io import (
+    claim_directory,
+    directory_lock,
+    json_text,
+    save_figure,
+    to_jsonable,
+    writable_directory,
+    write_atomic,
+)
 from ghostsym.progress import NoProgress, as_meter
 
 PROFILES = ("quick", "full", "paper")
@@ -472,6 +480,9 @@ class Row:
     false_fail: float | None = None
     finding: str | None = None
     skipped: str | None = None
+    #: Where this row was measured: commit, dirty, written (UTC), backend — a merged report
+    #: keeps each row's own, so rows of earlier runs are not passed off as this run's.
+    run: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if not self.check:
@@ -628,32 +639,61 @@ def verify(
             raise InputError(str(exc)) from None
     if not 0 <= int(seed) <= MAX_SEED_OFFSET:
         raise InputError(f"the seed offset must lie in 0..{MAX_SEED_OFFSET}, got {seed}")
-    out = writable_directory(out_dir)
-    previous = read_results(out)
-    if previous is not None and (
-        previous.get("profile") != profile or int(previous.get("seed_offset", 0)) != int(seed)
-    ):
-        raise InputError(
-            f"{out} holds a report of profile {previous.get('profile')} at seed offset "
-            f"{previous.get('seed_offset', 0)}; give another --out for profile {profile} at "
-            f"seed offset {seed}"
+    out = claim_directory(writable_directory(out_dir), "verify", legacy=_legacy_report)
+    with directory_lock(out, "ghostsym verify"):
+        previous = read_results(out)
+        if previous is not None and (
+            previous.get("profile") != profile or int(previous.get("seed_offset", 0)) != int(seed)
+        ):
+            raise InputError(
+                f"{out} holds a report of profile {previous.get('profile')} at seed offset "
+                f"{previous.get('seed_offset', 0)}; give another --out for profile {profile} "
+                f"at seed offset {seed}"
+            )
+        start = time.perf_counter()
+        rows = run_checks(
+            selected,
+            profile=profile,
+            out_dir=out,
+            seed=seed,
+            options={"normal_forms": list(normal_forms), "threshold": threshold},
+            progress=progress,
+            on_row=on_row,
         )
-    start = time.perf_counter()
-    rows = run_checks(
-        selected,
-        profile=profile,
-        out_dir=out,
-        seed=seed,
-        options={"normal_forms": list(normal_forms), "threshold": threshold},
-        progress=progress,
-        on_row=on_row,
-    )
-    seconds = time.perf_counter() - start
-    merged = rows
-    if previous is not None:
-        merged = merge_rows([_row_from_json(r) for r in previous.get("checks", [])], rows)
-    write_report(merged, out, profile=profile, seconds=seconds, seed=seed)
+        seconds = time.perf_counter() - start
+        prov = _provenance(profile=profile, seed_offset=seed, backend=_backend())
+        run = {k: prov[k] for k in ("commit", "dirty", "written", "backend")}
+        for row in rows:
+            row.run = dict(run)
+        merged = rows
+        if previous is not None:
+            merged = merge_rows([_row_from_json(r) for r in previous.get("checks", [])], rows)
+        write_report(merged, out, profile=profile, seconds=seconds, seed=seed, provenance=prov)
     return rows
+
+
+def _legacy_report(path: Path) -> bool:
+    """An unmarked directory holding a report an earlier ghostsym wrote (results.json with
+    its profile and checks): accepted and marked; anything else unmarked is refused."""
+    import json
+
+    try:
+        data = json.loads((Path(path) / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {"profile", "checks"} <= set(data)
+
+
+def _backend() -> str:
+    from ghostsym.training.cuda_engine import BACKEND_ENV
+
+    return os.environ.get(BACKEND_ENV) or "cpu"
+
+
+def _provenance(**extra) -> dict:
+    from ghostsym.provenance import provenance
+
+    return provenance(**extra)
 
 
 # -- reporting ------------------------------------------------------------------------------
@@ -837,6 +877,16 @@ def report_markdown(rows: Sequence[Row], payload: dict) -> str:
         "",
         _provenance_line(prov),
     ]
+    commits = sorted({(r.run or {}).get("commit") or "unknown" for r in rows})
+    dirty = any((r.run or {}).get("dirty") for r in rows)
+    if len(commits) > 1 or dirty:
+        md += [
+            "",
+            f"The rows were measured by {len(commits)} run(s) merged into this report "
+            f"(commits {', '.join(c[:12] for c in commits)}"
+            f"{'; some in a modified checkout' if dirty else ''}): each row's own commit, "
+            "time and backend are in results.json (`run`).",
+        ]
     ordered = order_rows(rows)
     notable = [r for r in ordered if r.status in ("error", "fail", "disagrees")]
     if notable:

@@ -462,3 +462,38 @@ def test_seed_offset_moves_every_population():
     assert b[0] - a[0] == SEED_STRIDE and min(a) >= 100
     with pytest.raises(ValueError):
         Context(profile="quick", out_dir=Path("."), check_id="x").seeds(SEED_STRIDE + 1)
+
+
+def test_never_writes_into_a_directory_ghostsym_did_not_write(run_cli, verify_dir, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "report.md").write_text("my notes")
+    res = run_cli(
+        "verify",
+        "good",
+        "--out",
+        mine,
+        "--no-progress",
+        env={"GHOSTSYM_VERIFY_DIR": str(verify_dir)},
+    )
+    assert res.returncode == 2 and "was not written by ghostsym" in res.stderr
+    assert (mine / "report.md").read_text() == "my notes"
+    assert sorted(p.name for p in mine.iterdir()) == ["report.md"]
+
+
+def test_each_row_records_the_run_that_measured_it(run_cli, verify_dir, tmp_path):
+    out = tmp_path / "o"
+    res = run_cli(
+        "verify",
+        "good",
+        "--out",
+        out,
+        "--no-progress",
+        env={"GHOSTSYM_VERIFY_DIR": str(verify_dir), "GHOSTSYM_BACKEND": "cpu"},
+    )
+    assert res.returncode == 0, res.stderr
+    data = json.loads((out / "results.json").read_text())
+    (row,) = data["checks"]
+    assert set(row["run"]) == {"commit", "dirty", "written", "backend"}
+    assert row["run"]["backend"] == "cpu" and data["provenance"]["backend"] == "cpu"
+    assert (out / ".ghostsym.json").is_file()
