@@ -321,6 +321,16 @@ def channel_alignment(model: RNNModel, params, spec: Spectrum, cols: Columns) ->
     return {"cosine": cos, "r": r, "kappa_g": kappa, "why": None}
 
 
+def first_ghost_epoch(model: RNNModel, checkpoints: Mapping[int, Mapping], epochs) -> int | None:
+    """The first of ``epochs`` (in the order given) whose parameters have a ghost by the test
+    that defines the channel alignment (:func:`ghost_gradient` not None), or None."""
+    cols = columns(model)
+    for e in epochs:
+        if ghost_gradient(model, checkpoints[e], cols)[0] is not None:
+            return int(e)
+    return None
+
+
 def random_alignment_quantile(p: int, q: float) -> float:
     """The q-quantile of |cos| between a fixed vector and a uniformly random direction in
     R^p: |cos|² ~ Beta(½, (p−1)/2) (the null of "no alignment")."""
