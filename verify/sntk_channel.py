@@ -104,6 +104,7 @@ def _row(col, pop, role, where, lr, figure, params):
             "seed": row["seed"],
             "drop_end": row["drop"]["end"],
             "checkpoint": rec["epoch"] if rec is not None else np.nan,
+            "after_drop_end": rec["epoch"] - row["drop"]["end"] if rec is not None else np.nan,
             "cosine": np.nan if al["cosine"] is None else al["cosine"],
             "r": np.nan if al["r"] is None else al["r"],
             "pr": rec["participation_ratio"] if rec is not None else np.nan,
@@ -120,7 +121,8 @@ def _row(col, pop, role, where, lr, figure, params):
     if n >= col.MIN_DROPPED and upper < 0.5:
         finding = (
             f"the top sNTK direction had |cos| >= {MIN_COSINE:g} with grad_theta r in only {k} "
-            f"of {n} networks at {where} (99% upper bound {upper:.2f} < 1/2)"
+            f"of {n} networks at {where} ({len([c for c in cos if c is not None])} had a "
+            f"ghost there; 99% upper bound {upper:.2f} < 1/2)"
         )
     finite = [c for c in cos if c is not None]
     outcome = Outcome(

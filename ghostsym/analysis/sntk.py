@@ -480,7 +480,7 @@ def plot_sntk_track(records: Sequence[dict], path, spectrum_epochs: Sequence[int
     if np.any(np.isfinite(cos)):
         ax3 = ax.twinx()
         ax3.spines["right"].set_position(("axes", 1.15))
-        ax3.plot(ep, cos, color="C3", lw=1, label="$|\\cos(v_1, \\nabla_\\theta r)|$")
+        ax3.plot(ep, cos, "D-", color="C3", lw=1, ms=4, label="$|\\cos(v_1, \\nabla_\\theta r)|$")
         ax3.set_ylim(0, 1.05)
         ax3.set_ylabel("$|\\cos(v_1, \\nabla_\\theta r)|$")
         h3 = ax3.get_legend_handles_labels()
