@@ -67,3 +67,51 @@ def train_r_preconditioned(
             if e < epochs and g != 0.0:
                 r[j] -= lr[j] * g / (g * g + damping)
     return PreconditionedRun(r, loss.copy(), loss == T, first)
+
+
+@dataclass(frozen=True)
+class ThresholdAgreement:
+    """How a set of runs compares with per-run predicted thresholds ``trapped ⇔ lr > thr``.
+
+    ``decided``: runs whose rate lies outside the margin, |lr/thr − 1| > margin;
+    ``mismatches``: decided runs whose outcome differs from the prediction (indices);
+    ``closest``: the smallest |lr/thr − 1| over all runs (how finely the rule was probed).
+    """
+
+    runs: int
+    decided: int
+    mismatches: np.ndarray
+    margin: float
+    closest: float
+
+    @property
+    def agrees(self) -> bool:
+        return self.decided > 0 and self.mismatches.size == 0
+
+
+def threshold_agreement(lr, thresholds, trapped, *, margin: float) -> ThresholdAgreement:
+    """Compare each run's outcome with its own predicted threshold (broadcast arrays).
+
+    A run with lr > thr·(1 + margin) must be trapped, one with lr < thr·(1 − margin) must not;
+    runs inside the margin are not judged."""
+    lr, thr, trapped = np.broadcast_arrays(
+        np.asarray(lr, float), np.asarray(thresholds, float), np.asarray(trapped, bool)
+    )
+    lr, thr, trapped = lr.ravel(), thr.ravel(), trapped.ravel()
+    if lr.size == 0:
+        raise InputError("threshold_agreement needs at least one run")
+    if not (math.isfinite(margin) and 0 <= margin < 1):
+        raise InputError(f"margin must lie in [0, 1), got {margin!r}")
+    if np.any(~np.isfinite(thr)) or np.any(thr <= 0) or np.any(~np.isfinite(lr)):
+        raise InputError("thresholds must be positive and finite, rates finite")
+    rel = lr / thr - 1.0
+    decided = np.abs(rel) > margin
+    predicted = rel > 0
+    bad = np.flatnonzero(decided & (predicted != trapped))
+    return ThresholdAgreement(
+        runs=int(lr.size),
+        decided=int(decided.sum()),
+        mismatches=bad,
+        margin=float(margin),
+        closest=float(np.min(np.abs(rel))),
+    )

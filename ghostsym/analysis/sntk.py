@@ -321,6 +321,16 @@ def channel_alignment(model: RNNModel, params, spec: Spectrum, cols: Columns) ->
     return {"cosine": cos, "r": r, "kappa_g": kappa, "why": None}
 
 
+def first_ghost_epoch(model: RNNModel, checkpoints: Mapping[int, Mapping], epochs) -> int | None:
+    """The first of ``epochs`` (in the order given) whose parameters have a ghost by the test
+    that defines the channel alignment (:func:`ghost_gradient` not None), or None."""
+    cols = columns(model)
+    for e in epochs:
+        if ghost_gradient(model, checkpoints[e], cols)[0] is not None:
+            return int(e)
+    return None
+
+
 def random_alignment_quantile(p: int, q: float) -> float:
     """The q-quantile of |cos| between a fixed vector and a uniformly random direction in
     R^p: |cos|² ~ Beta(½, (p−1)/2) (the null of "no alignment")."""
@@ -470,7 +480,7 @@ def plot_sntk_track(records: Sequence[dict], path, spectrum_epochs: Sequence[int
     if np.any(np.isfinite(cos)):
         ax3 = ax.twinx()
         ax3.spines["right"].set_position(("axes", 1.15))
-        ax3.plot(ep, cos, color="C3", lw=1, label="$|\\cos(v_1, \\nabla_\\theta r)|$")
+        ax3.plot(ep, cos, "D-", color="C3", lw=1, ms=4, label="$|\\cos(v_1, \\nabla_\\theta r)|$")
         ax3.set_ylim(0, 1.05)
         ax3.set_ylabel("$|\\cos(v_1, \\nabla_\\theta r)|$")
         h3 = ax3.get_legend_handles_labels()

@@ -222,7 +222,8 @@ def preconditioned(nf: NormalForm | None = None) -> Derivation:
     d.text("The crossover between the two regimes is at")
     d.result("damping_crossover", q["damping_crossover"], lhs=sympy.Symbol("lambda_c"))
     d.text(
-        f"(the learning-rate symbol $\\alpha$ and damping $\\lambda$ above: {sympy.latex(alpha)}, "
-        f"{sympy.latex(lam)}; $v = \\rho/\\rho^*$, {sympy.latex(v)}; $\\rho$ = {sympy.latex(rho)}.)"
+        f"(Symbols: ${sympy.latex(alpha)}$ the learning rate, ${sympy.latex(lam)}$ the damping, "
+        f"${sympy.latex(rho)}$ the distance past the fold, ${sympy.latex(v)} = "
+        f"{sympy.latex(rho)}/{sympy.latex(rho)}^*$.)"
     )
     return d

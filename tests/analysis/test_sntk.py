@@ -159,3 +159,19 @@ def test_track_records_are_json_and_figure_is_written(tmp_path):
         sntk.sntk_track(record, epochs=[3])
     path = sntk.plot_sntk_track(recs, tmp_path / "sntk.png")
     assert path.stat().st_size > 10_000
+
+
+def test_first_ghost_epoch_uses_the_alignment_test():
+    model = RNNModel(neurons=8, rank=1)
+    rng = np.random.default_rng(2)
+    v = np.ones(8) / np.sqrt(8) + 0.01 * rng.standard_normal(8)
+    ghost = {"m": 1.5 * v, "n": v, "b": 1.0 * v}  # the ghost of the test above
+    none = {"m": 0.1 * v, "n": 0.1 * v, "b": 0.0 * v}  # f ≈ −κ: one fast fixed point, no ghost
+    cols = sntk.columns(model)
+    assert sntk.ghost_gradient(model, none, cols)[0] is None
+    cps = {0: none, 5: none, 10: ghost, 15: none, 20: ghost}
+    assert sntk.first_ghost_epoch(model, cps, [0, 5, 10, 15, 20]) == 10
+    assert sntk.first_ghost_epoch(model, cps, [15, 20]) == 20
+    assert sntk.first_ghost_epoch(model, cps, [0, 5, 15]) is None
+    with pytest.raises(InputError, match="rank-one"):
+        sntk.first_ghost_epoch(RNNModel(neurons=4, rank=2), {0: {}}, [0])

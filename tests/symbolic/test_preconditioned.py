@@ -95,3 +95,44 @@ def test_document_is_registered_and_renders():
     tex = d.to_latex()
     assert "Gauss--Newton" in tex and "alpha_gn_start" in d.results
     assert preconditioned().key == KEY
+
+
+def test_threshold_agreement_judges_each_run_against_its_own_threshold():
+    from ghostsym.analysis.preconditioned import threshold_agreement
+    from ghostsym.errors import InputError
+
+    thr = np.array([1.0, 2.0, 2.0, 4.0])
+    lr = np.array([1.1, 1.9, 2.0 + 1e-9, 3.0])
+    ok = threshold_agreement(lr, thr, [True, False, False, False], margin=1e-6)
+    assert ok.agrees and ok.runs == 4 and ok.decided == 3  # the third lies inside the margin
+    assert ok.closest == pytest.approx(5e-10, rel=1e-3)
+    bad = threshold_agreement(lr, thr, [True, True, True, False], margin=1e-6)
+    assert not bad.agrees and list(bad.mismatches) == [1]
+    assert not threshold_agreement([2.0], [2.0], [True], margin=0.1).agrees  # nothing judged
+    with pytest.raises(InputError, match="margin"):
+        threshold_agreement(lr, thr, [True] * 4, margin=1.5)
+    with pytest.raises(InputError, match="positive"):
+        threshold_agreement(lr, -thr, [True] * 4, margin=0.0)
+
+
+def test_spread_starts_trap_at_their_own_derived_thresholds(q):
+    """Starts around v0 = 10 each trap exactly above T h(v0), not above T h(10)."""
+    from ghostsym.analysis.normal_form_numerics import analyse_normal_form
+    from ghostsym.analysis.preconditioned import threshold_agreement, train_r_preconditioned
+
+    T = 40.0
+    a = analyse_normal_form("x**2 + r", T)
+    num = a.numerics
+    rho_star = num.rho(a.values["r_star"])
+    v0 = np.array([9.7, 10.0, 10.3])
+    h = sympy.lambdify(q["symbols"]["v"], q["trap_rate_scaled"], "numpy")
+    own = T * h(v0)
+    ratios = np.array([0.998, 1.002])
+    lr = (own[:, None] * ratios[None, :]).ravel()
+    r0 = np.repeat(num.r_of_rho(v0 * rho_star), ratios.size)
+    run = train_r_preconditioned(a.sim, r0, lr, T=T)
+    assert list(run.trapped) == [False, True] * 3
+    assert threshold_agreement(lr, np.repeat(own, 2), run.trapped, margin=1e-6).agrees
+    # The nominal threshold would misjudge the start at 9.7 (its threshold lies 1.5 % higher).
+    nominal = float(q["alpha_gn_start"].subs(q["symbols"]["T"], T))
+    assert not threshold_agreement(lr, nominal, run.trapped, margin=1e-6).agrees
