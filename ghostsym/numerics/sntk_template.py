@@ -33,6 +33,7 @@ import numba
 import numpy as np
 
 from ghostsym.numerics.rng import STREAM_NOISE, STREAM_X0, fill_normal, stream_key
+from ghostsym.numerics.rnn_common import vexp  # noqa: F401  (called by the generated act)
 from ghostsym.numerics.spec import (
     F_ALPHA,
     F_NOISE_SD,
