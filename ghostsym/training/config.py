@@ -135,9 +135,7 @@ class Intervention:
                 raise InputError("intervention kappa_star must be finite")
 
     def to_dict(self) -> dict:
-        """JSON-ready; the natgrad options appear only for ``optimizer == "natgrad"`` (so
-        the dictionaries, and sweep run keys, of the other optimisers are unchanged)."""
-        data = {
+        return {
             "epoch": int(self.epoch),
             "values": dict(self.values),
             "reset_optimizer": self.reset_optimizer,
@@ -281,7 +279,9 @@ class TrainingConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        return {
+        """JSON-ready; the natgrad options appear only for ``optimizer == "natgrad"`` (so
+        the dictionaries, and sweep run keys, of the other optimisers are unchanged)."""
+        data = {
             "model": self.model.to_dict(),
             "task": self.task.to_dict(),
             "optimizer": self.optimizer,
