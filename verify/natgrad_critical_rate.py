@@ -101,7 +101,11 @@ def cost_ratio(ctx, model: str) -> dict:
         start = time.perf_counter()
         train_many(configs)
         times[opt] = time.perf_counter() - start
-    return {"sgd s": times["sgd"], "natgrad s": times["natgrad"], "ratio": times["natgrad"] / times["sgd"]}
+    return {
+        "sgd s": times["sgd"],
+        "natgrad s": times["natgrad"],
+        "ratio": times["natgrad"] / times["sgd"],
+    }
 
 
 def _usable(fit) -> bool:
@@ -118,9 +122,7 @@ def run(ctx):
     results = check_sweep(ctx, spec(ctx))
     fits, tables, nonmono = {}, {}, {}
     for model, opt in grids(ctx):
-        runs = [
-            r for r in results.runs if r.axes["model"] == model and r.axes["optimizer"] == opt
-        ]
+        runs = [r for r in results.runs if r.axes["model"] == model and r.axes["optimizer"] == opt]
         fits[model, opt], tables[model, opt] = trapping_fit(runs, FIT_CONFIDENCE)
         nonmono[model, opt] = non_monotone_seeds(runs)
 
@@ -162,7 +164,7 @@ def run(ctx):
                 color="0.3",
                 ls="--",
                 lw=1,
-                label=rf"claim: $10\,\alpha^*_\mathrm{{SGD}}$",
+                label=r"claim: $10\,\alpha^*_\mathrm{SGD}$",
             )
         ax.set(
             xscale="log",

@@ -168,8 +168,8 @@ class TrainingConfig:
 
     ``optimizer``: "sgd", "momentum" (PyTorch's: buf = μ·buf + g, θ −= lr·buf), "adam"
     (PyTorch's defaults β = (0.9, 0.999), ε = 1e-8) or "natgrad" (low-rank natural gradient /
-    Gauss–Newton, docs/sntk.md §6, with ``natgrad_rank`` k, damping
-    ``natgrad_damping`` λ and refresh interval ``natgrad_refresh`` R epochs). ``checkpoints``: epochs whose
+    Gauss–Newton, docs/sntk.md §6, with ``natgrad_rank`` k, damping ``natgrad_damping`` λ
+    and refresh interval ``natgrad_refresh`` R epochs). ``checkpoints``: epochs whose
     parameters are kept. ``grad_norm``: parameter names of the recorded gradient norm
     (None = all trainable). ``fixed_confidence_update``: "projected" (authors' code) or
     "exact" — see the module docstring. ``allow_large`` lifts the size limits (module

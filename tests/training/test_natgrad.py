@@ -63,8 +63,10 @@ def test_precondition_matches_the_numpy_formula_and_lanes_are_bit_identical():
 def test_output_jacobian_is_exact_against_forward_sensitivities():
     from ghostsym.analysis.sntk import jacobians
 
-    config = build_config(model="lowrank", rank=2, neurons=7, epochs=5, optimizer="natgrad",
-                          task="dcd", trials_per_condition=1, rate_sd=0.3, noise_sd=0.05)  # fmt: skip
+    options = dict(task="dcd", trials_per_condition=1, rate_sd=0.3, noise_sd=0.05)
+    config = build_config(
+        model="lowrank", rank=2, neurons=7, epochs=5, optimizer="natgrad", **options
+    )
     batch = _Batch([config], None)
     params = batch.params(0)
     J, scale = output_jacobian(
@@ -129,8 +131,15 @@ def _assert_identical(a, b):
     "options",
     [
         dict(model="rank1", neurons=9, epochs=18),
-        dict(model="full", neurons=7, epochs=10, task="dmts", trials_per_condition=1,
-             rate_sd=0.2, noise_sd=0.1),  # fmt: skip
+        dict(
+            model="full",
+            neurons=7,
+            epochs=10,
+            task="dmts",
+            trials_per_condition=1,
+            rate_sd=0.2,
+            noise_sd=0.1,
+        ),  # fmt: skip
     ],
     ids=["rank1-da", "full-dmts-noise"],
 )
