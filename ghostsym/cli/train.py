@@ -36,6 +36,15 @@ _NUMBERS = (
     ("--threshold", "threshold", "float", "KAPPA", "latent readout threshold κ*"),
     ("--lr", "lr", "float", "LR", "learning rate"),
     ("--momentum", "momentum", "float", "MU", "momentum μ of --optimizer momentum"),
+    ("--natgrad-rank", "natgrad_rank", "int", "K", "rank k of the natgrad preconditioner"),
+    ("--natgrad-damping", "natgrad_damping", "float", "LAMBDA", "damping λ of natgrad"),
+    (
+        "--natgrad-refresh",
+        "natgrad_refresh",
+        "int",
+        "EPOCHS",
+        "natgrad: epochs between recomputations of the output Jacobian",
+    ),
     ("--epochs", "epochs", "int", "EPOCHS", "number of epochs (gradient steps)"),
     ("--seed", "seed", "int", "SEED", "seed of the initialisation, initial states and noise"),
     ("--checkpoint-every", "checkpoint_every", "int", "K", "keep the parameters every K epochs"),
@@ -47,7 +56,7 @@ _CHOICES = (
     ("--readout", "readout", "READOUT", "latent, latent_linear, population or fixed_confidence"),
     ("--output", "output", "G", "readout function g: sigmoid or tanh"),
     ("--activation", "activation", "PHI", "nonlinearity φ, e.g. tanh"),
-    ("--optimizer", "optimizer", "OPT", "sgd, momentum or adam"),
+    ("--optimizer", "optimizer", "OPT", "sgd, momentum, adam or natgrad (docs/sntk.md §6)"),
     ("--fc-update", "fixed_confidence_update", "MODE", "projected (authors' code) or exact"),
     ("--dtype", "dtype", "DTYPE", "float64, or float32 (the authors' precision)"),
     ("--preset", "preset", "PRESET", "a paper setting"),
@@ -64,6 +73,8 @@ def _defaults() -> dict:
     config = training.build_config().to_dict()
     flat = {**config["model"], **config["task"], **config}
     flat["model"], flat["task"] = "rank1", "da"
+    for name in ("natgrad_rank", "natgrad_damping", "natgrad_refresh"):
+        flat.setdefault(name, getattr(training.TrainingConfig, name))
     flat["checkpoint_every"] = (
         f"EPOCHS/{training.DEFAULT_CHECKPOINTS}, i.e. {training.DEFAULT_CHECKPOINTS} checkpoints"
     )

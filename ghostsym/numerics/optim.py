@@ -32,19 +32,82 @@ import numpy as np
 
 from ghostsym.errors import InputError
 
-#: The one optimiser vocabulary of ghostsym.
+#: The one optimiser vocabulary of ghostsym (every trainer: canonical model and RNN engine).
 OPTIMIZERS = ("sgd", "momentum", "adam")
-#: Integer codes of :data:`OPTIMIZERS`, as the numba kernels take them.
-SGD, MOMENTUM, ADAM = 0, 1, 2
+#: The RNN engine's vocabulary: :data:`OPTIMIZERS` plus the low-rank natural gradient
+#: (docs/sntk.md §6; its preconditioner needs the network's output Jacobian).
+RNN_OPTIMIZERS = (*OPTIMIZERS, "natgrad")
+#: Integer codes of :data:`RNN_OPTIMIZERS`, as the numba kernels take them.
+SGD, MOMENTUM, ADAM, NATGRAD = 0, 1, 2, 3
 
 _NJIT = {"cache": True, "error_model": "numpy"}
 
 
-def optimizer_code(name: str) -> int:
-    """The integer code (SGD, MOMENTUM, ADAM) of an optimiser name of :data:`OPTIMIZERS`."""
-    if name not in OPTIMIZERS:
-        raise InputError(f"unknown optimizer {name!r}; known: {', '.join(OPTIMIZERS)}")
-    return OPTIMIZERS.index(name)
+def optimizer_code(name: str, known: tuple[str, ...] = OPTIMIZERS) -> int:
+    """The integer code (SGD, MOMENTUM, ADAM, NATGRAD) of an optimiser name of ``known``
+    (default :data:`OPTIMIZERS`; the RNN engine passes :data:`RNN_OPTIMIZERS`)."""
+    if name not in known:
+        raise InputError(f"unknown optimizer {name!r}; known: {', '.join(known)}")
+    return RNN_OPTIMIZERS.index(name)
+
+
+@numba.njit(**_NJIT)
+def natgrad_precondition(grad, mask, basis, coef, rank):
+    """The low-rank natural-gradient direction, in place (docs/sntk.md §6):
+
+        g ← c·g + V (w ⊙ (Vᵀ g)),   c = coef[0] = 1/(s_k² + λ),  w_i = coef[1 + i]
+                                     = 1/(s_i² + λ) − c,
+
+    i.e. V diag(1/(s² + λ)) Vᵀ g + c (g − V Vᵀ g), on the entries with ``mask[p] != 0``
+    (``basis`` V is [P, ≥ rank], float64, zero on the others). The sums run over p in
+    index order, then over i in index order, in float64; the result is stored in
+    ``grad``'s dtype. :func:`natgrad_precondition_lanes` does the same per lane."""
+    q = np.zeros(max(rank, 1))
+    for i in range(rank):
+        acc = 0.0
+        for p in range(grad.size):
+            if mask[p] != 0.0:
+                acc += basis[p, i] * grad[p]
+        q[i] = acc * coef[1 + i]
+    c = coef[0]
+    for p in range(grad.size):
+        if mask[p] != 0.0:
+            acc = c * grad[p]
+            for i in range(rank):
+                acc += basis[p, i] * q[i]
+            grad[p] = acc
+
+
+@numba.njit(**_NJIT)
+def natgrad_precondition_lanes(grad, mask, active, basis, coef, ranks):
+    """:func:`natgrad_precondition` for the lanes of ``grad`` [P, lanes], bit for bit: lane l
+    with ``active[l] != 0`` and ``ranks[l] >= 0`` uses ``basis[:, :, l]`` ([P, kmax, lanes]),
+    ``coef[l]`` and rank ``ranks[l]``; lanes with ``ranks[l] < 0`` (other optimisers) and
+    inactive lanes are left as they are."""
+    size, lanes = grad.shape
+    kmax = basis.shape[1]
+    q = np.zeros((max(kmax, 1), lanes))
+    for p in range(size):
+        if mask[p] == 0.0:
+            continue
+        for i in range(kmax):
+            for lane in range(lanes):
+                if active[lane] != 0 and i < ranks[lane]:
+                    q[i, lane] += basis[p, i, lane] * grad[p, lane]
+    for lane in range(lanes):
+        for i in range(kmax):
+            if i < ranks[lane]:
+                q[i, lane] = q[i, lane] * coef[lane, 1 + i]
+    for p in range(size):
+        if mask[p] == 0.0:
+            continue
+        for lane in range(lanes):
+            if active[lane] == 0 or ranks[lane] < 0:
+                continue
+            acc = coef[lane, 0] * grad[p, lane]
+            for i in range(ranks[lane]):
+                acc += basis[p, i, lane] * q[i, lane]
+            grad[p, lane] = acc
 
 
 @numba.njit(**_NJIT)

@@ -25,7 +25,12 @@ import math
 import numba
 import numpy as np
 
-from ghostsym.numerics.optim import optimizer_step_lanes
+from ghostsym.numerics.optim import (
+    NATGRAD,
+    SGD,
+    natgrad_precondition_lanes,
+    optimizer_step_lanes,
+)
 from ghostsym.numerics.rng import STREAM_NOISE, STREAM_X0, fill_normal, stream_key
 from ghostsym.numerics.rnn_common import (  # noqa: F401  (vexp: called by act, out_*)
     beyond,
@@ -430,6 +435,9 @@ def train_block(
     norm_hist,
     acc_hist,
     status,
+    ng_basis,
+    ng_coef,
+    ng_rank,
     lanes,
 ):
     """Networks ``first`` … ``first + lanes − 1`` (those that exist) for ``n_epochs`` epochs:
@@ -450,10 +458,23 @@ def train_block(
     checks = np.zeros(lanes)
     gnorm = np.zeros(lanes)
     out = np.zeros((2, lanes))
+    kmax = ng_basis.shape[2]
+    basis_b = np.zeros((size, kmax, lanes))
+    coef_b = np.zeros((lanes, kmax + 1))
+    ranks_b = np.full(lanes, -1, np.int64)
+    natgrad = False
     for lane in range(lanes):
         j = first + lane
         if j >= count or status[j] >= 0:
             continue
+        if opt_kind[j] == NATGRAD:
+            natgrad = True
+            ranks_b[lane] = ng_rank[j]
+            for p in range(size):
+                for i in range(kmax):
+                    basis_b[p, i, lane] = ng_basis[j, p, i]
+            for i in range(kmax + 1):
+                coef_b[lane, i] = ng_coef[j, i]
         active[lane] = 1
         for p in range(size):
             theta_b[p, lane] = theta[j, p]
@@ -462,7 +483,7 @@ def train_block(
         steps_b[lane] = steps_done[j]
         keys_x0[lane] = stream_key(seeds[j], STREAM_X0)
         keys_noise[lane] = stream_key(seeds[j], STREAM_NOISE)
-        codes[lane] = opt_kind[j]
+        codes[lane] = SGD if opt_kind[j] == NATGRAD else opt_kind[j]
         lr_b[lane] = lr[j]
         hyper_b[lane] = hyper[j]
     ws = make_workspace(ispec, lanes, dtype)
@@ -499,6 +520,8 @@ def train_block(
                 _retire(lane, j, theta_b, m1_b, m2_b, steps_b, theta, m1, m2, steps_done)
             else:
                 steps_b[lane] += 1
+        if natgrad:
+            natgrad_precondition_lanes(grad, train_mask, active, basis_b, coef_b, ranks_b)
         optimizer_step_lanes(
             codes, theta_b, grad, train_mask, active, lr_b, hyper_b, m1_b, m2_b, steps_b, checks
         )
@@ -539,6 +562,9 @@ def train_chunk(
     norm_hist,
     acc_hist,
     status,
+    ng_basis,
+    ng_coef,
+    ng_rank,
     lanes,
 ):
     """``rnn_template.train_chunk`` with the networks in blocks of ``lanes`` (prange over
@@ -568,6 +594,9 @@ def train_chunk(
             norm_hist,
             acc_hist,
             status,
+            ng_basis,
+            ng_coef,
+            ng_rank,
             lanes,
         )
 

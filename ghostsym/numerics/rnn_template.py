@@ -45,7 +45,7 @@ import math
 import numba
 import numpy as np
 
-from ghostsym.numerics.optim import optimizer_step_masked
+from ghostsym.numerics.optim import NATGRAD, SGD, natgrad_precondition, optimizer_step_masked
 from ghostsym.numerics.rng import (  # noqa: F401  (uniform, normal_quantile: engine API)
     STREAM_NOISE,
     STREAM_X0,
@@ -360,8 +360,16 @@ def train_one(
     loss_hist,
     norm_hist,
     acc_hist,
+    ng_basis,
+    ng_coef,
+    ng_rank,
 ):
     """Train one network for ``n_epochs`` epochs starting at absolute epoch ``first_epoch``.
+
+    ``opt_kind`` NATGRAD: the gradient is preconditioned by
+    :func:`ghostsym.numerics.optim.natgrad_precondition` with the basis ``ng_basis`` [P, kmax],
+    coefficients ``ng_coef`` and rank ``ng_rank`` (fixed within the call: the engine refreshes
+    them between chunks, docs/sntk.md §6), then applied as an SGD step.
 
     History entry e (absolute) is evaluated at the parameters after e updates. Returns
     (updates done so far in total for Adam's bias correction, diverged epoch or −1). Epoch e
@@ -394,8 +402,12 @@ def train_one(
         if beyond(final_states, no_mask, DIVERGENCE_BOUND):
             return steps_done, e
         steps_done += 1
+        code = opt_kind
+        if opt_kind == NATGRAD:
+            natgrad_precondition(grad, train_mask, ng_basis, ng_coef, ng_rank)
+            code = SGD
         check = optimizer_step_masked(
-            opt_kind,
+            code,
             theta,
             grad,
             train_mask,
@@ -434,8 +446,14 @@ def train_chunk(
     norm_hist,
     acc_hist,
     status,
+    ng_basis,
+    ng_coef,
+    ng_rank,
 ):
     """``train_one`` for many networks at once, one network per thread (prange).
+
+    ``ng_basis`` [count, P, kmax], ``ng_coef`` [count, kmax + 1], ``ng_rank`` [count]: the
+    natural-gradient preconditioners of the networks with ``opt_kind`` NATGRAD.
 
     Rows j of θ, the optimiser moments, the histories etc. belong to network j. Networks
     with ``status[j] >= 0`` (diverged at that epoch) are skipped; the others get
@@ -465,6 +483,9 @@ def train_chunk(
             loss_hist[j],
             norm_hist[j],
             acc_hist[j],
+            ng_basis[j],
+            ng_coef[j],
+            ng_rank[j],
         )
         steps_done[j] = done
         status[j] = bad

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ghostsym.errors import InputError
-from ghostsym.numerics.optim import optimizer_code
+from ghostsym.numerics.optim import RNN_OPTIMIZERS, optimizer_code
 from ghostsym.numerics.rnn import READOUTS, RNNModel, layout, masks
 from ghostsym.numerics.tasks import Task, task_preset
 from ghostsym.training.presets import PRESETS
@@ -40,6 +40,13 @@ MAX_TRIAL_STEPS = 100_000
 MAX_TRIALS = 100_000
 MAX_CHECKPOINTS = 100_000
 MAX_MEMORY = 4 * 2**30
+#: Natural-gradient options (docs/sntk.md §6): the rank k of the preconditioner, its damping
+#: λ (added to the Gauss–Newton eigenvalues s²) and the refresh interval R (epochs between
+#: recomputations of the output Jacobian), with their bounds.
+MAX_NATGRAD_RANK = 64
+NATGRAD_DAMPING_RANGE = (1e-12, 1e6)
+#: The refresh computes one BPTT per output (trials × steps of them); at most this many.
+MAX_NATGRAD_OUTPUTS = 4096
 #: Always checked: the engine's random-stream counter (epoch·trials + trial)·steps + step
 #: must stay an int64.
 COUNTER_LIMIT = 2**62
@@ -66,6 +73,10 @@ def estimate_memory(config: TrainingConfig) -> dict[str, int]:
         "history": 8 * 3 * 4 * config.epochs,
         "parameters": 8 * size * (10 + len(config.checkpoints)),
         "states": 8 * ((3 * s + 2) * b * n + (s + 1) * b * k + b * s * (d + 3) + 2 * n),
+        # natural gradient: the basis V (P × k) and the output Jacobian (trials·steps × P)
+        "natgrad": (
+            8 * size * (config.natgrad_rank + b * s) if config.optimizer == "natgrad" else 0
+        ),
     }
 
 
@@ -155,8 +166,10 @@ def parse_intervention(text: str) -> Intervention:
 class TrainingConfig:
     """What to train: model, task, optimiser, schedule. JSON-serialisable (``to_dict``).
 
-    ``optimizer``: "sgd", "momentum" (PyTorch's: buf = μ·buf + g, θ −= lr·buf) or "adam"
-    (PyTorch's defaults β = (0.9, 0.999), ε = 1e-8). ``checkpoints``: epochs whose
+    ``optimizer``: "sgd", "momentum" (PyTorch's: buf = μ·buf + g, θ −= lr·buf), "adam"
+    (PyTorch's defaults β = (0.9, 0.999), ε = 1e-8) or "natgrad" (low-rank natural gradient /
+    Gauss–Newton, docs/sntk.md §6, with ``natgrad_rank`` k, damping ``natgrad_damping`` λ
+    and refresh interval ``natgrad_refresh`` R epochs). ``checkpoints``: epochs whose
     parameters are kept. ``grad_norm``: parameter names of the recorded gradient norm
     (None = all trainable). ``fixed_confidence_update``: "projected" (authors' code) or
     "exact" — see the module docstring. ``allow_large`` lifts the size limits (module
@@ -177,10 +190,14 @@ class TrainingConfig:
     grad_norm: tuple[str, ...] | None = None
     fixed_confidence_update: str = "projected"
     dtype: str = "float64"
+    natgrad_rank: int = 8
+    natgrad_damping: float = 1.0
+    natgrad_refresh: int = 100
     allow_large: bool = field(default=False, compare=False)
 
     def __post_init__(self):
-        optimizer_code(self.optimizer)  # InputError on names outside OPTIMIZERS
+        optimizer_code(self.optimizer, RNN_OPTIMIZERS)  # InputError on unknown names
+        self._check_natgrad()
         lr = float(self.lr)
         if not math.isfinite(lr) or lr <= 0:
             raise InputError(f"learning rate must be finite and > 0, got {self.lr!r}")
@@ -231,11 +248,40 @@ class TrainingConfig:
         if self.dtype not in DTYPES:
             raise InputError(f"unknown dtype {self.dtype!r}; known: {', '.join(DTYPES)}")
 
+    def _check_natgrad(self):
+        k, lam, r = self.natgrad_rank, self.natgrad_damping, self.natgrad_refresh
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise InputError(f"natgrad_rank must be an integer, got {k!r}")
+        if not 1 <= k <= MAX_NATGRAD_RANK:
+            raise InputError(f"natgrad_rank must be in [1, {MAX_NATGRAD_RANK}], got {k}")
+        try:
+            lam = float(lam)
+        except (TypeError, ValueError):
+            raise InputError(f"natgrad_damping must be a number, got {lam!r}") from None
+        lo, hi = NATGRAD_DAMPING_RANGE
+        if not lo <= lam <= hi:
+            raise InputError(f"natgrad_damping must be in [{lo:g}, {hi:g}], got {lam:g}")
+        if isinstance(r, bool) or not isinstance(r, (int, np.integer)):
+            raise InputError(f"natgrad_refresh must be an integer, got {r!r}")
+        if not 1 <= r <= MAX_EPOCHS:
+            raise InputError(f"natgrad_refresh must be in [1, {MAX_EPOCHS:,}] epochs, got {r}")
+        object.__setattr__(self, "natgrad_rank", int(k))
+        object.__setattr__(self, "natgrad_damping", lam)
+        object.__setattr__(self, "natgrad_refresh", int(r))
+        outputs = self.task.trials * self.task.steps
+        if self.optimizer == "natgrad" and outputs > MAX_NATGRAD_OUTPUTS:
+            raise InputError(
+                f"natgrad computes one BPTT per output, and this task has {outputs:,} "
+                f"(trials × steps), above the limit of {MAX_NATGRAD_OUTPUTS:,}; use fewer trials"
+            )
+
     def replace(self, **changes) -> TrainingConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        return {
+        """JSON-ready; the natgrad options appear only for ``optimizer == "natgrad"`` (so
+        the dictionaries, and sweep run keys, of the other optimisers are unchanged)."""
+        data = {
             "model": self.model.to_dict(),
             "task": self.task.to_dict(),
             "optimizer": self.optimizer,
@@ -251,6 +297,11 @@ class TrainingConfig:
             "fixed_confidence_update": self.fixed_confidence_update,
             "dtype": self.dtype,
         }
+        if self.optimizer == "natgrad":
+            data["natgrad_rank"] = int(self.natgrad_rank)
+            data["natgrad_damping"] = float(self.natgrad_damping)
+            data["natgrad_refresh"] = int(self.natgrad_refresh)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping, *, allow_large: bool = False) -> TrainingConfig:
@@ -303,6 +354,9 @@ _TRAIN_OPTIONS = (
     "grad_norm",
     "fixed_confidence_update",
     "dtype",
+    "natgrad_rank",
+    "natgrad_damping",
+    "natgrad_refresh",
 )
 #: Every option :func:`build_config` accepts.
 OPTIONS = (

@@ -25,8 +25,9 @@ import numpy as np
 from ghostsym.errors import DivergenceError, InputError
 from ghostsym.numerics import spec
 from ghostsym.numerics.blas import single_threaded_blas
-from ghostsym.numerics.optim import optimizer_code
+from ghostsym.numerics.optim import NATGRAD, RNN_OPTIMIZERS, optimizer_code
 from ghostsym.numerics.rnn import RNNModel, init_params, layout, masks, pack, unpack
+from ghostsym.numerics.rnn_common import project_readout
 from ghostsym.numerics.spec import DIVERGENCE_BOUND, engine_spec
 from ghostsym.numerics.tasks import Task
 from ghostsym.progress import as_meter
@@ -238,7 +239,19 @@ class _Batch:
         self.steps = np.zeros(count, dtype=np.int64)
         self.status = np.full(count, -1, dtype=np.int64)
         self.seeds = np.array([c.seed for c in configs], dtype=np.int64)
-        self.opt_kind = np.array([optimizer_code(c.optimizer) for c in configs], dtype=np.int64)
+        self.opt_kind = np.array(
+            [optimizer_code(c.optimizer, RNN_OPTIMIZERS) for c in configs], dtype=np.int64
+        )
+        natgrad = self.opt_kind == NATGRAD
+        if self.backend == "cuda" and natgrad.any():
+            raise InputError("the cuda backend does not run --optimizer natgrad; use --backend cpu")
+        # natural-gradient preconditioners (docs/sntk.md §6): basis V, coefficients, rank,
+        # epoch of the last refresh (−1: refresh at the next chunk)
+        kmax = max([c.natgrad_rank for c, ng in zip(configs, natgrad, strict=True) if ng] or [0])
+        self.ng_basis = np.zeros((count, size, kmax))
+        self.ng_coef = np.zeros((count, kmax + 1))
+        self.ng_rank = np.full(count, -1, dtype=np.int64)
+        self.ng_epoch = np.full(count, -1, dtype=np.int64)
         self.lr = np.array([float(c.lr) for c in configs])
         self.hyper = np.zeros((count, spec.HYPER_SIZE))
         for j, c in enumerate(configs):
@@ -265,11 +278,18 @@ class _Batch:
             "steps": self.steps,
             "status": self.status,
             "epoch": np.asarray(self.epoch),
+            "ng_basis": self.ng_basis,
+            "ng_coef": self.ng_coef,
+            "ng_rank": self.ng_rank,
+            "ng_epoch": self.ng_epoch,
         }
 
     def load_state(self, state: Mapping[str, np.ndarray], history: Mapping[str, np.ndarray]):
-        for key in ("theta", "m1", "m2"):
-            if state[key].shape != getattr(self, key).shape:
+        keys = ["theta", "m1", "m2"]
+        if np.any(self.opt_kind == NATGRAD):  # states written before natgrad lack these
+            keys += ["ng_basis", "ng_coef", "ng_rank", "ng_epoch"]
+        for key in keys:
+            if key not in state or state[key].shape != getattr(self, key).shape:
                 raise InputError("resume state does not match the run's configuration")
             getattr(self, key)[...] = state[key]
         self.steps[...] = state["steps"]
@@ -300,6 +320,45 @@ class _Batch:
                     self.m1[j] = 0.0
                     self.m2[j] = 0.0
                     self.steps[j] = 0
+                self.ng_epoch[j] = -1  # θ changed outside training: a fresh Jacobian
+
+    # -- natural gradient ------------------------------------------------------------------
+    def _natgrad_due(self) -> np.ndarray:
+        """Networks whose natural-gradient preconditioner is refreshed at this epoch."""
+        period = np.array([c.natgrad_refresh for c in self.configs])
+        return (
+            (self.opt_kind == NATGRAD)
+            & (self.status < 0)
+            & ((self.ng_epoch < 0) | (self.epoch >= self.ng_epoch + period))
+        )
+
+    def _natgrad_next(self) -> int:
+        """The next epoch at which some natural-gradient network refreshes (or the end)."""
+        nxt = self.epochs
+        for j, cfg in enumerate(self.configs):
+            if self.opt_kind[j] == NATGRAD and self.status[j] < 0:
+                nxt = min(nxt, int(self.ng_epoch[j]) + cfg.natgrad_refresh)
+        return nxt
+
+    def _natgrad_refresh(self):
+        for j in np.flatnonzero(self._natgrad_due()):
+            basis, coef, rank = natgrad_preconditioner(
+                self.configs[j],
+                self.theta[j],
+                self.train_mask,
+                self.ispec,
+                self.fspec,
+                self.u,
+                self.y,
+                self.epoch,
+            )
+            if rank > 0:
+                self.ng_basis[j] = 0.0
+                self.ng_basis[j, :, :rank] = basis
+                self.ng_coef[j] = 0.0
+                self.ng_coef[j, : rank + 1] = coef
+                self.ng_rank[j] = rank
+            self.ng_epoch[j] = self.epoch
 
     # -- the loop --------------------------------------------------------------------------
     def run(self, progress=None, on_chunk: Callable[[_Batch, bool], None] | None = None):
@@ -308,10 +367,17 @@ class _Batch:
         chunk = FIRST_CHUNK_EPOCHS
         while self.epoch < self.epochs and np.any(self.status < 0):
             self._apply_interventions()
+            self._natgrad_refresh()
             boundary = next(b for b in self.boundaries if b > self.epoch)
+            boundary = min(boundary, self._natgrad_next())
             n = min(chunk, boundary - self.epoch)
             start = time.perf_counter()
-            extra = (BATCH_LANES,) if self.batched else ()
+            if self.backend == "cuda":  # the device engine has no natgrad arguments
+                extra = ()
+            else:
+                extra = (self.ng_basis, self.ng_coef, self.ng_rank)
+            if self.batched:
+                extra += (BATCH_LANES,)
             self.eng.train_chunk(
                 self.theta,
                 self.m1,
@@ -359,6 +425,60 @@ class _Batch:
             diverged_epoch=None if status < 0 else status,
             seconds=seconds,
         )
+
+
+def output_jacobian(config: TrainingConfig, theta, train_mask, ispec, fspec, u, y, epoch):
+    """The output Jacobian ∂ŷ/∂θ (rows: trial, step; columns: the entries with
+    ``train_mask != 0``) of epoch ``epoch`` at ``theta``, exactly, by one BPTT of the
+    engine's own ``loss_grad`` per output (docs/sntk.md §6): with targets y' = ŷ except
+    y'_o = ŷ_o − 1, every other output's error is exactly 0 (it contributes nothing), so
+    ∂L'/∂θ = 2·scale·e_o·∂ŷ_o/∂θ with the known e_o = ŷ_o − y'_o. The derivative is that of
+    what the engine trains (the projected fixed-confidence readout included), in float64.
+    Returns (J, scale) with ``scale`` the loss scale."""
+    eng = _engine(config.model.activation)
+    theta = np.array(theta, dtype=np.float64)
+    readout = int(ispec[spec.I_READOUT])
+    if readout == spec.READOUT_FIXED_CONFIDENCE and ispec[spec.I_PROJECT] == 1:
+        project_readout(theta, ispec)
+        readout = spec.READOUT_POPULATION
+    seed, epoch = int(config.seed), int(epoch)
+    *_, yhat, _xs = eng.evaluate(theta, ispec, fspec, readout, u, y, seed, epoch)
+    idx = np.flatnonzero(train_mask)
+    trials, steps = yhat.shape
+    scale = float(fspec[spec.F_LOSS_SCALE])
+    jac = np.empty((trials * steps, idx.size))
+    target = np.ascontiguousarray(yhat.copy())
+    for tr in range(trials):
+        for t in range(steps):
+            target[tr, t] = yhat[tr, t] - 1.0
+            err = yhat[tr, t] - target[tr, t]
+            grad = eng.evaluate(theta, ispec, fspec, readout, u, target, seed, epoch)[2]
+            jac[tr * steps + t] = grad[idx] / (2.0 * scale * err)
+            target[tr, t] = yhat[tr, t]
+    return jac, scale
+
+
+def natgrad_preconditioner(config: TrainingConfig, theta, train_mask, ispec, fspec, u, y, epoch):
+    """(V [P, k], coefficients [k + 1], k) of the low-rank natural gradient at θ
+    (docs/sntk.md §6): the top-k right singular vectors V and singular values s of the
+    Gauss–Newton-scaled output Jacobian √(2·scale)·J (so that VᵀF V = diag(s²), F the
+    Gauss–Newton matrix of the loss), damping λ, coefficients c = 1/(s_k² + λ) and
+    1/(s_i² + λ) − c (:func:`ghostsym.numerics.optim.natgrad_precondition`).
+    k = min(natgrad_rank, outputs, trainable entries); k = 0 (keep the previous
+    preconditioner) if J is not finite."""
+    jac, scale = output_jacobian(config, theta, train_mask, ispec, fspec, u, y, epoch)
+    if not np.all(np.isfinite(jac)):
+        return None, None, 0
+    jac *= math.sqrt(2.0 * scale)
+    _, sv, vt = np.linalg.svd(jac, full_matrices=False)
+    k = min(config.natgrad_rank, sv.size)
+    idx = np.flatnonzero(train_mask)
+    basis = np.zeros((train_mask.size, k))
+    basis[idx] = vt[:k].T
+    damping = config.natgrad_damping
+    comp = 1.0 / (sv[k - 1] ** 2 + damping)
+    coef = np.concatenate([[comp], 1.0 / (sv[:k] ** 2 + damping) - comp])
+    return basis, coef, k
 
 
 def _divergence_message(result: TrainingResult) -> str:
