@@ -41,7 +41,7 @@ import numpy as np
 
 from ghostsym.analysis.phase_portrait import new_figure
 from ghostsym.analysis.sntk import random_alignment_quantile
-from ghostsym.analysis.statistics import clopper_pearson, false_fail_at_least
+from ghostsym.analysis.statistics import clopper_pearson, false_fail_at_least, strictest_count
 from ghostsym.io import write_atomic
 from ghostsym.verification import Outcome, check
 
@@ -113,7 +113,7 @@ def _row(col, pop, role, where, lr, figure, params):
         table.append(entry)
     n = len(table)
     k = sum(r["aligned"] for r in table)
-    need = col.k_min(n)
+    need = strictest_count(n, col.CLAIM_P, 0.01)
     ff = false_fail_at_least(need, n, col.CLAIM_P) if n else None
     upper = clopper_pearson(k, n, 0.99, "upper")[1] if n else float("nan")
     passed = bool(n >= col.MIN_DROPPED and need > 0 and k >= need)

@@ -43,7 +43,7 @@ import functools
 import numpy as np
 
 from ghostsym.analysis.sntk import first_ghost_epoch, plot_sntk_track, sntk_record
-from ghostsym.analysis.statistics import clopper_pearson, false_fail_at_least
+from ghostsym.analysis.statistics import clopper_pearson, false_fail_at_least, strictest_count
 from ghostsym.numerics.blas import single_threaded_blas
 from ghostsym.training import build_config, train_many
 from ghostsym.training.analyze import loss_drop
@@ -61,15 +61,6 @@ CHECKPOINT_OVER_LR = 2
 PLATEAU_FRACTIONS = (0.25, 0.5)
 #: Networks drawn (the power argument of the module docstring).
 QUICK_NETWORKS, FULL_NETWORKS = 8, 24
-
-
-def k_min(n: int, p: float = CLAIM_P, level: float = 0.01) -> int:
-    """The largest k with false_fail_at_least(k, n, p) ≤ level (0 when n = 0)."""
-    best = 0
-    for k in range(n + 1):
-        if false_fail_at_least(k, n, p) <= level:
-            best = k
-    return best
 
 
 def _nearest(epochs, target):
@@ -166,7 +157,7 @@ def run(ctx):
     dropped = [r for r in rows if r["dropped"]]
     n = len(dropped)
     k = sum(r["collapsed"] for r in dropped)
-    need = k_min(n)
+    need = strictest_count(n, CLAIM_P, 0.01)
     ff = false_fail_at_least(need, n, CLAIM_P) if n else None
     upper = clopper_pearson(k, n, 0.99, "upper")[1] if n else float("nan")
     passed = bool(n >= MIN_DROPPED and need > 0 and k >= need)
