@@ -59,7 +59,7 @@ from ghostsym.numerics.rnn_common import (  # noqa: F401  (vexp: called by act, 
     dot8,
     is_correct,
     l1_norm,
-    matvec_seq,
+    matmat_seq,
     project_readout,
     readout_z,
     sumsq8,
@@ -136,7 +136,8 @@ def make_workspace(ispec, dtype):
     scratch = np.empty((b, n), dtype)
     noise = np.empty(n)
     wt = np.empty((n, n) if ispec[I_K] == 0 else (0, 0), dtype)
-    return xs, dphi, kappa, lam, deltas, dz, yhat, scratch, noise, wt
+    macc = np.empty((2, n))  # float64 sums of matmat_seq
+    return xs, dphi, kappa, lam, deltas, dz, yhat, scratch, noise, wt, macc
 
 
 @numba.njit(**_NJIT)
@@ -146,7 +147,7 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
     ``readout`` overrides ``ispec[I_READOUT]`` (the projected fixed-confidence training
     uses the population gradient at the projected point). Returns (loss, accuracy).
     """
-    xs, dphi, kappa, lam, deltas, dz, yhat, scratch, noise, wt = ws
+    xs, dphi, kappa, lam, deltas, dz, yhat, scratch, noise, wt, macc = ws
     n = ispec[I_N]
     rank = ispec[I_K]
     d_in = ispec[I_D]
@@ -187,9 +188,8 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
         else:
             x0[:] = fspec[F_X0]
     for t in range(steps):
-        if rank == 0:  # h = W x, summed in index order j
-            for tr in range(trials):
-                matvec_seq(wt, xs[t, tr], scratch[tr])
+        if rank == 0:  # h = W x for every trial, summed in index order j
+            matmat_seq(wt, xs[t], scratch, macc)
         for tr in range(trials):
             x = xs[t, tr]
             h = scratch[tr]
@@ -310,16 +310,14 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
                     _axpy(muk, x, g_v[k])
                     _axpy(muk, vm[k], la)
         if rank == 0:  # λ += Wᵀδ, summed in index order i
+            matmat_seq(wm, deltas[t], scratch, macc)
             for tr in range(trials):
-                h = scratch[tr]
-                matvec_seq(wm, deltas[t, tr], h)
-                _axpy(1.0, h, lam[tr])
+                _axpy(1.0, scratch[tr], lam[tr])
     if rank == 0:  # ∂W = Σ_{t, trial} δ xᵀ in order (t, trial)
         g_w = grad[o_w : o_w + n * n].reshape((n, n))
         xflat = xs[:steps].reshape((steps * trials, n))
         dflat = deltas.reshape((steps * trials, n))
-        for i in range(n):
-            matvec_seq(xflat, dflat[:, i], g_w[i])
+        matmat_seq(xflat, dflat.T, g_w, macc)  # row i: Σ_r dflat[r, i] xflat[r]
     return loss, accuracy
 
 
