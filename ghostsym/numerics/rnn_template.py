@@ -112,6 +112,14 @@ def _axpy(alpha, x, y):
 
 
 @numba.njit(**_NJIT)
+def _axpy2(alpha, x, y, x2, y2):
+    """y += alpha·x and y2 += alpha·x2 in one pass (each element as :func:`_axpy`)."""
+    for i in range(x.size):
+        y[i] += alpha * x[i]
+        y2[i] += alpha * x2[i]
+
+
+@numba.njit(**_NJIT)
 def _output(kind, z):
     if kind == OUTPUT_SIGMOID:
         return out_sigmoid(z)
@@ -196,8 +204,11 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
             if rank > 0:
                 for k in range(rank):
                     kappa[t, tr, k] = dot8(vm[k], x)
-                h[:] = bias
-                for k in range(rank):
+                k0 = kappa[t, tr, 0]
+                u0 = um[0]
+                for i in range(n):  # h = b, then h += κ_k u_k in order k (fused for k = 0)
+                    h[i] = bias[i] + k0 * u0[i]
+                for k in range(1, rank):
                     _axpy(kappa[t, tr, k], um[k], h)
             else:
                 for i in range(n):
@@ -272,15 +283,13 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
                         grad[o_c] += dzv * (kap - theta[o_ks])
                     grad[o_ks] -= dzv * c_value
                     dk = dzv * c_value
-                    _axpy(dk, vm[0], la)
-                    _axpy(dk, x, g_v[0])
+                    _axpy2(dk, vm[0], la, x, g_v[0])
                 elif readout == READOUT_LATENT_LINEAR:
                     grad[o_bout] += dzv
                     for k in range(rank):
                         grad[o_wout + k] += dzv * kappa[s, tr, k]
                         dk = dzv * theta[o_wout + k]
-                        _axpy(dk, vm[k], la)
-                        _axpy(dk, x, g_v[k])
+                        _axpy2(dk, vm[k], la, x, g_v[k])
                 elif readout == READOUT_POPULATION:
                     grad[o_bout] += dzv
                     _axpy(dzv, x, grad[o_wout : o_wout + n])
@@ -307,8 +316,7 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
                 for k in range(rank):
                     muk = dot8(um[k], dl)
                     _axpy(kappa[t, tr, k], dl, g_u[k])
-                    _axpy(muk, x, g_v[k])
-                    _axpy(muk, vm[k], la)
+                    _axpy2(muk, x, g_v[k], vm[k], la)
         if rank == 0:  # λ += Wᵀδ, summed in index order i
             matmat_seq(wm, deltas[t], scratch, macc)
             for tr in range(trials):
