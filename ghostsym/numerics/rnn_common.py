@@ -11,6 +11,9 @@ out in the one order defined here, which vectorises without re-association:
   order), combined as ((s₀+s₁)+(s₂+s₃))+((s₄+s₅)+(s₆+s₇));
   :func:`dot8_lanes` computes the same, bit for bit, for every lane of [N, lanes] arrays;
 * :func:`sumsq8` / :func:`sumsq8_lanes` — Σᵢ aᵢaᵢmᵢ in that order;
+* :func:`matvec_seq` / :func:`matmat_seq` — Σ_j a[j, i]·x[j] for every output i, summed in
+  index order j from 0.0 (W x, Wᵀδ, ∂W of full rank); rows of ``a`` streamed, several at a
+  time, into a float64 accumulator row, so the loop over i vectorises with no latency chain;
 * :func:`vexp` — exp(y) from a Cody–Waite reduction, a degree-13 Taylor polynomial and a
   scale 2^k built from its bit pattern: branch-free, so a loop of it vectorises (libm's ``exp`` is a
   scalar call); relative error ≤ 1.1 ulp on the normal range, ``inf`` above ≈ 709.78, 0
