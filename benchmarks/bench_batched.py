@@ -3,8 +3,9 @@
 Network-epochs per second, all in one process on the same cores:
 
 * ``main engine``: ``train_many`` as it was before the batched engine — the one-network
-  template of the ``main`` branch (fastmath reductions, BLAS, libm exp), built from
-  ``git show main:…`` into a temporary module (skipped outside a git checkout);
+  template of commit :data:`MAIN_REF` (the last ``main`` before the batched engine:
+  fastmath reductions, BLAS, libm exp), built from ``git show MAIN_REF:…`` into a
+  temporary module (skipped outside a git checkout; ``--main-ref`` picks another commit);
 * ``one-network``: today's one-network engine (fixed operation order, vectorisable exp), one
   network per thread (prange over networks), forced with ``_Batch(..., batched=False)``;
 * ``batched``: the batched engine (blocks of networks in SIMD lanes, prange over blocks);
@@ -22,14 +23,19 @@ process) the implementation reaches, counting 6·S·B·N² flops per network-epo
 W x, backward Wᵀδ and δxᵀ). First-call times (numba: loading or compiling the cached
 kernels; JAX: tracing and XLA compilation) are printed separately.
 
-Run: ``python benchmarks/bench_batched.py [--quick] [--networks M]``.
+Run: ``python benchmarks/bench_batched.py [--quick] [--networks M] [--json FILE]``;
+``--json`` also writes the table (workloads × engines network-epochs/s, % of peak, first-call
+times, the peak, the machine and its load average) as strict JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import platform
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -38,6 +44,9 @@ from ghostsym.training import build_config
 from ghostsym.training.engine import _Batch
 
 N = 100
+
+#: The last commit of ``main`` before the batched engine (the "main engine" baseline).
+MAIN_REF = "924edb5"
 
 
 def _best(fn, repeats):
@@ -78,7 +87,7 @@ def ghostsym_rate(options, networks, epochs, batched, repeats):
 
 
 # ---- the engine of the main branch ---------------------------------------------------------
-def main_engine(ref="main"):
+def main_engine(ref=MAIN_REF):
     """The one-network engine of git ``ref`` (template from ``git show``), or None."""
     import subprocess
     import sys
@@ -270,13 +279,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke test: few epochs")
     parser.add_argument("--networks", type=int, default=64, help="networks trained at once")
+    parser.add_argument("--json", type=Path, help="also write the table to this JSON file")
+    parser.add_argument("--main-ref", default=MAIN_REF, help="git commit of the baseline engine")
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()
     quick = args.quick
     networks = 16 if quick else args.networks
     repeats = 1 if quick else 3
     peak = machine_flops(256 if quick else 1024)
     print(f"NumPy float64 matmul (all cores): {peak / 1e9:.1f} GFLOP/s")
-    old = main_engine()
+    old = main_engine(args.main_ref)
     if old is None:
         print("main engine skipped: not a git checkout with a main branch")
     rows = []
@@ -304,7 +316,7 @@ def main(argv=None):
             print(f"PyTorch skipped: {exc}")
         if full:
             f = flops_per_network_epoch(options)
-            for key in ("batched", "jax vmap", "torch"):
+            for key in ("main engine", "one-network", "batched", "jax vmap", "torch"):
                 if key in row:
                     row[f"{key} % peak"] = 100 * row[key] * f / peak
         rows.append(row)
@@ -320,6 +332,72 @@ def main(argv=None):
         ratio_main = f"{row['batched'] / row['main engine']:12.1f}" if "main engine" in row else "-"
         ratio_jax = f"{row['batched'] / row['jax vmap']:11.1f}" if "jax vmap" in row else "-"
         print("  ".join(cells) + f"  {ratio_main}  {ratio_jax}")
+    load_after = os.getloadavg()
+    print(f"load average (1, 5, 15 min): before {load_before}, after {load_after}")
+    if args.json is not None:
+        from ghostsym.io import write_json
+
+        write_json(args.json, _json_table(rows, args, networks, peak, load_before, load_after))
+        print(f"wrote {args.json}")
+
+
+ENGINES = ("main engine", "one-network", "batched", "jax vmap", "torch")
+
+
+def _json_table(rows, args, networks, peak, load_before, load_after):
+    """The measured table as plain data (strict JSON through ghostsym.io)."""
+    import numba
+
+    versions = {"numpy": np.__version__, "numba": numba.__version__}
+    for name in ("jax", "torch"):
+        try:
+            versions[name] = __import__(name).__version__
+        except ImportError:
+            pass
+    first_key = {"main engine": "first main engine", "one-network": "first one-network"}
+    first_key.update({"batched": "first batched", "jax vmap": "first jax"})
+    workloads = {}
+    for row in rows:
+        entry = {"network_epochs_per_s": {}, "percent_of_peak": {}, "first_call_s": {}}
+        for engine in ENGINES:
+            if engine in row:
+                entry["network_epochs_per_s"][engine] = row[engine]
+            if f"{engine} % peak" in row:
+                entry["percent_of_peak"][engine] = row[f"{engine} % peak"]
+            if first_key.get(engine) in row:
+                entry["first_call_s"][engine] = row[first_key[engine]]
+        workloads[row["workload"]] = entry
+    return {
+        "networks": networks,
+        "quick": bool(args.quick),
+        "main_ref": args.main_ref,
+        "peak_flops": peak,
+        "flops_per_network_epoch": {
+            name: flops_per_network_epoch(options)
+            for name, options in WORKLOADS.items()
+            if options["model"] == "full"
+        },
+        "workloads": workloads,
+        "machine": {
+            "processor": _cpu_name(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_average_before": list(load_before),
+            "load_average_after": list(load_after),
+            "versions": versions,
+        },
+    }
+
+
+def _cpu_name():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
 
 
 def _row_text(row, networks):

@@ -11,6 +11,9 @@ out in the one order defined here, which vectorises without re-association:
   order), combined as ((s₀+s₁)+(s₂+s₃))+((s₄+s₅)+(s₆+s₇));
   :func:`dot8_lanes` computes the same, bit for bit, for every lane of [N, lanes] arrays;
 * :func:`sumsq8` / :func:`sumsq8_lanes` — Σᵢ aᵢaᵢmᵢ in that order;
+* :func:`matvec_seq` / :func:`matmat_seq` — Σ_j a[j, i]·x[j] for every output i, summed in
+  index order j from 0.0 (W x, Wᵀδ, ∂W of full rank); rows of ``a`` streamed, several at a
+  time, into a float64 accumulator row, so the loop over i vectorises with no latency chain;
 * :func:`vexp` — exp(y) from a Cody–Waite reduction, a degree-13 Taylor polynomial and a
   scale 2^k built from its bit pattern: branch-free, so a loop of it vectorises (libm's ``exp`` is a
   scalar call); relative error ≤ 1.1 ulp on the normal range, ``inf`` above ≈ 709.78, 0
@@ -282,36 +285,85 @@ def beyond(values, mask, bound):
 
 
 @numba.njit(**_NJIT)
-def matvec_seq(a, x, out):
-    """out[i] = Σ_j a[j, i]·x[j], summed in index order j from 0.0 (a: [n_j, n_i]); eight
-    columns at a time held in registers (vectorises without re-association)."""
+def matvec_seq(a, x, out, acc):
+    """out[i] = Σ_j a[j, i]·x[j], summed in index order j from 0.0 (a: [n_j, n_i]; ``acc`` a
+    float64 scratch array with a row of length ≥ n_i). Row j of ``a`` is streamed once,
+    four rows per sweep over i (each output still adds its terms one at a time, j = 0, 1, …),
+    so the loop over i vectorises without re-association and has no latency chain."""
     nj, ni = a.shape
-    m = ni - ni % 8
-    for i0 in range(0, m, 8):
-        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-        for j in range(nj):
-            xj = x[j]
-            s0 += a[j, i0] * xj
-            s1 += a[j, i0 + 1] * xj
-            s2 += a[j, i0 + 2] * xj
-            s3 += a[j, i0 + 3] * xj
-            s4 += a[j, i0 + 4] * xj
-            s5 += a[j, i0 + 5] * xj
-            s6 += a[j, i0 + 6] * xj
-            s7 += a[j, i0 + 7] * xj
-        out[i0] = s0
-        out[i0 + 1] = s1
-        out[i0 + 2] = s2
-        out[i0 + 3] = s3
-        out[i0 + 4] = s4
-        out[i0 + 5] = s5
-        out[i0 + 6] = s6
-        out[i0 + 7] = s7
-    for i in range(m, ni):
-        s = 0.0
-        for j in range(nj):
-            s += a[j, i] * x[j]
-        out[i] = s
+    p = acc[0]
+    for i in range(ni):
+        p[i] = 0.0
+    m = nj - nj % 4
+    for j in range(0, m, 4):
+        x0 = x[j]
+        x1 = x[j + 1]
+        x2 = x[j + 2]
+        x3 = x[j + 3]
+        r0 = a[j]
+        r1 = a[j + 1]
+        r2 = a[j + 2]
+        r3 = a[j + 3]
+        for i in range(ni):
+            p[i] = (((p[i] + r0[i] * x0) + r1[i] * x1) + r2[i] * x2) + r3[i] * x3
+    for j in range(m, nj):
+        xj = x[j]
+        r0 = a[j]
+        for i in range(ni):
+            p[i] += r0[i] * xj
+    for i in range(ni):
+        out[i] = p[i]
+
+
+@numba.njit(**_NJIT)
+def _matvec_pair(a, xa, xc, oa, oc, acc):
+    """:func:`matvec_seq` of two vectors at once: each row of ``a`` is loaded once for both."""
+    nj, ni = a.shape
+    p = acc[0]
+    q = acc[1]
+    for i in range(ni):
+        p[i] = 0.0
+        q[i] = 0.0
+    m = nj - nj % 4
+    for j in range(0, m, 4):
+        a0 = xa[j]
+        a1 = xa[j + 1]
+        a2 = xa[j + 2]
+        a3 = xa[j + 3]
+        c0 = xc[j]
+        c1 = xc[j + 1]
+        c2 = xc[j + 2]
+        c3 = xc[j + 3]
+        r0 = a[j]
+        r1 = a[j + 1]
+        r2 = a[j + 2]
+        r3 = a[j + 3]
+        for i in range(ni):
+            p[i] = (((p[i] + r0[i] * a0) + r1[i] * a1) + r2[i] * a2) + r3[i] * a3
+            q[i] = (((q[i] + r0[i] * c0) + r1[i] * c1) + r2[i] * c2) + r3[i] * c3
+    for j in range(m, nj):
+        r0 = a[j]
+        a0 = xa[j]
+        c0 = xc[j]
+        for i in range(ni):
+            p[i] += r0[i] * a0
+            q[i] += r0[i] * c0
+    for i in range(ni):
+        oa[i] = p[i]
+        oc[i] = q[i]
+
+
+@numba.njit(**_NJIT)
+def matmat_seq(a, xb, out, acc):
+    """out[b, i] = Σ_j a[j, i]·xb[b, j] for every b, each exactly :func:`matvec_seq` of
+    ``xb[b]`` (a: [n_j, n_i], xb: [n_b, n_j], out: [n_b, n_i], acc: float64 [2, ≥ n_i]);
+    vectors go in pairs, so each row of ``a`` is read once per pair (a register-tiled
+    matrix product whose every element keeps the summation order j = 0, 1, …)."""
+    nb = xb.shape[0]
+    for b in range(0, nb - nb % 2, 2):
+        _matvec_pair(a, xb[b], xb[b + 1], out[b], out[b + 1], acc)
+    if nb % 2 == 1:
+        matvec_seq(a, xb[nb - 1], out[nb - 1], acc)
 
 
 @numba.njit(**_NJIT)

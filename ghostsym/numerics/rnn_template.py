@@ -59,7 +59,7 @@ from ghostsym.numerics.rnn_common import (  # noqa: F401  (vexp: called by act, 
     dot8,
     is_correct,
     l1_norm,
-    matvec_seq,
+    matmat_seq,
     project_readout,
     readout_z,
     sumsq8,
@@ -112,6 +112,14 @@ def _axpy(alpha, x, y):
 
 
 @numba.njit(**_NJIT)
+def _axpy2(alpha, x, y, x2, y2):
+    """y += alpha·x and y2 += alpha·x2 in one pass (each element as :func:`_axpy`)."""
+    for i in range(x.size):
+        y[i] += alpha * x[i]
+        y2[i] += alpha * x2[i]
+
+
+@numba.njit(**_NJIT)
 def _output(kind, z):
     if kind == OUTPUT_SIGMOID:
         return out_sigmoid(z)
@@ -136,7 +144,8 @@ def make_workspace(ispec, dtype):
     scratch = np.empty((b, n), dtype)
     noise = np.empty(n)
     wt = np.empty((n, n) if ispec[I_K] == 0 else (0, 0), dtype)
-    return xs, dphi, kappa, lam, deltas, dz, yhat, scratch, noise, wt
+    macc = np.empty((2, n))  # float64 sums of matmat_seq
+    return xs, dphi, kappa, lam, deltas, dz, yhat, scratch, noise, wt, macc
 
 
 @numba.njit(**_NJIT)
@@ -146,7 +155,7 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
     ``readout`` overrides ``ispec[I_READOUT]`` (the projected fixed-confidence training
     uses the population gradient at the projected point). Returns (loss, accuracy).
     """
-    xs, dphi, kappa, lam, deltas, dz, yhat, scratch, noise, wt = ws
+    xs, dphi, kappa, lam, deltas, dz, yhat, scratch, noise, wt, macc = ws
     n = ispec[I_N]
     rank = ispec[I_K]
     d_in = ispec[I_D]
@@ -187,17 +196,19 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
         else:
             x0[:] = fspec[F_X0]
     for t in range(steps):
-        if rank == 0:  # h = W x, summed in index order j
-            for tr in range(trials):
-                matvec_seq(wt, xs[t, tr], scratch[tr])
+        if rank == 0:  # h = W x for every trial, summed in index order j
+            matmat_seq(wt, xs[t], scratch, macc)
         for tr in range(trials):
             x = xs[t, tr]
             h = scratch[tr]
             if rank > 0:
                 for k in range(rank):
                     kappa[t, tr, k] = dot8(vm[k], x)
-                h[:] = bias
-                for k in range(rank):
+                k0 = kappa[t, tr, 0]
+                u0 = um[0]
+                for i in range(n):  # h = b, then h += κ_k u_k in order k (fused for k = 0)
+                    h[i] = bias[i] + k0 * u0[i]
+                for k in range(1, rank):
                     _axpy(kappa[t, tr, k], um[k], h)
             else:
                 for i in range(n):
@@ -272,15 +283,13 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
                         grad[o_c] += dzv * (kap - theta[o_ks])
                     grad[o_ks] -= dzv * c_value
                     dk = dzv * c_value
-                    _axpy(dk, vm[0], la)
-                    _axpy(dk, x, g_v[0])
+                    _axpy2(dk, vm[0], la, x, g_v[0])
                 elif readout == READOUT_LATENT_LINEAR:
                     grad[o_bout] += dzv
                     for k in range(rank):
                         grad[o_wout + k] += dzv * kappa[s, tr, k]
                         dk = dzv * theta[o_wout + k]
-                        _axpy(dk, vm[k], la)
-                        _axpy(dk, x, g_v[k])
+                        _axpy2(dk, vm[k], la, x, g_v[k])
                 elif readout == READOUT_POPULATION:
                     grad[o_bout] += dzv
                     _axpy(dzv, x, grad[o_wout : o_wout + n])
@@ -307,19 +316,16 @@ def loss_grad(theta, grad, ispec, fspec, readout, u, y, key_x0, key_noise, epoch
                 for k in range(rank):
                     muk = dot8(um[k], dl)
                     _axpy(kappa[t, tr, k], dl, g_u[k])
-                    _axpy(muk, x, g_v[k])
-                    _axpy(muk, vm[k], la)
+                    _axpy2(muk, x, g_v[k], vm[k], la)
         if rank == 0:  # λ += Wᵀδ, summed in index order i
+            matmat_seq(wm, deltas[t], scratch, macc)
             for tr in range(trials):
-                h = scratch[tr]
-                matvec_seq(wm, deltas[t, tr], h)
-                _axpy(1.0, h, lam[tr])
+                _axpy(1.0, scratch[tr], lam[tr])
     if rank == 0:  # ∂W = Σ_{t, trial} δ xᵀ in order (t, trial)
         g_w = grad[o_w : o_w + n * n].reshape((n, n))
         xflat = xs[:steps].reshape((steps * trials, n))
         dflat = deltas.reshape((steps * trials, n))
-        for i in range(n):
-            matvec_seq(xflat, dflat[:, i], g_w[i])
+        matmat_seq(xflat, dflat.T, g_w, macc)  # row i: Σ_r dflat[r, i] xflat[r]
     return loss, accuracy
 
 
