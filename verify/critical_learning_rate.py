@@ -48,6 +48,7 @@ from ghostsym.analysis.normal_form_numerics import (
 )
 from ghostsym.analysis.statistics import fit_threshold
 from ghostsym.verification import Outcome, case_label, check
+from ghostsym.verification.titles import field_title
 
 T = 100.0
 EPOCHS = 10_000
@@ -58,16 +59,6 @@ RATIOS = np.round(np.linspace(0.8, 1.2, 81), 6)
 DELTA = 10 ** (3 / 99) - 1
 CONFIDENCE = 0.99
 FALSE_FAIL = 1 - CONFIDENCE
-
-
-def field_title(nf) -> str:
-    """Mathtext of dx/dt = f (e.g. ``$\\dot x = x^{2} + r$``), with the threshold if finite."""
-    import sympy
-
-    title = rf"$\dot{{{sympy.latex(nf.state)}}} = {sympy.latex(nf.expr, order='rev-lex')}$"
-    if nf.threshold is not sympy.oo:
-        title += rf", $x^* = {sympy.latex(nf.threshold)}$"
-    return title
 
 
 def alpha_star_text(num) -> str:

@@ -34,6 +34,7 @@ probability ≤ 1 %; the rescue shift is a deterministic computation. ≤ 0.01 p
 import numpy as np
 
 from ghostsym.verification import Outcome, case_label, check
+from ghostsym.verification.titles import field_title
 
 T = 100.0
 #: The paper's grid logspace(-11, -8, 100) in units of the canonical α* (9.132e-10).
@@ -61,16 +62,6 @@ def rescue_shift(a, c, epochs) -> float:
     seg = (inv[1:] + inv[:-1]) / 2 * np.diff(grid)
     tau = np.concatenate([np.cumsum(seg[::-1])[::-1], [0.0]])  # flow time from grid[i] to r_n
     return float((rn - grid[tau <= epochs].min()) / (rs - rn))
-
-
-def field_title(nf) -> str:
-    """Mathtext of dx/dt = f (e.g. ``$\\dot x = x^{2} + r$``), with the threshold if finite."""
-    import sympy
-
-    title = rf"$\dot{{{sympy.latex(nf.state)}}} = {sympy.latex(nf.expr, order='rev-lex')}$"
-    if nf.threshold is not sympy.oo:
-        title += rf", $x^* = {sympy.latex(nf.threshold)}$"
-    return title
 
 
 @check(

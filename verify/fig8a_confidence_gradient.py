@@ -43,6 +43,7 @@ the factor is a design margin on a deterministic approximation).
 import numpy as np
 
 from ghostsym.verification import Outcome, case_label, check
+from ghostsym.verification.titles import field_title
 
 #: The paper's simulation (docs/experiments.md §2.6).
 T, DT, X_STAR = 100.0, 0.1, 10.0
@@ -53,16 +54,6 @@ START_RANGE, LR_RANGE = (0.2, 0.9), (0.3, 0.9)
 MARGIN = 4.0
 #: The final window (fraction of the epochs) on which "still learning" is reported.
 WINDOW = 0.2
-
-
-def field_title(nf) -> str:
-    """Mathtext of dx/dt = f (e.g. ``$\\dot x = x^{2} + r$``), with the threshold if finite."""
-    import sympy
-
-    title = rf"$\dot{{{sympy.latex(nf.state)}}} = {sympy.latex(nf.expr, order='rev-lex')}$"
-    if nf.threshold is not sympy.oo:
-        title += rf", $x^* = {sympy.latex(nf.threshold)}$"
-    return title
 
 
 def flow_epochs(grid, grad, r0, r_n, lr) -> float:
