@@ -76,8 +76,6 @@ from ghostsym.verification import check, population_outcome
 PRESET = "fig3a"
 #: "(Nearly) every network": the fraction the paper's sentences imply.
 P_CLAIM = 0.9
-#: Largest false-fail probability of a row's rule when the claim holds.
-MAX_FALSE_FAIL = 0.01
 #: Confidence of the finding's Clopper–Pearson bound.
 CONFIDENCE = 0.99
 #: "Learned": final loss below this fraction of the initial loss.
