@@ -262,13 +262,13 @@ def run(ctx):
             [np.mean([r.trapped for r in at(k, [lr])]) for k in trap_ranks],
             "o-",
             lw=0.8,
-            label=rf"$\alpha = {lr:.3g}$",
+            label=rf"$\alpha = {lr:.3g}$" + ("" if lr in large else " (reported, not decided)"),
         )
     axes[2].set(
         xlabel="rank $K$",
         ylabel="fraction trapped (stuck or diverged)",
         ylim=(-0.05, 1.05),
-        title=rf"Fisher $p = {p_value:.2g}$",
+        title=rf"Fisher $p = {p_value:.2g}$ (decided rates)",
     )
     axes[2].legend(fontsize=7)
     fig.tight_layout()
