@@ -22,21 +22,26 @@ the growth, not where the last run is caught; the independent-crossings bound
 1 − (1 − p)^N (N the crossings within the epochs) is reported as a lower reference only.
 
 Rule: three conditions, all fixed before measuring. (1) Onset: no run is trapped at any
-swept α < α* (the theorem above). (2) Sharpness: every run is trapped at every swept
-α ≥ (1 + δ) α*, with δ = 10^(3/99) − 1 = 7.23 %, one step of the paper's own Fig. 2D grid
-logspace(−11, −8, 100): the paper calls the transition sharp at that resolution (none trapped
-one grid step below α*, all one step above; docs/experiments.md §2.5). (3) Location: the
-threshold of P(trapped | α) fitted over all (α, seed) runs (``fit_threshold``: logistic in
-log α, 99 % profile-likelihood interval, censored runs kept as untrapped) must be consistent
-with a transition between α* and (1 + δ) α*: its interval meets [α*, (1 + δ) α*]. (The
-fitted 50 % point sits above α*, where the window has grown enough; the theorem puts the
-onset, not the midpoint, at α*, so "α* inside the interval" is not what the theory says.)
+swept α < α* (the theorem above). (2) Sharpness: the runs at the swept α ≥ (1 + δ) α*, with
+δ = 10^(3/99) − 1 = 7.23 %, one step of the paper's own Fig. 2D grid logspace(−11, −8, 100),
+are trapped: the paper calls the transition sharp at that resolution (none trapped one grid
+step below α*, all one step above; docs/experiments.md §2.5). Because the theory above does
+not make "all" certain (crossings can settle on cycles that avoid the window), "all" is read
+as "each run is trapped with probability ≥ 0.99" and tested as a count over the n runs there
+(independent random starts): at least k_min trapped, k_min the strictest count with
+P(Bin(n, 0.99) < k_min) ≤ 0.5 % (``strictest_count``). (3) Location: the threshold of
+P(trapped | α) fitted over all (α, seed) runs (``fit_threshold``: logistic in log α, 99 %
+profile-likelihood interval, censored runs kept as untrapped) must be consistent with a
+transition between α* and (1 + δ) α*: its interval meets [α*, (1 + δ) α*]. (The fitted 50 %
+point sits above α*, where the window has grown enough; the theorem puts the onset, not the
+midpoint, at α*, so "α* inside the interval" is not what the theory says.)
 
 False-fail probability: (1) is a theorem of the update rule: 0 (up to round-off in the
-gradient kernels, far below the 0.5 % grid). (2) is the claim itself ("all trapped one grid
-step above α*"): when it holds no run survives, so the condition cannot fail by chance
-(0). (3) fails by chance only when the 99 % interval misses a true threshold inside
-[α*, (1 + δ) α*]: at most 1 %. The row's false-fail probability is therefore ≤ 0.01.
+gradient kernels, far below the 0.5 % grid). (2) fails when each run is trapped with
+probability ≥ 0.99 with probability ≤ P(Bin(n, 0.99) < k_min), computed in the check and
+≤ 0.5 % (quick: n = 26 rates × 20 starts = 520, k_min = 508, 0.27 %). (3) fails by chance only
+when the 99 % interval misses a true threshold inside [α*, (1 + δ) α*]: at most 1 %. The
+row's false-fail probability is their sum (union bound), ≤ 1.5 %, reported per row.
 """
 
 import numpy as np
@@ -46,8 +51,9 @@ from ghostsym.analysis.normal_form_numerics import (
     gradient_flow_epochs,
     trapped_fraction,
 )
-from ghostsym.analysis.statistics import fit_threshold
+from ghostsym.analysis.statistics import false_fail_at_least, fit_threshold, strictest_count
 from ghostsym.verification import Outcome, case_label, check
+from ghostsym.verification.titles import field_title
 
 T = 100.0
 EPOCHS = 10_000
@@ -57,17 +63,10 @@ RATIOS = np.round(np.linspace(0.8, 1.2, 81), 6)
 #: paper calls the transition sharp.
 DELTA = 10 ** (3 / 99) - 1
 CONFIDENCE = 0.99
-FALSE_FAIL = 1 - CONFIDENCE
-
-
-def field_title(nf) -> str:
-    """Mathtext of dx/dt = f (e.g. ``$\\dot x = x^{2} + r$``), with the threshold if finite."""
-    import sympy
-
-    title = rf"$\dot{{{sympy.latex(nf.state)}}} = {sympy.latex(nf.expr, order='rev-lex')}$"
-    if nf.threshold is not sympy.oo:
-        title += rf", $x^* = {sympy.latex(nf.threshold)}$"
-    return title
+#: "All trapped" above (1 + δ) α*, read as a per-run probability, and the false-fail share
+#: of the sharpness count (module docstring).
+SHARP_FRACTION = 0.99
+SHARP_LEVEL = 0.005
 
 
 def alpha_star_text(num) -> str:
@@ -134,7 +133,10 @@ def run(ctx):
         fit = fit_threshold(np.repeat(lrs, seeds), trapped.ravel(), CONFIDENCE)
         below, above = RATIOS < 1.0, RATIOS >= 1 + DELTA
         onset = bool(not trapped[below].any())
-        sharp = bool(trapped[above].all())
+        n_above = int(trapped[above].size)
+        k_sharp = strictest_count(n_above, SHARP_FRACTION, SHARP_LEVEL)
+        ff_sharp = false_fail_at_least(k_sharp, n_above, SHARP_FRACTION)
+        sharp = bool(k_sharp > 0 and trapped[above].sum() >= k_sharp)
         located = bool(fit.high >= a_star and fit.low <= (1 + DELTA) * a_star)
         none = RATIOS[frac == 0.0]
         every = RATIOS[frac == 1.0]
@@ -168,14 +170,17 @@ def run(ctx):
                     "none_trapped_up_to": largest_none * a_star,
                     "all_trapped_from": smallest_all * a_star,
                 },
-                tolerance=f"none trapped below alpha*; all from (1 + {DELTA:.4f}) alpha*; "
+                tolerance=f"none trapped below alpha*; >= {k_sharp} of {n_above} from "
+                f"(1 + {DELTA:.4f}) alpha*; "
                 f"{CONFIDENCE:.0%} interval meets [alpha*, (1 + delta) alpha*]",
                 rule=f"{alpha_star_text(num)} = {a_star:.6g} at T = {T:g}. Pass when no run "
-                "is trapped at any swept alpha < alpha*, every run is trapped at every swept "
-                f"alpha >= (1 + {DELTA:.4f}) alpha* (one step of the paper's Fig. 2D grid), "
-                "and the 99% interval of the fitted threshold meets [alpha*, (1 + delta) "
+                "is trapped at any swept alpha < alpha*, at least "
+                f"{k_sharp} of the {n_above} runs at the swept alpha >= (1 + {DELTA:.4f}) "
+                "alpha* (one step of the paper's Fig. 2D grid) are trapped (P(Bin("
+                f"{n_above}, {SHARP_FRACTION:g}) < {k_sharp}) = {ff_sharp:.2%}), and the 99% "
+                "interval of the fitted threshold meets [alpha*, (1 + delta) "
                 "alpha*].",
-                false_fail=FALSE_FAIL,
+                false_fail=ff_sharp + (1 - CONFIDENCE),
                 why="below alpha* a step from r > r* cannot reach r_n (a theorem of the update); "
                 f"above it the trapping window grows as (alpha - alpha*): at (1 + delta) alpha* "
                 f"it is {theory['window_fraction_per_crossing']:.3f} of a step per crossing; "
@@ -196,6 +201,9 @@ def run(ctx):
                     "ci_over_alpha_star": f"[{lo_ci:.4f}, {hi_ci:.4f}]",
                     "trapped_below_alpha_star": int(trapped[below].sum()),
                     "untrapped_from_1_plus_delta": int((~trapped[above]).sum()),
+                    "sharp_k_min": k_sharp,
+                    "sharp_runs": n_above,
+                    "sharp_false_fail": ff_sharp,
                     **{f"theory_{k}": v for k, v in theory.items()},
                     "sweep_near_alpha_star": {
                         "lr_over_alpha_star": [float(x) for x in RATIOS[near]],

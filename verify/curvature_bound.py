@@ -19,21 +19,12 @@ starts) that is false_fail_at_least(5, 10, 0.84) ≈ 2·10⁻³.
 import numpy as np
 
 from ghostsym.verification import Outcome, case_label, check
+from ghostsym.verification.titles import field_title
 
 T = 100.0
 N_SEEDS = 10
 #: Allowance for the 50%-trapped rate sitting above the onset alpha* (see the outcome).
 SLACK = 0.05
-
-
-def field_title(nf) -> str:
-    """Mathtext of dx/dt = f (e.g. ``$\\dot x = x^{2} + r$``), with the threshold if finite."""
-    import sympy
-
-    title = rf"$\dot{{{sympy.latex(nf.state)}}} = {sympy.latex(nf.expr, order='rev-lex')}$"
-    if nf.threshold is not sympy.oo:
-        title += rf", $x^* = {sympy.latex(nf.threshold)}$"
-    return title
 
 
 #: The lowest per-start trapping probability measured at 1.05 alpha* (x^4 + r, 100 design

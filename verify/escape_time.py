@@ -26,20 +26,11 @@ from ghostsym.analysis.normal_form_numerics import (  # noqa: E402
 )
 from ghostsym.analysis.phase_portrait import use_style  # noqa: E402
 from ghostsym.verification import Outcome, case_label, check  # noqa: E402
+from ghostsym.verification.titles import field_title
 
 #: Relative tolerance: the integration stops where the time left is ~1e-9 of the elapsed
 #: time (ESCAPE_TAIL_REL) and its own error is ~1e-12 per unit time; 1e-8 leaves a factor 10.
 RTOL = 10 * ESCAPE_TAIL_REL
-
-
-def field_title(nf) -> str:
-    """Mathtext of dx/dt = f (e.g. ``$\\dot x = x^{2} + r$``), with the threshold if finite."""
-    import sympy
-
-    title = rf"$\dot{{{sympy.latex(nf.state)}}} = {sympy.latex(nf.expr, order='rev-lex')}$"
-    if nf.threshold is not sympy.oo:
-        title += rf", $x^* = {sympy.latex(nf.threshold)}$"
-    return title
 
 
 @check(

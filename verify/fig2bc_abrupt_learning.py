@@ -16,6 +16,7 @@ cover the discreteness of the epochs, not chance.
 import numpy as np
 
 from ghostsym.verification import Outcome, case_label, check
+from ghostsym.verification.titles import field_title
 
 T = 100.0
 #: The paper's rates 1e-10 and 1e-9 in units of the canonical α* = 3π⁴/(32T⁵) (9.13e-10),
@@ -29,16 +30,6 @@ WINDOW = 500
 #: "Oscillating": at least this fraction of consecutive epochs in the window flip the sign
 #: of ∂L/∂r (gradient descent bouncing across the kink at r*, Eq. 21).
 OSCILLATING = 0.25
-
-
-def field_title(nf) -> str:
-    """Mathtext of dx/dt = f (e.g. ``$\\dot x = x^{2} + r$``), with the threshold if finite."""
-    import sympy
-
-    title = rf"$\dot{{{sympy.latex(nf.state)}}} = {sympy.latex(nf.expr, order='rev-lex')}$"
-    if nf.threshold is not sympy.oo:
-        title += rf", $x^* = {sympy.latex(nf.threshold)}$"
-    return title
 
 
 def _level_r(a, level):

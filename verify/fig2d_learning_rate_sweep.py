@@ -19,29 +19,43 @@ the c used to be at most a third of the tolerance, so the setting is justified b
 check's own numbers, not by its outcome.
 
 Rule: ``analytic-gradient`` — no run trapped at any rate below α* (the onset theorem of the
-critical-learning-rate check), every run trapped from one grid step (7.23 %) above α* on, and
-the 99 % interval of the threshold fitted over all 1,000 runs (``fit_threshold``) meets
+critical-learning-rate check); the runs from one grid step (7.23 %) above α* on trapped, "all"
+read as "each run trapped with probability ≥ 0.99" (the theory does not make it certain:
+crossings can settle on cycles that avoid the trapping window) and tested as at least k_min
+of the n runs there, k_min the strictest count with P(Bin(n, 0.99) < k_min) ≤ 0.5 %; and the
+99 % interval of the threshold fitted over all 1,000 runs (``fit_threshold``) meets
 [α*, 1.0723 α*]. ``simulated-gradient`` — the 99 % interval of the threshold fitted over all
-simulated runs meets [α*, 1.15 α*] (0.15: x* = 1 is crossed ~1 time unit before t_esc, moving
-α* ∝ T⁻⁵ by ~5 %, plus finite-c smoothing and the computed rescue shift), and the computed
-rescue shift is ≤ 0.05.
+simulated runs meets [α*, 1.15 α*], and the computed rescue shift is ≤ 0.05. The 0.15 is a
+design margin fixed before measuring, not a computed bound: it was sized from estimates of
+three terms — x* = 1 is crossed ~1 time unit before t_esc (α* ∝ T⁻⁵ moves by ~5 %), finite-c
+smoothing of the kink at r* (not quantified), and the rescue shift (computed in the check,
+below 1.2 % at c = 30, and required to be at most a third of the margin).
 
-False-fail probability: the onset and the all-trapped-one-step-above conditions are the claim
-itself (0 when it holds); each fitted interval misses a true threshold inside its band with
-probability ≤ 1 %; the rescue shift is a deterministic computation. ≤ 0.01 per row.
+False-fail probability: the onset condition is a theorem (0); the sharpness count fails with
+probability P(Bin(n, 0.99) < k_min) ≤ 0.5 %, computed in the check (n = 34 rates × 10 starts
+= 340, k_min = 331: 0.26 %); each fitted interval misses a true threshold inside its band
+with probability ≤ 1 %; the rescue shift is a deterministic computation. ``analytic-gradient``:
+≤ 1 % + the computed count term (union bound), ≈ 1.3 %. ``simulated-gradient``: ≤ 1 %
+provided the true simulated threshold lies inside the design margin, which the check does not
+prove.
 """
 
 import numpy as np
 
 from ghostsym.verification import Outcome, case_label, check
+from ghostsym.verification.titles import field_title
 
 T = 100.0
 #: The paper's grid logspace(-11, -8, 100) in units of the canonical α* (9.132e-10).
 LR_LO, LR_HI = 1e-11 / 9.132102284437729e-10, 1e-8 / 9.132102284437729e-10
 #: One step of the paper's grid: the resolution at which it calls the transition sharp.
 DELTA = 10 ** (3 / 99) - 1
-#: Band above α* for the simulated gradient's threshold (see the module docstring).
+#: Band above α* for the simulated gradient's threshold: a design margin (module docstring).
 SIM_TOL = 0.15
+#: "All trapped" one grid step above α*, read as a per-run probability, and the false-fail
+#: share of that count (module docstring).
+SHARP_FRACTION = 0.99
+SHARP_LEVEL = 0.005
 CONFIDENCE = 0.99
 PLOT_EPOCHS = (1000, 2000, 3000, 5000, 10000)
 #: Simulated gradient: a large confidence, with dt small enough that ŷ's turn-on spans
@@ -61,16 +75,6 @@ def rescue_shift(a, c, epochs) -> float:
     seg = (inv[1:] + inv[:-1]) / 2 * np.diff(grid)
     tau = np.concatenate([np.cumsum(seg[::-1])[::-1], [0.0]])  # flow time from grid[i] to r_n
     return float((rn - grid[tau <= epochs].min()) / (rs - rn))
-
-
-def field_title(nf) -> str:
-    """Mathtext of dx/dt = f (e.g. ``$\\dot x = x^{2} + r$``), with the threshold if finite."""
-    import sympy
-
-    title = rf"$\dot{{{sympy.latex(nf.state)}}} = {sympy.latex(nf.expr, order='rev-lex')}$"
-    if nf.threshold is not sympy.oo:
-        title += rf", $x^* = {sympy.latex(nf.threshold)}$"
-    return title
 
 
 @check(
@@ -94,7 +98,11 @@ def run(ctx):
         trapped_fraction,
     )
     from ghostsym.analysis.phase_portrait import use_style
-    from ghostsym.analysis.statistics import fit_threshold
+    from ghostsym.analysis.statistics import (
+        false_fail_at_least,
+        fit_threshold,
+        strictest_count,
+    )
 
     use_style()
     forms = checked_normal_forms(ctx.options, CANONICAL_ONLY)
@@ -111,19 +119,28 @@ def run(ctx):
         trapped = a.trapped(run_).reshape(n_lr, n_seeds)
         fit = fit_threshold(np.repeat(lrs, n_seeds), trapped.ravel(), CONFIDENCE)
         onset = bool(not trapped[lrs < alpha].any())
-        sharp = bool(trapped[lrs >= (1 + DELTA) * alpha].all())
+        above = lrs >= (1 + DELTA) * alpha
+        n_above = int(trapped[above].size)
+        k_sharp = strictest_count(n_above, SHARP_FRACTION, SHARP_LEVEL)
+        ff_sharp = false_fail_at_least(k_sharp, n_above, SHARP_FRACTION)
+        sharp = bool(k_sharp > 0 and trapped[above].sum() >= k_sharp)
+        none_below = lrs[(frac == 0) & (lrs < alpha * 2)]
+        all_from = lrs[frac == 1]
         located = bool(fit.high >= alpha and fit.low <= (1 + DELTA) * alpha)
         outcomes.append(
             Outcome(
                 analytic=alpha,
                 measured={"threshold": fit.threshold, "ci_low": fit.low, "ci_high": fit.high},
-                tolerance=f"none trapped below alpha*, all from (1 + {DELTA:.4f}) alpha*, "
+                tolerance=f"none trapped below alpha*, >= {k_sharp} of {n_above} from (1 + "
+                f"{DELTA:.4f}) alpha*, "
                 "99% interval meets [alpha*, (1 + delta) alpha*]",
                 rule=f"{n_lr} rates x {n_seeds} random starts, {epochs} epochs: no run trapped "
-                "below alpha*, every run trapped from one paper-grid step above alpha*, and the "
-                "99% interval of the fitted threshold meets [alpha*, (1 + delta) alpha*]",
-                false_fail=1 - CONFIDENCE,
-                why=f"onset {'holds' if onset else 'FAILS'}, all trapped above "
+                f"below alpha*, at least {k_sharp} of the {n_above} runs from one paper-grid "
+                f"step above alpha* trapped (P(Bin({n_above}, {SHARP_FRACTION:g}) < {k_sharp}) "
+                f"= {ff_sharp:.2%}), and the 99% interval of the fitted threshold meets "
+                "[alpha*, (1 + delta) alpha*]",
+                false_fail=ff_sharp + (1 - CONFIDENCE),
+                why=f"onset {'holds' if onset else 'FAILS'}, trapped above "
                 f"{'holds' if sharp else 'FAILS'}, location {'holds' if located else 'FAILS'} "
                 "(alpha* is the onset of trapping; the 50% point sits slightly above it)",
                 passed=onset and sharp and located,
@@ -131,8 +148,12 @@ def run(ctx):
                 details={
                     "fit_method": fit.method,
                     "threshold_over_alpha_star": fit.threshold / alpha,
-                    "none_trapped_up_to": float(lrs[frac == 0][lrs[frac == 0] < alpha * 2].max()),
-                    "all_trapped_from": float(lrs[frac == 1].min()),
+                    "none_trapped_up_to": float(none_below.max()) if none_below.size else np.nan,
+                    "all_trapped_from": float(all_from.min()) if all_from.size else np.nan,
+                    "untrapped_from_1_plus_delta": int((~trapped[above]).sum()),
+                    "sharp_k_min": k_sharp,
+                    "sharp_runs": n_above,
+                    "sharp_false_fail": ff_sharp,
                 },
             )
         )
@@ -187,7 +208,7 @@ def run(ctx):
                 rule=f"{n_lr_s} rates x {n_seeds_s} random starts, exact adjoint of the c = "
                 f"{SIM_C:g} model: the 99% interval of the fitted threshold meets [alpha*, "
                 f"(1 + {SIM_TOL:g}) alpha*], and the computed rescue shift at c = {SIM_C:g} is "
-                f"at most {SIM_TOL / 3:.2g}",
+                f"at most {SIM_TOL / 3:.2g} (0.15: a design margin, module docstring)",
                 false_fail=1 - CONFIDENCE,
                 why="finite c smooths the kink at r*; x* = 1 is crossed ~1 time unit before "
                 f"t_esc (alpha* ∝ T^-5 moves ~5%); computed rescue shift {shift:.3g} at c = "

@@ -41,6 +41,7 @@ import math
 import numpy as np
 
 from ghostsym.verification import Outcome, case_label, check
+from ghostsym.verification.titles import field_title
 
 T = 100.0
 #: Threshold of the simulated output (the field's own when finite).
@@ -55,16 +56,6 @@ MAX_STEPS = 4_000_000
 JUMP_MARGIN = 0.05
 RTOL = 1e-4
 ZERO_TOL = 1e-6
-
-
-def field_title(nf) -> str:
-    """Mathtext of dx/dt = f (e.g. ``$\\dot x = x^{2} + r$``), with the threshold if finite."""
-    import sympy
-
-    title = rf"$\dot{{{sympy.latex(nf.state)}}} = {sympy.latex(nf.expr, order='rev-lex')}$"
-    if nf.threshold is not sympy.oo:
-        title += rf", $x^* = {sympy.latex(nf.threshold)}$"
-    return title
 
 
 @check(

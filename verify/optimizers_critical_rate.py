@@ -40,6 +40,7 @@ import math
 import numpy as np
 
 from ghostsym.verification import Outcome, case_label, check
+from ghostsym.verification.titles import field_title
 
 T = 100.0
 EPOCHS = 10_000
@@ -48,16 +49,6 @@ MOMENTUM = 0.9
 #: One step of the paper's Fig. 2D grid (see the critical-learning-rate check).
 DELTA = 10 ** (3 / 99) - 1
 CONFIDENCE = 0.99
-
-
-def field_title(nf) -> str:
-    """Mathtext of dx/dt = f (e.g. ``$\\dot x = x^{2} + r$``), with the threshold if finite."""
-    import sympy
-
-    title = rf"$\dot{{{sympy.latex(nf.state)}}} = {sympy.latex(nf.expr, order='rev-lex')}$"
-    if nf.threshold is not sympy.oo:
-        title += rf", $x^* = {sympy.latex(nf.threshold)}$"
-    return title
 
 
 def _gap_exponent(num, Ts):

@@ -27,6 +27,7 @@ from scipy import optimize  # noqa: E402
 from ghostsym.analysis.normal_form_numerics import checked_normal_forms  # noqa: E402
 from ghostsym.analysis.phase_portrait import use_style  # noqa: E402
 from ghostsym.verification import Outcome, case_label, check  # noqa: E402
+from ghostsym.verification.titles import field_title
 
 T = 100.0
 #: Confidence and (for an infinite threshold) observation threshold of the simulation.
@@ -37,16 +38,6 @@ X_STAR = 1000.0
 #: r* of about κ⁻¹·1e-3/T ~ 2e-5; the sigmoid's width in time, 1/(c f(x*)), is smaller still;
 #: the golden-section search stops at 1e-7 in ln ρ. 1e-3 leaves a wide margin over these.
 RTOL = 1e-3
-
-
-def field_title(nf) -> str:
-    """Mathtext of dx/dt = f (e.g. ``$\\dot x = x^{2} + r$``), with the threshold if finite."""
-    import sympy
-
-    title = rf"$\dot{{{sympy.latex(nf.state)}}} = {sympy.latex(nf.expr, order='rev-lex')}$"
-    if nf.threshold is not sympy.oo:
-        title += rf", $x^* = {sympy.latex(nf.threshold)}$"
-    return title
 
 
 @check(

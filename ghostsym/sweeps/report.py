@@ -200,16 +200,65 @@ def critical_rates(results: SweepResults) -> list[dict]:
     return rows
 
 
-def _fit(by_seed: dict, rate: str) -> dict:
-    """The fitted trapping curve of one group: P(trapped | rate) logistic in log rate over
-    every finished run (censored seeds included as what they are), its threshold (P = 1/2)
-    and profile-likelihood interval (:func:`ghostsym.analysis.statistics.fit_threshold`)."""
+def on_plateau(run) -> bool:
+    """A finished run that is not trapped and never got its loss below half the initial
+    loss: it has not left its initial plateau, so whether it would be trapped is unknown
+    (right-censored). Trapped runs (stuck or diverged) are never censored."""
+    if run.trapped:
+        return False
+    if run.status != "done":
+        return True  # failed for another reason than divergence: no outcome
+    return not (np.isfinite(run.min_loss) and run.min_loss < 0.5 * run.initial_loss)
+
+
+def trapping_fit(runs, confidence: float, rate: str = "lr"):
+    """Fit P(trapped | rate) with :func:`ghostsym.analysis.statistics.fit_threshold` over
+    every finished run that has left its plateau (one point per seed and rate; a seed trapped
+    at every rate or at none is kept, as what it is). Returns (fit, table) where the table
+    has one row per rate: runs, trapped, on the plateau (excluded)."""
     from ghostsym.analysis.statistics import fit_threshold
 
+    finished = [r for r in runs if r.status in ("done", "failed")]
+    used = [r for r in finished if not on_plateau(r)]
+    rates = sorted({float(r.axes[rate]) for r in finished})
+    table = {
+        "lr": rates,
+        "runs": [sum(float(r.axes[rate]) == x for r in finished) for x in rates],
+        "trapped": [sum(float(r.axes[rate]) == x and r.trapped for r in finished) for x in rates],
+        "on_plateau": [
+            sum(float(r.axes[rate]) == x and on_plateau(r) for r in finished) for x in rates
+        ],
+    }
+    if not used:
+        return None, table
+    fit = fit_threshold(
+        [float(r.axes[rate]) for r in used], [bool(r.trapped) for r in used], confidence
+    )
+    return fit, table
+
+
+def _fit(by_seed: dict, rate: str) -> dict:
+    """The fitted trapping curve of one group: :func:`trapping_fit` over its runs — every
+    finished run that has left its plateau (a seed trapped at every rate or at none kept as
+    what it is; runs still on their plateau left out, as the verification checks do), its
+    threshold (P = 1/2) and profile-likelihood interval."""
     runs = [r for rs in by_seed.values() for r in rs]
-    x = [float(r.axes[rate]) for r in runs]
-    trapped = [bool(r.trapped) for r in runs]
-    fit = fit_threshold(x, trapped, FIT_CONFIDENCE)
+    fit, table = trapping_fit(runs, FIT_CONFIDENCE, rate)
+    censored = int(sum(table["on_plateau"]))
+    if fit is None:
+        return {
+            "fit_threshold": math.nan,
+            "fit_low": math.nan,
+            "fit_high": math.nan,
+            "fit_method": "none",
+            "fit_slope": math.nan,
+            "fit_confidence": FIT_CONFIDENCE,
+            "fit_bounded_low": False,
+            "fit_bounded_high": False,
+            "fit_runs": 0,
+            "fit_trapped": 0,
+            "fit_on_plateau": censored,
+        }
     return {
         "fit_threshold": fit.threshold,
         "fit_low": fit.low,
@@ -221,6 +270,7 @@ def _fit(by_seed: dict, rate: str) -> dict:
         "fit_bounded_high": bool(fit.bounded[1]),
         "fit_runs": fit.n,
         "fit_trapped": fit.events,
+        "fit_on_plateau": censored,
     }
 
 
@@ -849,6 +899,7 @@ _CRIT_STAT_KEYS = {
     "fit_bounded_high",
     "fit_runs",
     "fit_trapped",
+    "fit_on_plateau",
 }
 
 

@@ -17,7 +17,13 @@ import os
 
 import numpy as np
 
-from ghostsym.sweeps.report import Criteria, SweepResults, load_results
+from ghostsym.sweeps.report import (  # noqa: F401 (on_plateau, trapping_fit: re-exported)
+    Criteria,
+    SweepResults,
+    load_results,
+    on_plateau,
+    trapping_fit,
+)
 from ghostsym.sweeps.run import SpecMismatchError, load_sweep_run, parse_spec, run_sweep
 
 #: Environment variable naming a Dask scheduler for the sweeps of verification checks.
@@ -72,43 +78,6 @@ def affordable_rates(rates, factor: float, max_epochs: int, constant: float = PL
     kept = [float(r) for r in rates if plateau_epochs(r, factor, constant) <= max_epochs]
     dropped = [float(r) for r in rates if plateau_epochs(r, factor, constant) > max_epochs]
     return kept, dropped
-
-
-def on_plateau(run) -> bool:
-    """A finished run that is not trapped and never got its loss below half the initial
-    loss: it has not left its initial plateau, so whether it would be trapped is unknown
-    (right-censored). Trapped runs (stuck or diverged) are never censored."""
-    if run.trapped:
-        return False
-    if run.status != "done":
-        return True  # failed for another reason than divergence: no outcome
-    return not (np.isfinite(run.min_loss) and run.min_loss < 0.5 * run.initial_loss)
-
-
-def trapping_fit(runs, confidence: float, rate: str = "lr"):
-    """Fit P(trapped | rate) with :func:`ghostsym.analysis.statistics.fit_threshold` over
-    every finished run that has left its plateau (one point per seed and rate; a seed trapped
-    at every rate or at none is kept, as what it is). Returns (fit, table) where the table
-    has one row per rate: runs, trapped, on the plateau (excluded)."""
-    from ghostsym.analysis.statistics import fit_threshold
-
-    finished = [r for r in runs if r.status in ("done", "failed")]
-    used = [r for r in finished if not on_plateau(r)]
-    rates = sorted({float(r.axes[rate]) for r in finished})
-    table = {
-        "lr": rates,
-        "runs": [sum(float(r.axes[rate]) == x for r in finished) for x in rates],
-        "trapped": [sum(float(r.axes[rate]) == x and r.trapped for r in finished) for x in rates],
-        "on_plateau": [
-            sum(float(r.axes[rate]) == x and on_plateau(r) for r in finished) for x in rates
-        ],
-    }
-    if not used:
-        return None, table
-    fit = fit_threshold(
-        [float(r.axes[rate]) for r in used], [bool(r.trapped) for r in used], confidence
-    )
-    return fit, table
 
 
 def non_monotone_seeds(runs, rate: str = "lr", seed: str = "seed") -> list:

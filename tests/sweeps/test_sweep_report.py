@@ -147,3 +147,27 @@ def test_report_files_and_cli(canonical_sweep, tmp_path, run_cli):
     assert "Traceback" not in r.stderr
     r = run_cli("sweep-report", canonical_sweep, "--stuck-grad", "-1")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_report_fit_is_the_checks_fit_without_plateau_runs():
+    # The sweep report draws the same trapping fit as the verification checks: a run still
+    # on its plateau (untrapped, loss never below half) is left out, not counted as learned.
+    from ghostsym.sweeps import report
+    from ghostsym.verification import sweeps as vsweeps
+
+    assert vsweeps.trapping_fit is report.trapping_fit and vsweeps.on_plateau is report.on_plateau
+    runs = []
+    for seed in range(4):
+        for lr in (0.01, 0.02, 0.04, 0.08):
+            r = report.RunSummary("x", {"lr": lr, "seed": seed}, "done")
+            r.initial_loss, r.min_loss, r.stuck = 1.0, 0.01, lr >= 0.04
+            runs.append(r)
+    censored = report.RunSummary("x", {"lr": 0.08, "seed": 9}, "done")
+    censored.initial_loss, censored.min_loss, censored.stuck = 1.0, 0.99, False
+    runs.append(censored)
+    by_seed = {}
+    for r in runs:
+        by_seed.setdefault(r.axes["seed"], []).append(r)
+    row = report._fit(by_seed, "lr")
+    assert row["fit_method"] == "separated" and row["fit_runs"] == 16
+    assert row["fit_on_plateau"] == 1 and 0.02 < row["fit_threshold"] < 0.04
