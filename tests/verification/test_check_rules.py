@@ -32,14 +32,15 @@ def test_no_seed_constants(path):
     for node in ast.walk(tree):
         if isinstance(node, ast.keyword) and node.arg in ("seed", "seeds"):
             if isinstance(node.value, ast.Constant | ast.List | ast.Tuple) or (
-                isinstance(node.value, ast.Call)
-                and getattr(node.value.func, "id", None) == "range"
+                isinstance(node.value, ast.Call) and getattr(node.value.func, "id", None) == "range"
             ):
                 bad.append(f"line {node.value.lineno}: {ast.unparse(node)}")
         if isinstance(node, ast.Dict):
             for k, v in zip(node.keys, node.values, strict=True):
-                if isinstance(k, ast.Constant) and k.value == "seed" and isinstance(
-                    v, ast.Constant | ast.Dict | ast.List
+                if (
+                    isinstance(k, ast.Constant)
+                    and k.value == "seed"
+                    and isinstance(v, ast.Constant | ast.Dict | ast.List)
                 ):
                     if "ctx" not in ast.unparse(v):
                         bad.append(f"line {v.lineno}: 'seed': {ast.unparse(v)}")
