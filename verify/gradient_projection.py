@@ -54,6 +54,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from ghostsym.analysis.latent_flow import analyze_rank_one
 from ghostsym.analysis.phase_portrait import use_style
@@ -154,6 +155,8 @@ def _plot(path, series):
     hi = max(float(np.max(a)) for a in rem_s) * 2
     x = np.array([lo, hi])
     ax1.loglog(x, RATIO * x, "k--", lw=0.8, label=r"second order: $R(\alpha) = 100\,R(\alpha/10)$")
+    for axis in (ax1.xaxis, ax1.yaxis):  # a decade or less: minor labels would crowd
+        axis.set_minor_formatter(NullFormatter())
     ax1.set_xlabel(r"remainder $|R|$, step $\alpha/10$")
     ax1.set_ylabel(r"remainder $|R|$, step $\alpha$")
     ax1.legend(fontsize=8)
