@@ -40,10 +40,7 @@ probability false_fail_at_least(k_min, m, 0.9) ≤ 1 %, computed and reported.
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -52,7 +49,7 @@ from ghostsym.analysis.phase_portrait import use_style
 from ghostsym.analysis.plots import save_figure
 from ghostsym.analysis.statistics import bootstrap_interval
 from ghostsym.training import simulate
-from ghostsym.verification import check, population_outcome
+from ghostsym.verification import check, population_outcome, sibling_check
 
 #: Relative accuracy of the quadratic normal form on the window.
 MODEL_TOL = 0.1
@@ -61,15 +58,8 @@ P_CLAIM = 0.9
 
 
 def fig3a_module():
-    """The fig3a-ghost-forms check module (its population is shared)."""
-    name = "ghostsym_verify_fig3a_ghost_forms"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("fig3a_ghost_forms.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    """The fig3a_ghost_forms check module (its population is shared)."""
+    return sibling_check(__file__, "fig3a_ghost_forms")
 
 
 def window(flow, g) -> float:

@@ -49,10 +49,6 @@ n = 24: k_min = 18, 0.75 %).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
@@ -62,7 +58,7 @@ from ghostsym.analysis.plots import save_figure
 from ghostsym.analysis.projection import measure_step
 from ghostsym.analysis.statistics import bootstrap_interval
 from ghostsym.training import loss_and_gradients
-from ghostsym.verification import check, population_outcome
+from ghostsym.verification import check, population_outcome, sibling_check
 
 #: The steps start this many epochs after the ghost's birth (module docstring).
 START_AFTER_BIRTH = 1000
@@ -78,15 +74,8 @@ P_CLAIM = 0.9
 
 
 def fig3a_module():
-    """The fig3a-ghost-forms check module (its population is shared)."""
-    name = "ghostsym_verify_fig3a_ghost_forms"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("fig3a_ghost_forms.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    """The fig3a_ghost_forms check module (its population is shared)."""
+    return sibling_check(__file__, "fig3a_ghost_forms")
 
 
 def step_series(cfg, params, kappa_g, lr, steps, shrink=SHRINK):

@@ -35,15 +35,13 @@ reported per row); the finding's rule wrongly fires with probability ≤ 1 % (th
 coverage).
 """
 
-from pathlib import Path
-
 import numpy as np
 
 from ghostsym.analysis.phase_portrait import new_figure
 from ghostsym.analysis.sntk import random_alignment_quantile
 from ghostsym.analysis.statistics import clopper_pearson, false_fail_at_least, strictest_count
 from ghostsym.io import write_atomic
-from ghostsym.verification import Outcome, check
+from ghostsym.verification import Outcome, check, sibling_check
 
 MIN_COSINE = 0.5
 #: The two pre-registered places (population record role → row label, what it is).
@@ -54,17 +52,8 @@ PLACES = (
 
 
 def _collapse():
-    import importlib.util
-    import sys
-
-    name = "ghostsym_verify_sntk_collapse"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("sntk_collapse.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    """The sntk_collapse check module (its population is shared)."""
+    return sibling_check(__file__, "sntk_collapse")
 
 
 def _plot(path, cosines, parameters):

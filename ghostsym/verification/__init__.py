@@ -353,6 +353,14 @@ def _import_check_file(path: Path) -> None:
     spec.loader.exec_module(module)
 
 
+def sibling_check(file: str | os.PathLike, stem: str):
+    """The check module ``stem`` beside the check file ``file`` (imported once, under the
+    name :func:`discover` gives it), for checks that share another check's population."""
+    path = Path(file).with_name(f"{stem}.py")
+    _import_check_file(path)
+    return sys.modules[f"ghostsym_verify_{path.stem}"]
+
+
 @dataclass(frozen=True)
 class CheckInfo:
     """What ``ghostsym verify --list`` shows of a check, read without running its file."""
