@@ -402,33 +402,6 @@ def matvec_seq_lanes(a, x, out):
 
 @numba.njit(**_NJIT)
 def matvec_seq_lanes_t(a, x, out):
-    """out[i, l] = Σ_j a[i, j, l]·x[j, l] (a: [n_i, n_j, lanes]), the order of
-    :func:`matvec_seq`."""
-    ni, nj, lanes = a.shape
-    if lanes == 8:
-        for i in range(ni):
-            s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-            for j in range(nj):
-                s0 += a[i, j, 0] * x[j, 0]
-                s1 += a[i, j, 1] * x[j, 1]
-                s2 += a[i, j, 2] * x[j, 2]
-                s3 += a[i, j, 3] * x[j, 3]
-                s4 += a[i, j, 4] * x[j, 4]
-                s5 += a[i, j, 5] * x[j, 5]
-                s6 += a[i, j, 6] * x[j, 6]
-                s7 += a[i, j, 7] * x[j, 7]
-            out[i, 0] = s0
-            out[i, 1] = s1
-            out[i, 2] = s2
-            out[i, 3] = s3
-            out[i, 4] = s4
-            out[i, 5] = s5
-            out[i, 6] = s6
-            out[i, 7] = s7
-        return
-    for i in range(ni):
-        for lane in range(lanes):
-            s = 0.0
-            for j in range(nj):
-                s += a[i, j, lane] * x[j, lane]
-            out[i, lane] = s
+    """out[i, l] = Σ_j a[i, j, l]·x[j, l] (a: [n_i, n_j, lanes]): :func:`matvec_seq_lanes` of
+    the transposed view, so the same operations in the same order."""
+    matvec_seq_lanes(a.transpose((1, 0, 2)), x, out)
