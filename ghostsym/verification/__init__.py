@@ -845,10 +845,9 @@ def write_report(
     ``results.json`` keeps numbers as numbers (``analytic``, ``measured``, ``details``) and
     prose in its own fields (``claim``, ``rule``, ``why``, ``tolerance``, ``finding``).
     """
-    from ghostsym.provenance import provenance as _provenance
 
     out_dir = Path(out_dir)
-    prov = provenance or _provenance(profile=profile, seed_offset=seed)
+    prov = provenance or _provenance(profile=profile, seed_offset=seed, backend=_backend())
     c = counts(rows)
     payload = {
         "format": RESULTS_FORMAT,
