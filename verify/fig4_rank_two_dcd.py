@@ -42,7 +42,8 @@ ghost check) are compared with it. Per network:
 
 Rule: the paper presents its network as the course of learning ("training videos for
 multiple seeds are available"), so each per-network property is claimed for at least half of
-the networks (p ≥ 1/2): ``learns`` over the whole population, the mechanism rows (bistable,
+the networks (p ≥ 1/2): ``learns`` over the whole population (in the ``paper`` profile; see
+below for the shorter ones), the mechanism rows (bistable,
 bistable-final, cue-specific-ghosts, order, ghost-timing) over the networks that learn — the
 paper describes how a network that learns gets there, and a network still on the always-0
 plateau has no first or second drop to speak of (only learners' checkpoints are analysed).
@@ -53,15 +54,23 @@ fraction is below 1/2. The two rules are contiguous for n ≥ 7, so a row is eit
 shortfall is a finding only where the setting is the paper's (``paper`` profile) — in the
 shorter profiles networks that have not yet learned would otherwise count against the paper
 — except for ghost-timing, which is counted only over learners that formed cue-specific
-ghosts with resolvable visits and is a finding in every profile.
+ghosts with resolvable visits and is a finding in every profile. In ``quick`` and ``full``
+(lr × epochs = 18 against the paper's 100, 10 trials per cue against its 500) the paper's
+fraction of learners cannot be decided, so ``learns`` claims the shortened budget's own
+fraction instead, p ≥ BUDGET_LEARNER_FRACTION = 1/4: the design survey recorded in SETTINGS
+(4 of 16 networks left the always-0 plateau within 6000 epochs), fixed before the full
+profile's networks were counted. A shortfall there is a plain fail: the budget no longer
+yields the learners the mechanism rows are counted over.
 
-False-fail probability: P(Binomial(n, 1/2) < k_min) when the claimed fraction is ≥ 1/2,
-computed per row (0.39% for n = 8, 0.59% for n = 20, 0.83% for n = 40), assuming independent
-networks (independent seeds). The mechanism rows count only the learners, so their n is
+False-fail probability: P(Binomial(n, p) < k_min) when the claimed fraction is ≥ p,
+computed per row (p = 1/2: 0.39% for n = 8, 0.59% for n = 20, 0.83% for n = 40; ``learns`` in
+``full``, p = 1/4, n = 40: k_min = 4, 0.47%), assuming independent networks (independent
+seeds). The mechanism rows count only the learners, so their n is
 smaller; a row counted over fewer than 7 networks (below 7 no rule on p ≥ 1/2 reaches 1%) is
-``skipped`` with its counts, not decided by a coin flip — the quick profile, where only a
-quarter of the networks leave the always-0 plateau, then decides ``learns`` alone and shows the
-mechanism rows' numbers; the full profile (20 networks) decides them.
+``skipped`` with its counts, not decided by a coin flip (so is ``learns`` in ``quick``: at
+p = 1/4 no count of 8 reaches 1%) — the quick profile, where only about a quarter of the
+networks leave the always-0 plateau, shows the rows' numbers; the full profile (40 networks)
+decides them.
 """
 
 import math
@@ -106,6 +115,9 @@ GRID_SPACING = 0.04
 #: the response onset) and the loss below a fifth of the always-0 output's (10/22 = 0.4545).
 ACCURACY_MIN = 1 - 3 / 22
 LOSS_FRACTION = 0.2
+#: Claimed fraction of learners in the shortened profiles (module docstring, Rule): the
+#: design survey's 4 of 16 within the quick/full budget (SETTINGS); the paper profile claims 1/2.
+BUDGET_LEARNER_FRACTION = 0.25
 #: Fraction of a cue's trials that must settle in that cue's attractor / pass a ghost:
 #: a clear majority (the random initial states r₀ = tanh(0.3ζ) scatter the trials).
 MAJORITY = 0.8
@@ -467,16 +479,26 @@ def run(ctx):
     }
     paper = ctx.profile == "paper"
     why_majority = f">= {MAJORITY:.0%} of each cue's trials (random initial states scatter them)"
+    learner_fraction = 0.5 if paper else BUDGET_LEARNER_FRACTION
+    budget = (
+        ""
+        if paper
+        else f" within the shortened budget (lr x epochs = {lr * epochs:g}, {tpc} trials per "
+        f"cue; its design survey: 4 of 16 learned; the paper's fraction 1/2 is decided in "
+        f"the paper profile)"
+    )
     outcomes = [
         population_outcome(
             "learns",
             flags["learns"],
             seeds,
-            f"final accuracy >= {ACCURACY_MIN:.3f} and loss <= {LOSS_FRACTION} x {baseline:.3f}",
+            f"final accuracy >= {ACCURACY_MIN:.3f} and loss <= {LOSS_FRACTION} x {baseline:.3f}"
+            + budget,
             "ternary accuracy over all 22 steps, at most 3 steps per trial off "
             "(graded onset); medians of the last window (the SGD loss is spiky)",
             figure,
             {"final_accuracy": numbers["final_accuracy"]},
+            fraction=learner_fraction,
             findings=paper,
         ),
         population_outcome(
