@@ -41,8 +41,9 @@ def register(subparsers) -> None:
         default="quick",
         choices=("quick", "full", "paper"),
         metavar="PROFILE",
-        help="quick, full or paper; quick: minutes on 2 cores; full: about an hour; paper: "
-        "the paper's exact scale (cluster) (default: quick)",
+        help="quick, full or paper; quick: minutes on 2 cores; full: over an hour (each "
+        "check's time is in results.json); paper: the paper's exact scale (cluster) "
+        "(default: quick)",
     )
     p.add_argument(
         "--out",

@@ -57,6 +57,33 @@ def _sentence(text: str, n: int = 110) -> str:
     return first if len(first) <= n else first[: n - 1] + "…"
 
 
+def _check_seconds(data: dict) -> float:
+    """The time the report's rows took to measure: each check's time once (its rows share it),
+    summed — for a report merged from several runs, unlike the last run's ``seconds``."""
+    per: dict[str, float] = {}
+    for r in data.get("checks", []):
+        per.setdefault(r.get("check") or r["id"].split("[", 1)[0], float(r.get("seconds") or 0))
+    return sum(per.values())
+
+
+def _commits(data: dict) -> str:
+    """Where the rows were measured: each commit with its row count (a merged report has
+    several), from the rows' ``run`` records, else the report's provenance."""
+    fallback = data.get("provenance", {}).get("commit")
+    tally: dict[str | None, int] = {}
+    for r in data.get("checks", []):
+        c = (r.get("run") or {}).get("commit") or fallback
+        tally[c] = tally.get(c, 0) + 1
+    if not tally:
+        tally = {fallback: 0}
+    named = [f"commit `{c[:12]}`" if c else "an installed copy" for c in tally]
+    if len(tally) == 1:
+        return named[0]
+    return ", ".join(
+        f"{w} ({k} row{'' if k == 1 else 's'})" for w, k in zip(named, tally.values(), strict=True)
+    )
+
+
 def _summary(data: dict) -> str:
     counts = data.get("counts", {})
     n = len(data.get("checks", []))
@@ -65,12 +92,10 @@ def _summary(data: dict) -> str:
     for st in ("disagrees", "fail", "error", "skipped"):
         if counts.get(st):
             parts.append(f"{counts[st]} {st}")
-    commit = prov.get("commit")
-    where = f"commit `{commit[:12]}`" if commit else "an installed copy"
     return (
         f"`--profile {data['profile']}` (seed offset {data.get('seed_offset', 0)}): "
-        f"{', '.join(parts)}, in {data['seconds']:.0f} s on {where} "
-        f"(ghostsym {prov.get('ghostsym', '?')}, {prov.get('machine', '?')})"
+        f"{', '.join(parts)}, in {_check_seconds(data):.0f} s of check time on "
+        f"{_commits(data)} (ghostsym {prov.get('ghostsym', '?')}, {prov.get('machine', '?')})"
     )
 
 
@@ -95,6 +120,19 @@ def table(quick: dict | None, full: dict | None) -> str:
         for rid, row in findings:
             found = row.get("finding") or row.get("why") or ""
             lines.append(f"- `{rid}` ({row['reference']}): {found}")
+    failing = [
+        (name, rid, r)
+        for name, rows in (("quick", rows_q), ("full", rows_f))
+        for rid, r in rows.items()
+        if r.get("status") in ("fail", "error")
+    ]
+    if failing:
+        lines += ["", "Rows that fail their pre-registered rule, or crashed:", ""]
+        for name, rid, r in failing:
+            what = r.get("error") or (
+                f"measured {_value(r.get('measured'), 200)}; needed {r.get('tolerance', '')}"
+            )
+            lines.append(f"- `{rid}` ({r.get('reference', '')}, {name}): {r['status']}: {what}")
     lines += [
         "",
         "| claim | reference | row | analytic | measured (quick) | quick | measured (full) "

@@ -28,6 +28,7 @@ ROW = {
     "analytic": 1.0,
     "measured": 1.0004,
     "status": "pass",
+    "seconds": 7.0,
 }
 
 
@@ -36,7 +37,7 @@ def test_table_lists_both_profiles_findings_and_rows(tmp_path):
     quick = _results("quick", [ROW, finding])
     full = _results("full", [{**ROW, "measured": 0.9999}], seconds=3600)
     text = gen.table(quick, full)
-    assert "`--profile quick` (seed offset 0): 1 of 2 rows pass, 1 disagrees, in 12 s" in text
+    assert "`--profile quick` (seed offset 0): 1 of 2 rows pass, 1 disagrees, in 7 s" in text
     assert "commit `abcdef123456`" in text
     assert "- `demo[b]` (Eq. 1): 0 of 10 seeds (≤ 0.37)" in text
     line = next(ln for ln in text.splitlines() if "`demo[a]`" in ln)
@@ -68,3 +69,28 @@ def test_import_refuses_another_profile(tmp_path):
     with pytest.raises(SystemExit, match="not 'quick'"):
         gen.import_results(tmp_path, "quick", rep)
     assert gen.import_results(tmp_path, "full", rep).name == "verify-full.json"
+
+
+def test_a_merged_report_sums_its_checks_times_names_each_commit_and_lists_failures():
+    """A report merged from two runs: its time is every check's own (not the last run's),
+    both commits are named with their row counts, and a failing row is listed with its rule."""
+    old = {**ROW, "run": {"commit": "1111111111111111"}}
+    same_check = {**ROW, "id": "demo[c]", "run": {"commit": "1111111111111111"}}
+    failing = {
+        **ROW,
+        "id": "other[x]",
+        "check": "other",
+        "seconds": 30.0,
+        "status": "fail",
+        "measured": {"aligned": 19},
+        "tolerance": "at least 20 of 24",
+        "run": {"commit": "2222222222222222"},
+    }
+    text = gen.table(None, _results("full", [old, same_check, failing], seconds=30.0))
+    summary = next(ln for ln in text.splitlines() if ln.startswith("- `--profile full`"))
+    assert "in 37 s of check time" in summary  # 7 s (demo, once) + 30 s (other)
+    assert "commit `111111111111` (2 rows), commit `222222222222` (1 row)" in summary
+    assert "Rows that fail their pre-registered rule" in text
+    assert "- `other[x]` (Eq. 1, full): fail: measured aligned=19; needed at least 20 of 24" in (
+        text
+    )
