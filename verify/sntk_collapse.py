@@ -3,7 +3,8 @@ collapses at the rank-one network's loss drop.
 
 The setting of Fig. 3A (rank one, DA, N = 100, T = 20, c = 10, κ* = 1, SGD) for ctx.seeds
 networks. The learning rate is the paper's 0.003 in the full profile and 0.01 in the quick one
-(the Fig. 6A rank-one rate: the same dynamics, the drop ≈ 3× sooner). Budget: the onset comes
+(the Fig. 6A rank-one rate: the drop ≈ 3× sooner; the ghost's birth relative to the drop's
+end is not the same at the two rates, docs/sntk.md §5). Budget: the onset comes
 near 100–130/lr epochs, so every network trains 400/lr epochs (≥ 3× the onset) with a
 checkpoint every 2/lr epochs. The drop of each network is found by the rule of
 ``ghostsym analyze`` (ghostsym.training.analyze.loss_drop: onset = the loss leaves its plateau

@@ -110,16 +110,20 @@ def table(quick: dict | None, full: dict | None) -> str:
     rows_q = {r["id"]: r for r in (quick or {}).get("checks", [])}
     rows_f = {r["id"]: r for r in (full or {}).get("checks", [])}
     ids = list(dict.fromkeys([*rows_q, *rows_f]))
-    findings = [
-        (rid, (rows_f.get(rid) or rows_q.get(rid)))
-        for rid in ids
-        if any(r.get(rid, {}).get("status") == "disagrees" for r in (rows_q, rows_f))
-    ]
+    findings = []
+    for rid in ids:
+        where = [
+            (name, rows[rid])
+            for name, rows in (("full", rows_f), ("quick", rows_q))
+            if rows.get(rid, {}).get("status") == "disagrees"
+        ]
+        if where:  # the evidence of the larger population where both profiles disagree
+            findings.append((rid, [name for name, _ in where][::-1], where[0][1]))
     if findings:
         lines += ["", "Measurements that disagree with a sentence of the paper (findings):", ""]
-        for rid, row in findings:
+        for rid, profiles, row in findings:
             found = row.get("finding") or row.get("why") or ""
-            lines.append(f"- `{rid}` ({row['reference']}): {found}")
+            lines.append(f"- `{rid}` ({row['reference']}; {', '.join(profiles)}): {found}")
     failing = [
         (name, rid, r)
         for name, rows in (("quick", rows_q), ("full", rows_f))

@@ -39,7 +39,7 @@ def test_table_lists_both_profiles_findings_and_rows(tmp_path):
     text = gen.table(quick, full)
     assert "`--profile quick` (seed offset 0): 1 of 2 rows pass, 1 disagrees, in 7 s" in text
     assert "commit `abcdef123456`" in text
-    assert "- `demo[b]` (Eq. 1): 0 of 10 seeds (≤ 0.37)" in text
+    assert "- `demo[b]` (Eq. 1; quick): 0 of 10 seeds (≤ 0.37)" in text
     line = next(ln for ln in text.splitlines() if "`demo[a]`" in ln)
     assert line.startswith("| The thing holds. |") and "1.0004" in line and "0.9999" in line
     row_b = next(ln for ln in text.splitlines() if ln.startswith("|") and "`demo[b]`" in ln)
@@ -94,3 +94,14 @@ def test_a_merged_report_sums_its_checks_times_names_each_commit_and_lists_failu
     assert "- `other[x]` (Eq. 1, full): fail: measured aligned=19; needed at least 20 of 24" in (
         text
     )
+
+
+def test_a_finding_quotes_the_profile_that_disagrees():
+    """A row that disagrees in quick but fails in full quotes quick's finding, not full's
+    prose; one that disagrees in both quotes full's (the larger population)."""
+    q = {**ROW, "status": "disagrees", "finding": "0 of 8 (quick)"}
+    f = {**ROW, "status": "fail", "why": "prose", "tolerance": "at least 20 of 24"}
+    text = gen.table(_results("quick", [q]), _results("full", [f]))
+    assert "- `demo[a]` (Eq. 1; quick): 0 of 8 (quick)" in text and "prose" not in text
+    both = gen.table(_results("quick", [q]), _results("full", [{**q, "finding": "1 of 24"}]))
+    assert "- `demo[a]` (Eq. 1; quick, full): 1 of 24" in both
