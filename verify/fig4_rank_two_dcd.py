@@ -413,19 +413,15 @@ def _figure(ctx, analyses, history, info, lr, tpc, seed, which="the first that l
     return ctx.save_figure(fig, name="portraits")
 
 
-@check(
-    id="fig4-rank-two-dcd",
-    claim="A rank-two RNN learns DCD in two abrupt steps: a bifurcation creates two attractors "
-    "(Go/NoGo, one per cue), then cue-specific ghosts form whose bottlenecks slow the "
-    "trajectories for the time their normal form predicts.",
-    reference="Fig. 4A-D",
-)
-def run(ctx):
-    n, tpc, lr, epochs, every = SETTINGS[ctx.profile]
+def train_population(ctx, preset: str, setting: tuple, label: str):
+    """(seeds, configs, results): one network of ``preset`` per seed of ``ctx.seeds``, with
+    ``setting`` = (networks, trials per condition, lr, epochs, checkpoint spacing), trained
+    together (shared with verify/fig4_rank_two_dmts.py)."""
+    n, tpc, lr, epochs, every = setting
     seeds = ctx.seeds(n)
     cfgs = [
         build_config(
-            preset="fig4-dcd",
+            preset=preset,
             trials_per_condition=tpc,
             lr=lr,
             epochs=epochs,
@@ -434,8 +430,21 @@ def run(ctx):
         )
         for s in seeds
     ]
-    ctx.progress.set_description(f"fig4: training {n} networks")
-    results = train_many(cfgs, progress=ctx.progress)
+    ctx.progress.set_description(f"{label}: training {n} networks")
+    return seeds, cfgs, train_many(cfgs, progress=ctx.progress)
+
+
+@check(
+    id="fig4-rank-two-dcd",
+    claim="A rank-two RNN learns DCD in two abrupt steps: a bifurcation creates two attractors "
+    "(Go/NoGo, one per cue), then cue-specific ghosts form whose bottlenecks slow the "
+    "trajectories for the time their normal form predicts.",
+    reference="Fig. 4A-D",
+)
+def run(ctx):
+    setting = SETTINGS[ctx.profile]
+    _, tpc, lr, epochs, every = setting
+    seeds, cfgs, results = train_population(ctx, "fig4-dcd", setting, "fig4")
     model = cfgs[0].model
     task = build_config(preset="fig4-dcd", trials_per_condition=ANALYSIS_TRIALS).task
     baseline = float(task.response / task.steps)  # always-0 output: MSE 10/22

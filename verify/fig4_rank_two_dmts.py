@@ -64,8 +64,8 @@ from ghostsym.analysis.latent_flow import (
     rank_two_latent_from_factors,
 )
 from ghostsym.analysis.phase_portrait import Portrait, auto_half_width, plot_portraits, roman
-from ghostsym.training import build_config, simulate, train_many
-from ghostsym.verification import check, population_outcome
+from ghostsym.training import build_config, simulate
+from ghostsym.verification import check, population_outcome, sibling_check
 
 #: (networks, trials per condition, Adam learning rate, epochs, checkpoint spacing). About 3
 #: in 8 networks learn in this budget (quick, seeds 1000-1007); full trains 32 so that the
@@ -279,21 +279,10 @@ def _figure(ctx, analyses, history, info, lr, tpc, seed, which="the first that l
     reference="Fig. 4E-H",
 )
 def run(ctx):
-    n, tpc, lr, epochs, every = SETTINGS[ctx.profile]
-    seeds = ctx.seeds(n)
-    cfgs = [
-        build_config(
-            preset="fig4-dmts",
-            trials_per_condition=tpc,
-            lr=lr,
-            epochs=epochs,
-            seed=s,
-            checkpoints=tuple(range(0, epochs + 1, every)),
-        )
-        for s in seeds
-    ]
-    ctx.progress.set_description(f"fig4 DMTS: training {n} networks")
-    results = train_many(cfgs, progress=ctx.progress)
+    setting = SETTINGS[ctx.profile]
+    _, tpc, lr, epochs, every = setting
+    dcd = sibling_check(__file__, "fig4_rank_two_dcd")
+    seeds, cfgs, results = dcd.train_population(ctx, "fig4-dmts", setting, "fig4 DMTS")
     model = cfgs[0].model
     task = build_config(preset="fig4-dmts", trials_per_condition=ANALYSIS_TRIALS, noise_sd=0.0).task
     baseline = 2 * task.response / (4 * task.steps)  # always-0 output: MSE 20/152
